@@ -1,0 +1,52 @@
+# toymodels: the two commands a new user types are `make reproduce` and `make test`.
+# Only python3 and make are needed; everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.toymodels-installed
+# FULL=1 runs every figure at full (paper) size instead of the fast mode.
+FULL   ?= 0
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k ghost"`.
+PYTEST_ARGS ?=
+
+.PHONY: setup reproduce figures report test test-slow test-all lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,sweep,dev]'
+	touch $(STAMP)
+
+## The main job: every figure script (fast mode unless FULL=1), then the report.
+reproduce: $(STAMP)
+	$(BIN)/python -m figures $(if $(filter 1,$(FULL)),--full,)
+
+figures: reproduce
+
+report: $(STAMP)
+	$(BIN)/python -m figures --report-only
+
+## Default test run (under 10 minutes on 2 cores); slow checks are excluded.
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Long checks only.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m 'slow or not slow' $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## Benchmarks against other tools; installs the CPU build of torch (bench only).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf figures/out figures/cache bench/out .pytest_cache

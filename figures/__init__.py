@@ -1,0 +1,1 @@
+"""One deterministic script per figure. Run them all with `python -m figures`."""

@@ -1,0 +1,145 @@
+"""Data sets: Gaussian mixtures, teacher-generated regression, and scikit-learn's digits."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, PRNGKeyArray
+
+from .._custom_types import Params
+from .._validation import as_enum, check_positive
+from ..problems._activations import Activation
+from ..problems._mlp import mlp_apply
+
+
+class Split(NamedTuple):
+    """A train/test split of `(x, labels)` arrays."""
+
+    x_train: Array
+    y_train: Array
+    x_test: Array
+    y_test: Array
+
+
+def gaussian_mixture(
+    key: PRNGKeyArray,
+    n: int,
+    dim: int,
+    classes: int,
+    *,
+    separation: float = 3.0,
+    noise: float = 1.0,
+    dtype=None,
+) -> tuple[Array, Array]:
+    r"""`n` points of a `classes`-class Gaussian mixture in `dim` dimensions.
+
+    Class means are `separation` times orthonormal directions (random orthonormal vectors when
+    `classes <= dim`, random unit vectors otherwise), so every pair of means is
+    `separation·√2` apart in the orthonormal case; each point is its mean plus
+    $\mathcal N(0, \text{noise}^2 I)$. Classes are balanced (sizes differ by at most one) and
+    shuffled. Returns `(x, labels)` with shapes `(n, dim)` and `(n,)`.
+    """
+    n, dim, classes = int(n), int(dim), int(classes)
+    if n <= 0:
+        raise ValueError(f"n: must be positive, got {n}")
+    if dim <= 0:
+        raise ValueError(f"dim: must be positive, got {dim}")
+    if classes < 2:
+        raise ValueError(f"classes: need at least 2 classes, got {classes}")
+    check_positive("separation", separation, allow_zero=True)
+    check_positive("noise", noise, allow_zero=True)
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    k_means, k_noise, k_perm = jr.split(key, 3)
+    g = jr.normal(k_means, (dim, classes), dtype)
+    if classes <= dim:
+        q, _ = jnp.linalg.qr(g)
+        means = q.T
+    else:
+        means = (g / jnp.linalg.norm(g, axis=0)).T
+    labels = jr.permutation(k_perm, jnp.arange(n) % classes)
+    x = separation * means[labels] + noise * jr.normal(k_noise, (n, dim), dtype)
+    return x, labels.astype(jnp.int32)
+
+
+def teacher_regression(
+    key: PRNGKeyArray,
+    n: int,
+    teacher: Params,
+    *,
+    activation: Activation | str = "erf",
+    noise: float = 0.0,
+) -> tuple[Array, Array]:
+    r"""Gaussian inputs $x\sim\mathcal N(0, I)$ labelled by an MLP `teacher` (params layout of
+    `toymodels.problems.mlp_init`), plus optional label noise. Returns `(x, y)`; `y` is 1-D
+    when the teacher has one output."""
+    act = as_enum("activation", activation, Activation)
+    check_positive("noise", noise, allow_zero=True)
+    dim = teacher[0]["w"].shape[1]
+    dtype = teacher[0]["w"].dtype
+    kx, kn = jr.split(key)
+    x = jr.normal(kx, (int(n), dim), dtype)
+    y = mlp_apply(teacher, x, activation=act)
+    if y.shape[-1] == 1:
+        y = y[:, 0]
+    if noise:
+        y = y + noise * jr.normal(kn, y.shape, dtype)
+    return x, y
+
+
+def _load_digits_numpy() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:  # pragma: no cover
+        raise ImportError(
+            "digits: needs scikit-learn (bundled data, no download); "
+            "install with `pip install toymodels[test]`"
+        ) from err
+    d = load_digits()
+    return d.data.astype(np.float64), d.target.astype(np.int32)
+
+
+def digits(*, standardize: bool = True, dtype=None) -> tuple[Array, Array]:
+    """scikit-learn's bundled handwritten digits (1797 images of 8×8 pixels, 10 classes).
+
+    Pixels (0–16) are divided by 16; with `standardize=True` (default) each pixel is then
+    centred and scaled to unit variance over the whole set (constant pixels left at 0).
+    Nothing is downloaded. Returns `(x, labels)` with shapes `(1797, 64)` and `(1797,)`.
+    """
+    x, y = _load_digits_numpy()
+    x = x / 16.0
+    if standardize:
+        mu, sd = x.mean(0), x.std(0)
+        x = (x - mu) / np.where(sd > 0, sd, 1.0)
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    return jnp.asarray(x, dtype), jnp.asarray(y)
+
+
+def train_test_split(
+    key: PRNGKeyArray, x: Array, labels: Array, *, test_fraction: float = 0.25
+) -> Split:
+    """A random split of `(x, labels)`; `test_fraction` of the points go to the test set."""
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction: must be in (0, 1), got {test_fraction}")
+    n = x.shape[0]
+    if labels.shape[0] != n:
+        raise ValueError(f"labels: has {labels.shape[0]} samples but x has {n}")
+    n_test = max(1, int(round(float(test_fraction) * n)))
+    perm = jr.permutation(key, n)
+    te, tr = perm[:n_test], perm[n_test:]
+    return Split(x[tr], labels[tr], x[te], labels[te])
+
+
+def digits_split(
+    key: PRNGKeyArray, *, test_fraction: float = 0.25, standardize: bool = True, dtype=None
+) -> Split:
+    """`digits()` split into train and test sets with `key`. Standardization statistics are
+    those of the whole set (a fixed, label-free preprocessing)."""
+    x, y = digits(standardize=standardize, dtype=dtype)
+    return train_test_split(key, x, y, test_fraction=test_fraction)
+
+
+def one_hot(labels: Array, classes: int, *, dtype=None) -> Array:
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    return jax.nn.one_hot(labels, classes, dtype=dtype)

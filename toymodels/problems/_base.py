@@ -1,0 +1,170 @@
+"""The problem abstraction: data and hyperparameters in an immutable pytree, params apart."""
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+from .._custom_types import Params, Scalar
+
+
+class AbstractProblem(eqx.Module):
+    r"""A loss landscape: fixed data and hyperparameters as fields, params passed apart.
+
+    Subclasses implement `loss(params) -> scalar` and `init(key) -> params`. The params are
+    any pytree of floating arrays; their flattening with `jax.flatten_util.ravel_pytree` gives
+    the landscape coordinates used by `toymodels.landscape` and `toymodels.dynamics`.
+    """
+
+    @abc.abstractmethod
+    def loss(self, params: Params) -> Scalar:
+        """The scalar loss at `params`."""
+
+    @abc.abstractmethod
+    def init(self, key: PRNGKeyArray) -> Params:
+        """A random initial point drawn with `key`."""
+
+    def grad(self, params: Params) -> Params:
+        """Gradient of `loss` (a pytree like `params`)."""
+        return jax.grad(self.loss)(params)
+
+    def value_and_grad(self, params: Params) -> tuple[Scalar, Params]:
+        return jax.value_and_grad(self.loss)(params)
+
+
+class AbstractObjective(eqx.Module):
+    """A per-sample loss of network outputs against targets, averaged over samples."""
+
+    @abc.abstractmethod
+    def per_sample(self, outputs: Array, targets: Array) -> Array:
+        """Loss of each sample: shape `(samples,)`."""
+
+    def __call__(self, outputs: Array, targets: Array) -> Scalar:
+        return jnp.mean(self.per_sample(outputs, targets))
+
+
+class MSE(AbstractObjective):
+    r"""Mean squared error, averaged over samples and summed over output components.
+
+    $L = \frac{c}{N}\sum_{n=1}^N \lVert f(x_n) - y_n\rVert^2$ with $c = 1/2$ when
+    `half=True` (the default, so that the Hessian of a linear model is $X^\top X/N$) and
+    $c = 1$ otherwise (the convention of MLPGradientFlow.jl's `loss`, which also sums over
+    samples: multiply by $N$, or rescale time by $1/N$, to compare).
+    """
+
+    half: bool = eqx.field(default=True, static=True)
+
+    def per_sample(self, outputs: Array, targets: Array) -> Array:
+        r = outputs - targets
+        sq = r**2 if r.ndim == 1 else jnp.sum(r**2, axis=tuple(range(1, r.ndim)))
+        return 0.5 * sq if self.half else sq
+
+
+class CrossEntropy(AbstractObjective):
+    r"""Softmax cross-entropy with integer labels, averaged over samples:
+    $L = \frac1N \sum_n [\log\sum_c e^{z_{nc}} - z_{n y_n}]$."""
+
+    def per_sample(self, outputs: Array, targets: Array) -> Array:
+        logz = jax.nn.logsumexp(outputs, axis=-1)
+        picked = jnp.take_along_axis(outputs, targets[:, None], axis=-1)[:, 0]
+        return logz - picked
+
+
+class AbstractSupervisedProblem(AbstractProblem):
+    """A network `apply(params, x)` fitted to `(x, targets)` under an `objective`.
+
+    The split into network outputs and an objective is what lets `toymodels.landscape`
+    form the Gauss–Newton term and the residual term of the Hessian separately.
+    """
+
+    x: eqx.AbstractVar[Array]
+    targets: eqx.AbstractVar[Array]
+    objective: eqx.AbstractVar[AbstractObjective]
+
+    @abc.abstractmethod
+    def apply(self, params: Params, x: Array) -> Array:
+        """Network outputs for inputs `x` (leading axis = samples)."""
+
+    def outputs(self, params: Params) -> Array:
+        """Network outputs on the problem's own inputs."""
+        return self.apply(params, self.x)
+
+    def loss(self, params: Params) -> Scalar:
+        return self.objective(self.apply(params, self.x), self.targets)
+
+    def with_data(self, x: Array, targets: Array):
+        """The same problem on other data (a mini-batch, a test set); works under jit."""
+        return eqx.tree_at(lambda p: (p.x, p.targets), self, (x, targets))
+
+    @property
+    def num_samples(self) -> int:
+        return self.x.shape[0]
+
+
+class FunctionProblem(AbstractProblem):
+    """A problem from two plain functions: `loss_fn(params)` and `init_fn(key)`.
+
+    Functions are static fields, so pass functions (or `jax.tree_util.Partial`) that
+    close over their data; for a data-carrying problem prefer a subclass of
+    `AbstractProblem`.
+    """
+
+    loss_fn: Callable[[Params], Scalar] = eqx.field(static=True)
+    init_fn: Callable[[PRNGKeyArray], Params] = eqx.field(static=True)
+
+    def loss(self, params: Params) -> Scalar:
+        return self.loss_fn(params)
+
+    def init(self, key: PRNGKeyArray) -> Params:
+        return self.init_fn(key)
+
+
+class EquinoxProblem(AbstractProblem):
+    """Use your own equinox model as a problem.
+
+    `make_model(key)` builds the model; `loss_fn(model, data)` returns its scalar loss on
+    `data` (any pytree of arrays, stored on the problem). The params are the model's
+    floating-point arrays (`eqx.partition(model, eqx.is_inexact_array)`); everything else
+    (activation functions, static ints) is kept in `static`.
+
+    ```python
+    problem = EquinoxProblem(lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k),
+                             lambda m, d: jnp.mean((jax.vmap(m)(d[0])[:, 0] - d[1]) ** 2),
+                             data=(x, y), key=jr.key(0))
+    params = problem.init(jr.key(1))
+    model = problem.model(params)      # back to an equinox module
+    ```
+    """
+
+    data: Any
+    static: Any = eqx.field(static=True)
+    make_model: Callable[[PRNGKeyArray], eqx.Module] = eqx.field(static=True)
+    loss_fn: Callable[[eqx.Module, Any], Scalar] = eqx.field(static=True)
+
+    def __init__(self, make_model, loss_fn, *, data: Any = None, key: PRNGKeyArray | None = None):
+        if not callable(make_model):
+            raise TypeError("make_model: expected a function key -> equinox module")
+        if not callable(loss_fn):
+            raise TypeError("loss_fn: expected a function (model, data) -> scalar")
+        key = jr.key(0) if key is None else key
+        _, static = eqx.partition(make_model(key), eqx.is_inexact_array)
+        self.data = data
+        self.static = static
+        self.make_model = make_model
+        self.loss_fn = loss_fn
+
+    def model(self, params: Params) -> eqx.Module:
+        """Combine `params` with the static part into an equinox model."""
+        return eqx.combine(params, self.static)
+
+    def loss(self, params: Params) -> Scalar:
+        return self.loss_fn(self.model(params), self.data)
+
+    def init(self, key: PRNGKeyArray) -> Params:
+        params, _ = eqx.partition(self.make_model(key), eqx.is_inexact_array)
+        return params
