@@ -1,8 +1,8 @@
 """Run every figure script, then write figures/out/REPORT.md.
 
-    python -m figures            # fast mode (what `make reproduce` runs)
-    python -m figures --full     # full, paper-size runs
-    python -m figures --only fig01_goodfellow_toy
+python -m figures            # fast mode (what `make reproduce` runs)
+python -m figures --full     # full, paper-size runs
+python -m figures --only fig01_goodfellow_toy
 """
 
 import argparse

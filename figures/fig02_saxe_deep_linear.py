@@ -56,8 +56,14 @@ def compute(*, fast: bool) -> dict:
         t_end = 3.0 * np.log(s / U0) / (2 * s)
         ts = np.linspace(0.0, t_end, 60 if fast else 400)
         key, sub = jr.split(key)
-        u = flow_mode_strength(s, dim=4 if fast else 16, hidden=3 if fast else 8,
-                               num_samples=64 if fast else 512, ts=ts, key=sub)
+        u = flow_mode_strength(
+            s,
+            dim=4 if fast else 16,
+            hidden=3 if fast else 8,
+            num_samples=64 if fast else 512,
+            ts=ts,
+            key=sub,
+        )
         data[f"t_{i}"] = ts
         data[f"flow_{i}"] = np.asarray(u)
         data[f"closed_{i}"] = np.asarray(saxe_mode_strength(ts, s=s, u0=U0))
@@ -83,7 +89,9 @@ def claims(data: dict) -> list[Claim]:
             "library closed form equals the SymPy solution of du/dt = 2u(s − u)",
             PAPER,
             predicted=0.0,
-            measured=max(np.max(np.abs(data[f"sympy_{i}"] - data[f"closed_{i}"])) for i in range(3)),
+            measured=max(
+                np.max(np.abs(data[f"sympy_{i}"] - data[f"closed_{i}"])) for i in range(3)
+            ),
             atol=1e-12,
         )
     )
@@ -94,7 +102,9 @@ def plot(data: dict, out) -> list:
     fig, ax = plt.subplots(figsize=(4.5, 3.2), layout="constrained")
     for i, s in enumerate(S_VALUES):
         t = data[f"t_{i}"]
-        ax.plot(t, data[f"closed_{i}"], color=f"C{i}", lw=2, alpha=0.5, label=f"closed form, s = {s:g}")
+        ax.plot(
+            t, data[f"closed_{i}"], color=f"C{i}", lw=2, alpha=0.5, label=f"closed form, s = {s:g}"
+        )
         ax.plot(t[::3], data[f"flow_{i}"][::3], "o", color=f"C{i}", ms=3, label="gradient flow")
     ax.set(xlabel="t", ylabel="mode strength u(t)", title="Saxe learning curves (u₀ = 1e-3)")
     ax.legend(fontsize=6)

@@ -38,7 +38,9 @@ def test_unknown_activation():
     with pytest.raises(ValueError, match="activation: unknown value 'swishy'"):
         problems.mlp_regression(X, jnp.ones(10), 4, activation="swishy")
     with pytest.raises(ValueError, match="activation"):
-        problems.teacher_student_population(problems.two_layer_init(jr.key(0), 3, 2), 2, activation="tanh")
+        problems.teacher_student_population(
+            problems.two_layer_init(jr.key(0), 3, 2), 2, activation="tanh"
+        )
 
 
 def test_bad_shapes_and_options():

@@ -81,7 +81,9 @@ def test_cross_entropy_matches_scipy(key):
     prob = problems.mlp_classification(x, labels, (6,), activation="relu", num_classes=3)
     params = prob.init(kp)
     logits = np.asarray(prob.outputs(params))
-    ref = np.mean(scipy.special.logsumexp(logits, axis=1) - logits[np.arange(20), np.asarray(labels)])
+    ref = np.mean(
+        scipy.special.logsumexp(logits, axis=1) - logits[np.arange(20), np.asarray(labels)]
+    )
     np.testing.assert_allclose(prob.loss(params), ref, rtol=1e-13)
     acc = np.mean(np.argmax(logits, 1) == np.asarray(labels))
     np.testing.assert_allclose(prob.accuracy(params), acc)

@@ -30,7 +30,9 @@ def _to_float_array(name: str, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a number or an array of numbers, got {value!r}") from None
+        raise TypeError(
+            f"{name}: expected a number or an array of numbers, got {value!r}"
+        ) from None
     return arr
 
 
@@ -67,10 +69,12 @@ class Claim:
         p = _to_float_array("predicted", self.predicted)
         m = _to_float_array("measured", self.measured)
         if p.shape != m.shape and p.size != 1:
-            raise ValueError(
-                f"measured: shape {m.shape} does not match predicted shape {p.shape}"
-            )
-        if self.rtol < 0 or self.atol < 0 or not (math.isfinite(self.rtol) and math.isfinite(self.atol)):
+            raise ValueError(f"measured: shape {m.shape} does not match predicted shape {p.shape}")
+        if (
+            self.rtol < 0
+            or self.atol < 0
+            or not (math.isfinite(self.rtol) and math.isfinite(self.atol))
+        ):
             raise ValueError(f"rtol/atol: must be finite and >= 0, got {self.rtol}, {self.atol}")
         if self.comparison is Comparison.CLOSE and self.rtol == 0 and self.atol == 0:
             raise ValueError("rtol/atol: a CLOSE claim needs a tolerance (use EQUAL for exact)")
@@ -108,9 +112,10 @@ class Claim:
             if self.atol:
                 parts.append(f"atol {self.atol:.3g}")
             return " + ".join(parts)
-        return {Comparison.LESS: "measured < predicted", Comparison.GREATER: "measured > predicted"}.get(
-            c, "exact"
-        )
+        return {
+            Comparison.LESS: "measured < predicted",
+            Comparison.GREATER: "measured > predicted",
+        }.get(c, "exact")
 
     def to_json(self) -> dict:
         def enc(v):
@@ -175,7 +180,9 @@ class FigureRecord:
     error: str | None = None
 
 
-def write_report(records: Sequence[FigureRecord], path: Path, *, title: str = "Theory vs simulation") -> Path:
+def write_report(
+    records: Sequence[FigureRecord], path: Path, *, title: str = "Theory vs simulation"
+) -> Path:
     """Write `REPORT.md` (one row per claim) and `claims.json` beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +190,11 @@ def write_report(records: Sequence[FigureRecord], path: Path, *, title: str = "T
     n_pass = sum(c.passed for c in all_claims)
     n_fail = len(all_claims) - n_pass
     n_err = sum(r.error is not None for r in records)
-    mode = "fast" if all(r.fast for r in records) else ("full" if not any(r.fast for r in records) else "mixed")
+    mode = (
+        "fast"
+        if all(r.fast for r in records)
+        else ("full" if not any(r.fast for r in records) else "mixed")
+    )
     lines = [
         f"# {title}",
         "",
@@ -204,19 +215,28 @@ def write_report(records: Sequence[FigureRecord], path: Path, *, title: str = "T
                 f"{format_value(c.measured)} | {c.tolerance_text()} | {fig} |"
             )
         if r.error is not None:
-            lines.append(f"| **ERROR** | figure script `{r.name}` failed: {r.error} |  |  |  |  |  |")
+            lines.append(
+                f"| **ERROR** | figure script `{r.name}` failed: {r.error} |  |  |  |  |  |"
+            )
     lines += ["", "## Figures", ""]
     for r in records:
         links = ", ".join(f"[{Path(f).name}]({Path(f).name})" for f in r.files)
-        state = "error" if r.error else f"{sum(c.passed for c in r.claims)}/{len(r.claims)} claims pass"
+        state = (
+            "error" if r.error else f"{sum(c.passed for c in r.claims)}/{len(r.claims)} claims pass"
+        )
         lines.append(f"- `{r.name}`: {r.title} ({state}; {r.seconds:.1f} s). {links}")
     lines.append("")
     path.write_text("\n".join(lines))
     (path.parent / "claims.json").write_text(
         json.dumps(
             [
-                {"figure": r.name, "error": r.error, "seconds": r.seconds, "fast": r.fast,
-                 "claims": [c.to_json() for c in r.claims]}
+                {
+                    "figure": r.name,
+                    "error": r.error,
+                    "seconds": r.seconds,
+                    "fast": r.fast,
+                    "claims": [c.to_json() for c in r.claims],
+                }
                 for r in records
             ],
             indent=1,

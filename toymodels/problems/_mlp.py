@@ -98,7 +98,9 @@ class MLPProblem(AbstractSupervisedProblem):
     def num_classes(self) -> int:
         return self.sizes[-1]
 
-    def accuracy(self, params: Params, x: Array | None = None, labels: Array | None = None) -> Scalar:
+    def accuracy(
+        self, params: Params, x: Array | None = None, labels: Array | None = None
+    ) -> Scalar:
         """Fraction of correct argmax predictions (classification problems)."""
         if not isinstance(self.objective, CrossEntropy):
             raise ValueError("accuracy: defined for classification problems (CrossEntropy) only")

@@ -111,9 +111,7 @@ def _check_teacher(teacher) -> None:
             "e.g. from two_layer_init"
         ) from None
     if len(teacher) != 2 or w.ndim != 2 or a.shape != (1, w.shape[0]):
-        raise ValueError(
-            f"teacher: expected shapes (k, d) and (1, k), got {w.shape} and {a.shape}"
-        )
+        raise ValueError(f"teacher: expected shapes (k, d) and (1, k), got {w.shape} and {a.shape}")
     check_finite("teacher", teacher)
 
 
