@@ -26,6 +26,15 @@ S_VALUES = (1.0, 2.0, 3.0)
 U0 = 1e-3
 
 
+def _neg_grad(t, params, problem):
+    return jax.tree.map(jnp.negative, jax.grad(problem.loss)(params))
+
+
+# One module-level term, the problem passed as `args`: repeated solves of the same shapes
+# reuse one compilation.
+_TERM = diffrax.ODETerm(_neg_grad)
+
+
 def flow_mode_strength(s: float, *, dim: int, hidden: int, num_samples: int, ts, key):
     """Integrate the full network's gradient flow; read off the mode strength W₂W₁e₁."""
     x = whitened_inputs(key, num_samples, dim)
@@ -33,14 +42,14 @@ def flow_mode_strength(s: float, *, dim: int, hidden: int, num_samples: int, ts,
     y = s * x[:, 0]
     problem = deep_linear_regression(x, y, (hidden,))
     params0 = balanced_rank_one_init(e1, hidden, 1, U0)
-    term = diffrax.ODETerm(lambda t, p, args: jax.tree.map(jnp.negative, jax.grad(problem.loss)(p)))
     sol = diffrax.diffeqsolve(
-        term,
+        _TERM,
         diffrax.Tsit5(),
         t0=0.0,
         t1=float(ts[-1]),
         dt0=1e-3,
         y0=params0,
+        args=problem,
         saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
         stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12),
         max_steps=100_000,

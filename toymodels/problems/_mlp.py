@@ -107,7 +107,7 @@ class MLPProblem(AbstractSupervisedProblem):
         x = self.x if x is None else x
         labels = self.targets if labels is None else labels
         pred = jnp.argmax(self.apply(params, x), axis=-1)
-        return jnp.mean((pred == labels).astype(self.x.dtype))
+        return jnp.mean((pred == jnp.asarray(labels).astype(pred.dtype)).astype(self.x.dtype))
 
     def error(self, params: Params, x: Array | None = None, labels: Array | None = None) -> Scalar:
         """Classification error `1 − accuracy`."""
