@@ -1,5 +1,7 @@
 """Foundation: problems, networks, data."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -269,3 +271,34 @@ def test_teacher_regression(key):
 def test_toymodels_lazy_namespace():
     with pytest.raises(AttributeError):
         toymodels.no_such_thing  # noqa: B018
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    activation=st.sampled_from(["erf", "relu"]),
+    k=st.sampled_from([1, 3]),
+    scale=st.floats(0.1, 3.0),
+)
+def test_gaussian_kernel_is_a_symmetric_psd_gram_matrix(seed, activation, k, scale):
+    """K(u, u) is a Gram matrix of functions: symmetric and positive semi-definite; the
+    population loss is therefore >= 0 for every student."""
+    K, loss = _kernel_and_loss(jr.key(seed), activation, k + 1, scale)
+    K = np.asarray(K)
+    np.testing.assert_allclose(K, K.T, atol=1e-14)
+    assert np.linalg.eigvalsh(K).min() > -1e-12
+    assert loss >= -1e-14
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _kernel_and_loss(key, activation, width, scale):
+    k1, k2 = jr.split(key)
+    u = scale * jr.normal(k1, (width, 3))
+    teacher = problems.two_layer_init(k2, 3, 2)
+    pop = problems.teacher_student_population(teacher, width, activation=activation)
+    return problems.gaussian_kernel(activation, u, u), pop.loss(
+        ({"w": u}, {"w": jnp.ones((1, width))})
+    )
