@@ -1,0 +1,217 @@
+"""The grid of a sweep: named axes (some static), a seed axis, the point order and chunks."""
+
+import dataclasses
+import keyword
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+SEED = "seed"
+_MAX_POINTS = 2**31  # flat indices are folded into keys as uint32
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """A run of consecutive points of one static group: positions `start:stop` of the group's
+    points (in C order of the dynamic axes); `flat` are their flat indices in the grid."""
+
+    index: int
+    group: int
+    start: int
+    stop: int
+    flat: np.ndarray = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Grid:
+    r"""The product of named axes and a seed axis, in C order (the seed axis last).
+
+    Point $p$ with multi-index $(i_1, \dots, i_k, i_\text{seed})$ has flat index
+    $\operatorname{ravel}(i_1, \dots, i_k, i_\text{seed})$ (C order); its key is
+    `jax.random.fold_in(base_key, flat_index)`, so a point's key does not depend on how the
+    grid is chunked or where the chunk runs.
+
+    Static axes (for example a layer width, which changes array shapes) are passed to the
+    user function as Python scalars; the grid is split into groups, one per combination of
+    static values, and points of one group are evaluated together under `jax.vmap`. The other
+    axes (and the seed) are passed as JAX scalars.
+    """
+
+    names: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    static: tuple[str, ...]
+
+    @classmethod
+    def build(cls, axes: Any, *, seeds: Any = 1, static: Sequence[str] = ()) -> "Grid":
+        pairs = _axis_pairs(axes)
+        names: list[str] = []
+        values: list[np.ndarray] = []
+        static_set = _static_names(static)
+        for name, vals in pairs:
+            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+                raise ValueError(f"axes: axis names must be identifiers, got {name!r}")
+            if name == SEED:
+                raise ValueError(f"axes: the name {SEED!r} is reserved for the seed axis (seeds=)")
+            if name in names:
+                raise ValueError(f"axes: duplicate axis name {name!r}")
+            names.append(name)
+            values.append(_axis_values(name, vals, static=name in static_set))
+        for s in static_set:
+            if s not in names:
+                raise ValueError(f"static: {s!r} is not an axis name (axes are {names})")
+        names.append(SEED)
+        values.append(_seed_values(seeds))
+        grid = cls(tuple(names), tuple(values), tuple(n for n in names if n in static_set))
+        if grid.num_points >= _MAX_POINTS:
+            raise ValueError(f"axes: {grid.num_points} points; at most {_MAX_POINTS - 1} allowed")
+        return grid
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.values)
+
+    @property
+    def num_points(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def dynamic(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names if n not in self.static)
+
+    def coords(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.names, self.values))
+
+    # ------------------------------------------------------------------ groups
+    @property
+    def _static_axes(self) -> tuple[int, ...]:
+        return tuple(self.names.index(n) for n in self.static)
+
+    @property
+    def num_groups(self) -> int:
+        return int(np.prod([self.shape[i] for i in self._static_axes], dtype=np.int64))
+
+    @property
+    def group_size(self) -> int:
+        return self.num_points // self.num_groups
+
+    def group_static(self, group: int) -> dict[str, Any]:
+        """The static values (Python scalars) of a group."""
+        sshape = tuple(self.shape[i] for i in self._static_axes)
+        idx = np.unravel_index(group, sshape) if sshape else ()
+        return {n: self.values[self.names.index(n)][i].item() for n, i in zip(self.static, idx)}
+
+    def group_flat(self, group: int) -> np.ndarray:
+        """Flat indices of a group's points, in C order of the dynamic axes."""
+        sshape = tuple(self.shape[i] for i in self._static_axes)
+        sidx = np.unravel_index(group, sshape) if sshape else ()
+        ranges = []
+        it = iter(sidx)
+        for i, n in enumerate(self.names):
+            ranges.append(np.array([next(it)]) if n in self.static else np.arange(self.shape[i]))
+        mesh = np.meshgrid(*ranges, indexing="ij")
+        return np.ravel_multi_index(tuple(m.ravel() for m in mesh), self.shape).astype(np.int64)
+
+    def dynamic_values(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Values of the dynamic axes at the given flat indices."""
+        idx = np.unravel_index(flat, self.shape)
+        return {n: self.values[i][idx[i]] for i, n in enumerate(self.names) if n in self.dynamic}
+
+    def chunks(self, chunk_size: int) -> list[Chunk]:
+        out: list[Chunk] = []
+        for g in range(self.num_groups):
+            flat = self.group_flat(g)
+            for start in range(0, len(flat), chunk_size):
+                stop = min(start + chunk_size, len(flat))
+                out.append(Chunk(len(out), g, start, stop, flat[start:stop]))
+        return out
+
+    def spec(self) -> dict:
+        """A JSON-able description (part of the sweep's specification)."""
+        return {
+            "axes": [
+                {
+                    "name": n,
+                    "dtype": v.dtype.str,
+                    "static": n in self.static,
+                    "values": [x.item() for x in v],
+                }
+                for n, v in zip(self.names, self.values)
+            ]
+        }
+
+
+def _axis_pairs(axes: Any) -> list[tuple[Any, Any]]:
+    if isinstance(axes, Mapping):
+        return list(axes.items())
+    if isinstance(axes, str | bytes) or not isinstance(axes, Sequence):
+        raise TypeError(
+            "axes: expected a mapping {name: values} or a sequence of (name, values) pairs, "
+            f"got {type(axes).__name__}"
+        )
+    pairs = []
+    for item in axes:
+        if not (isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2):
+            raise TypeError(f"axes: expected (name, values) pairs, got {item!r}")
+        pairs.append((item[0], item[1]))
+    return pairs
+
+
+def _static_names(static: Any) -> tuple[str, ...]:
+    if isinstance(static, str):
+        static = (static,)
+    try:
+        names = tuple(static)
+    except TypeError:
+        raise TypeError(f"static: expected a sequence of axis names, got {static!r}") from None
+    if len(set(names)) != len(names):
+        raise ValueError(f"static: duplicate names in {names}")
+    return names
+
+
+def _axis_values(name: str, vals: Any, *, static: bool) -> np.ndarray:
+    try:
+        arr = np.asarray(vals)
+    except Exception as err:
+        raise TypeError(f"axes: axis {name!r} cannot be made an array ({err})") from None
+    if arr.ndim != 1:
+        raise ValueError(
+            f"axes: axis {name!r} must be a 1-D sequence of values, got shape {arr.shape}"
+        )
+    if arr.size == 0:
+        raise ValueError(f"axes: axis {name!r} is empty")
+    kind = arr.dtype.kind
+    allowed = "biuf" + ("U" if static else "")
+    if kind not in allowed:
+        what = "numbers or strings" if static else "numbers (strings need static=)"
+        raise TypeError(f"axes: axis {name!r} must hold {what}, got dtype {arr.dtype}")
+    if kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"axes: axis {name!r} has non-finite values")
+    if len(np.unique(arr)) != arr.size:
+        raise ValueError(f"axes: axis {name!r} has duplicate values {arr.tolist()}")
+    return arr
+
+
+def _seed_values(seeds: Any) -> np.ndarray:
+    if isinstance(seeds, bool):
+        raise TypeError(f"seeds: expected an int or a sequence of ints, got {seeds!r}")
+    if isinstance(seeds, int | np.integer):
+        if seeds < 1:
+            raise ValueError(f"seeds: need at least one seed, got {seeds}")
+        return np.arange(int(seeds), dtype=np.int64)
+    arr = np.asarray(seeds)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"seeds: expected an int or a non-empty 1-D sequence of ints, got {seeds!r}"
+        )
+    if len(np.unique(arr)) != arr.size:
+        raise ValueError(f"seeds: duplicate seeds {arr.tolist()}")
+    if arr.min() < 0:
+        raise ValueError(f"seeds: must be >= 0, got {arr.tolist()}")
+    return arr.astype(np.int64)
