@@ -1,0 +1,330 @@
+r"""Curves between minima (Garipov et al. 2018): straight segments, quadratic Bezier curves and
+polychains with fixed endpoints, trained by sampling $t\sim U[0,1]$ at every step; metrics
+along a curve, the barrier height, and Yang et al. (2021)'s mode-connectivity metric.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
+
+from .._custom_types import Params, Scalar
+from .._validation import as_float_array, check_finite
+from ..problems._base import AbstractSupervisedProblem
+from ._directions import check_like
+from ._optim import opt_init, opt_step
+from ._paths import _as_grid, _dtype_of, evaluate_points
+
+
+class AbstractCurve(eqx.Module):
+    r"""A path $\varphi(t)$, $t\in[0,1]$, in parameter space with $\varphi(0)=$ `start` and
+    $\varphi(1)=$ `end`. Only `bend` is trained by `fit_curve`."""
+
+    start: eqx.AbstractVar[Params]
+    end: eqx.AbstractVar[Params]
+
+    def __call__(self, t) -> Params:
+        raise NotImplementedError
+
+
+class Line(AbstractCurve):
+    r"""The segment $\varphi(t) = (1-t)\,\theta_0 + t\,\theta_1$ (nothing to train)."""
+
+    start: Params
+    end: Params
+
+    def __init__(self, start: Params, end: Params):
+        check_like("end", end, start)
+        self.start, self.end = start, end
+
+    def __call__(self, t) -> Params:
+        return jax.tree_util.tree_map(lambda a, b: (1 - t) * a + t * b, self.start, self.end)
+
+
+class Bezier(AbstractCurve):
+    r"""Quadratic Bezier curve $\varphi(t) = (1-t)^2\theta_0 + 2t(1-t)\,\theta_b +
+    t^2\theta_1$ with bend $\theta_b$ (default: the midpoint, i.e. initialised on the line)."""
+
+    start: Params
+    bend: Params
+    end: Params
+
+    def __init__(self, start: Params, end: Params, bend: Params | None = None):
+        check_like("end", end, start)
+        if bend is None:
+            bend = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), start, end)
+        check_like("bend", bend, start)
+        self.start, self.bend, self.end = start, bend, end
+
+    def __call__(self, t) -> Params:
+        return jax.tree_util.tree_map(
+            lambda a, m, b: (1 - t) ** 2 * a + 2 * t * (1 - t) * m + t**2 * b,
+            self.start,
+            self.bend,
+            self.end,
+        )
+
+
+class PolyChain(AbstractCurve):
+    r"""Polygonal chain through the bend: $\varphi(t) = 2(t\,\theta_b + (\tfrac12 - t)\theta_0)$
+    on $[0,\tfrac12]$ and $2((t-\tfrac12)\theta_1 + (1-t)\theta_b)$ on $[\tfrac12, 1]$."""
+
+    start: Params
+    bend: Params
+    end: Params
+
+    def __init__(self, start: Params, end: Params, bend: Params | None = None):
+        check_like("end", end, start)
+        if bend is None:
+            bend = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), start, end)
+        check_like("bend", bend, start)
+        self.start, self.bend, self.end = start, bend, end
+
+    def __call__(self, t) -> Params:
+        def leaf(a, m, b):
+            first = 2 * (t * m + (0.5 - t) * a)
+            second = 2 * ((t - 0.5) * b + (1 - t) * m)
+            return jnp.where(t <= 0.5, first, second)
+
+        return jax.tree_util.tree_map(leaf, self.start, self.bend, self.end)
+
+
+def _check_curve(curve: Any) -> None:
+    if not isinstance(curve, AbstractCurve):
+        raise TypeError(f"curve: expected a Line, Bezier or PolyChain, got {type(curve).__name__}")
+
+
+def _curve_point(curve, t):
+    return curve(t)
+
+
+def curve_values(
+    problem: Any,
+    curve: AbstractCurve,
+    ts: Float[ArrayLike, " n"],
+    *,
+    metric: Any = None,
+    chunk_size: int | None = None,
+) -> PyTree:
+    """The metric (default the loss) at every `t` of the 1-D grid `ts` along `curve`, in
+    vmapped chunks. Returns shape `(len(ts),)` (or the metric's pytree)."""
+    _check_curve(curve)
+    ts = _as_grid("ts", ts, _dtype_of(curve.start))
+    return evaluate_points(
+        problem,
+        _curve_point,
+        curve,
+        ts,
+        metric=metric,
+        chunk_size=chunk_size,
+        reference=curve.start,
+    )
+
+
+def fit_curve(
+    problem: Any,
+    curve: AbstractCurve,
+    *,
+    key: PRNGKeyArray,
+    num_steps: int,
+    optimizer: optax.GradientTransformation | None = None,
+    samples_per_step: int = 1,
+    batch_size: int | None = None,
+    weight_decay: float = 0.0,
+    loss: Callable[[Any, Params], Scalar] | None = None,
+) -> tuple[AbstractCurve, Float[Array, " num_steps"]]:
+    r"""Train the bend of `curve` with its endpoints fixed (Garipov et al. 2018).
+
+    Minimises $\ell(\theta_b) = E_{t\sim U[0,1]}\,L(\varphi_{\theta_b}(t)) +
+    \tfrac{\lambda}{2}E_t\lVert\varphi(t)\rVert^2$ by stochastic steps of `optimizer` (default
+    `optax.adam(1e-2)`): at every step `samples_per_step` fresh values of $t$ are drawn and,
+    when `batch_size` is given (supervised problems), a fresh minibatch of samples (without
+    replacement within the step). $\lambda$ is `weight_decay`. `loss(problem, params)`
+    overrides the objective (default `problem.loss(params)`). The loop is one `lax.scan`.
+
+    Returns the trained curve and the sampled objective at every step.
+    """
+    _check_curve(curve)
+    if not hasattr(curve, "bend"):
+        raise TypeError(f"curve: a {type(curve).__name__} has no bend to train")
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        raise TypeError("key: expected a typed PRNG key from jax.random.key")
+    num_steps = int(num_steps)
+    if num_steps < 1:
+        raise ValueError(f"num_steps: must be >= 1, got {num_steps}")
+    if int(samples_per_step) < 1:
+        raise ValueError(f"samples_per_step: must be >= 1, got {samples_per_step}")
+    if float(weight_decay) < 0:
+        raise ValueError(f"weight_decay: must be >= 0, got {weight_decay}")
+    if batch_size is not None:
+        if not isinstance(problem, AbstractSupervisedProblem):
+            raise TypeError("batch_size: minibatches need a supervised problem (x, targets)")
+        if not 1 <= int(batch_size) <= problem.num_samples:
+            raise ValueError(f"batch_size: must be in [1, {problem.num_samples}], got {batch_size}")
+    check_finite("curve", curve)
+    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    return _fit(
+        problem,
+        curve,
+        key,
+        optimizer,
+        num_steps,
+        int(samples_per_step),
+        None if batch_size is None else int(batch_size),
+        float(weight_decay),
+        loss,
+    )
+
+
+@eqx.filter_jit
+def _fit(problem, curve, key, optimizer, num_steps, samples, batch_size, wd, loss):
+    bend = curve.bend
+    dtype = _dtype_of(bend)
+
+    def objective(bend, prob, ts):
+        c = eqx.tree_at(lambda c: c.bend, curve, bend)
+
+        def at(t):
+            p = c(t)
+            val = prob.loss(p) if loss is None else loss(prob, p)
+            if wd:
+                leaves = jax.tree_util.tree_leaves(p)
+                val = val + 0.5 * wd * sum(jnp.sum(x**2) for x in leaves)
+            return val
+
+        return jnp.mean(jax.vmap(at)(ts))
+
+    def step(carry, k):
+        bend, state = carry
+        kt, kb = jr.split(k)
+        ts = jr.uniform(kt, (samples,), dtype)
+        prob = problem
+        if batch_size is not None:
+            idx = jr.choice(kb, problem.num_samples, (batch_size,), replace=False)
+            prob = problem.with_data(problem.x[idx], problem.targets[idx])
+        val, g = jax.value_and_grad(objective)(bend, prob, ts)
+        bend, state = opt_step(optimizer, g, state, bend)
+        return (bend, state), val
+
+    state = opt_init(optimizer, bend)
+    (bend, _), vals = jax.lax.scan(step, (bend, state), jr.split(key, num_steps))
+    return eqx.tree_at(lambda c: c.bend, curve, bend), vals
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _values_1d(name: str, values: ArrayLike) -> Array:
+    v = as_float_array(name, values, ndim=1)
+    if v.shape[0] < 2:
+        raise ValueError(f"{name}: needs at least 2 points along the path, got {v.shape[0]}")
+    return v
+
+
+def barrier_height(
+    values: Float[ArrayLike, " n"], ts: Float[ArrayLike, " n"] | None = None
+) -> Scalar:
+    r"""Barrier of a metric profile along a path: $\max_t\,[v(t) - ((1-t)v(0) + t\,v(1))]$,
+    the largest excess over the chord between the endpoint values (Frankle et al. 2020's
+    convention). `ts` defaults to an even grid on $[0, 1]$; it must start at 0 and end at 1.
+    Zero when the profile never rises above the chord."""
+    v = _values_1d("values", values)
+    if ts is None:
+        ts = jnp.linspace(0.0, 1.0, v.shape[0], dtype=v.dtype)
+    else:
+        ts = _values_1d("ts", ts).astype(v.dtype)
+        if ts.shape != v.shape:
+            raise ValueError(f"ts: has shape {ts.shape} but values has {v.shape}")
+        if float(ts[0]) != 0.0 or float(ts[-1]) != 1.0:
+            raise ValueError("ts: must start at 0 and end at 1 (the endpoints)")
+    return jnp.maximum(jnp.max(v - ((1 - ts) * v[0] + ts * v[-1])), 0.0)
+
+
+def mode_connectivity(values: Float[ArrayLike, " n"]) -> Scalar:
+    r"""Yang et al. (2021)'s mode-connectivity metric of a profile $e_0..e_{n-1}$ along a
+    curve (in their code: training error in %, at $t\in\{0, .25, .5, .75, 1\}$):
+
+    $$mc = \frac{e_0 + e_{n-1}}{2} - e_u,\qquad u = \arg\max_t \Big|e_t - \frac{e_0 +
+    e_{n-1}}{2}\Big|.$$
+
+    $mc < 0$: a barrier (poorly connected); $mc \approx 0$: well connected; $mc > 0$: the
+    curve beats its endpoints."""
+    e = _values_1d("values", values)
+    mid = 0.5 * (e[0] + e[-1])
+    u = jnp.argmax(jnp.abs(e - mid))
+    return mid - e[u]
+
+
+def curve_mode_connectivity(
+    problem: Any,
+    curve: AbstractCurve,
+    *,
+    metric: Any = None,
+    num_points: int = 5,
+) -> Scalar:
+    """`mode_connectivity` of `metric` (default: the problem's classification `error` in %,
+    as Yang et al.) at `num_points` evenly spaced `t` along `curve`."""
+    if int(num_points) < 3:
+        raise ValueError(f"num_points: needs at least 3 points, got {num_points}")
+    if metric is None:
+        if not hasattr(problem, "error"):
+            raise TypeError("metric: this problem has no `error`; pass a metric")
+        err = problem.error
+        metric = _Percent(err)
+    ts = np.linspace(0.0, 1.0, int(num_points))
+    return mode_connectivity(curve_values(problem, curve, ts, metric=metric))
+
+
+class _Percent(eqx.Module):
+    fn: Any
+
+    def __call__(self, p):
+        return 100.0 * self.fn(p)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def curvature_along(
+    problem: Any,
+    curve: AbstractCurve,
+    ts: Float[ArrayLike, " n"],
+    *,
+    key: PRNGKeyArray,
+    num_probes: int = 100,
+    num_eigs: int = 1,
+) -> dict[str, Array]:
+    r"""Hessian top eigenvalue(s) and trace at points of `curve` (Yang et al. 2021's
+    sharpness metrics along a path), computed with the curvature toolkit:
+    `toymodels.landscape.hessian_operator`, `toymodels.linalg.eigsh(op, k, which="LA")` and
+    Hutchinson's `toymodels.linalg.trace(op, num_probes=...)`.
+
+    Returns `{"t", "top_eigenvalues" (n, num_eigs), "trace" (n,), "trace_stderr" (n,)}`.
+    One point after another (Lanczos is not vmapped); each point gets its own keys.
+    """
+    from .. import linalg
+    from . import hessian_operator
+
+    _check_curve(curve)
+    ts = _as_grid("ts", ts, _dtype_of(curve.start))
+    keys = jr.split(key, 2 * ts.shape[0]).reshape(ts.shape[0], 2)
+    tops, traces, errs = [], [], []
+    for i in range(ts.shape[0]):
+        op = hessian_operator(problem, curve(ts[i]))
+        vals, _, _ = linalg.eigsh(op, int(num_eigs), which="LA", key=keys[i, 0])
+        tr, se = linalg.trace(op, num_probes=int(num_probes), key=keys[i, 1])
+        tops.append(jnp.sort(jnp.asarray(vals))[::-1])
+        traces.append(tr)
+        errs.append(se)
+    return {
+        "t": ts,
+        "top_eigenvalues": jnp.stack(tops),
+        "trace": jnp.stack(traces),
+        "trace_stderr": jnp.stack(errs),
+    }
