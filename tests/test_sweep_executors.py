@@ -1,0 +1,81 @@
+"""The same sweep in this process, on a spawn ProcessPoolExecutor and on a Dask LocalCluster
+(over TCP on loopback): bit-identical results and stores."""
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from toymodels.sweep import process_pool, sweep
+
+
+AXES = {"lr": np.geomspace(0.01, 1.0, 6), "width": [2, 3]}
+KW = dict(seeds=2, static=["width"], key=jr.key(11), chunk_size=4)
+
+
+def f_train(point, key):
+    """A few gradient steps on a random quadratic whose size is the static width."""
+    w = point["width"]
+    a = jr.normal(key, (w, w))
+    h = a @ a.T / w + jnp.eye(w)
+    x = jnp.ones(w)
+    for _ in range(5):
+        x = x - point["lr"] * (h @ x)
+    return {"loss": 0.5 * x @ h @ x, "x0": x[0]}
+
+
+@pytest.fixture(scope="module")
+def in_process():
+    return sweep(f_train, AXES, **KW)
+
+
+def _same(a, b):
+    assert set(a.data) == set(b.data)
+    for k in a.data:
+        assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_process_pool_matches_in_process(in_process, tmp_path):
+    with process_pool(1) as ex:  # one spawn worker keeps the test quick on 2 cores
+        res = sweep(f_train, AXES, **KW, executor=ex, store=tmp_path)
+    assert res.stats.computed == res.stats.chunks == 2 * 3
+    _same(res, in_process)
+    again = sweep(f_train, AXES, **KW, store=tmp_path)  # chunks written from the pool reused
+    assert again.stats.reused == 6
+    _same(again, in_process)
+
+
+def test_dask_local_cluster_matches_in_process(in_process, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            processes=False,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        res = sweep(f_train, AXES, **KW, executor=client.get_executor(), store=tmp_path)
+    assert res.stats.computed == 6
+    _same(res, in_process)
+
+
+@pytest.mark.slow
+def test_dask_worker_processes_match_in_process(in_process):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = sweep(f_train, AXES, **KW, executor=client.get_executor())
+    _same(res, in_process)
