@@ -8,6 +8,14 @@ from ._hessian import (
     hessian_operator as hessian_operator,
     hvp as hvp,
 )
+from ._curvature import (
+    GaussNewtonOperator as GaussNewtonOperator,
+    ResidualOperator as ResidualOperator,
+    gauss_newton_operator as gauss_newton_operator,
+    gradient_fraction_in_top_subspace as gradient_fraction_in_top_subspace,
+    keskar_sharpness as keskar_sharpness,
+    residual_operator as residual_operator,
+)
 
 # --- geometry (issue 5) ---
 from ._curves import (

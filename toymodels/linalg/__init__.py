@@ -1,12 +1,19 @@
 """Linear algebra on symmetric operators (dense arrays or matrix-free `matvec`s): Lanczos,
 extremal eigenpairs, stochastic Lanczos quadrature, trace and diagonal estimators."""
 
+from ._bounds import (
+    WolkowiczStyan as WolkowiczStyan,
+    restricted_positive_fraction as restricted_positive_fraction,
+    trace_frobenius_ratio as trace_frobenius_ratio,
+    wolkowicz_styan as wolkowicz_styan,
+)
 from ._lanczos import (
     LanczosResult as LanczosResult,
     Which as Which,
     eigsh as eigsh,
     lanczos as lanczos,
 )
+from ._matfree import Probes as Probes
 from ._operator import (
     AbstractOperator as AbstractOperator,
     DenseOperator as DenseOperator,
@@ -14,4 +21,16 @@ from ._operator import (
     ObjectOperator as ObjectOperator,
     as_operator as as_operator,
     dense as dense,
+)
+from ._slq import (
+    Kernel as Kernel,
+    SpectralDensity as SpectralDensity,
+    spectral_density as spectral_density,
+)
+from ._trace import (
+    Estimate as Estimate,
+    TraceMethod as TraceMethod,
+    diagonal as diagonal,
+    frobenius_squared as frobenius_squared,
+    trace as trace,
 )

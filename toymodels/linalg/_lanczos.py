@@ -18,10 +18,9 @@ used in the tests as an independent reference (it divides by the norm and return
 breakdown, which is why the recurrence is not delegated to it).
 """
 
+import enum
 import warnings
 from typing import Any, Literal, NamedTuple
-
-import enum
 
 import equinox as eqx
 import jax
