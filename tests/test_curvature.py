@@ -86,3 +86,123 @@ def test_linear_regression_closed_form(key):
     np.testing.assert_allclose(
         landscape.hessian(problem, params), x.T @ x / 16, rtol=1e-10, atol=1e-12
     )
+
+
+def test_binary_logistic_and_softmax_linear_closed_forms(key):
+    """Binary logistic H = Xᵀdiag(p(1−p))X/N; softmax-linear H = (1/N)Σ(diag p − ppᵀ)⊗xxᵀ;
+    for both the Gauss–Newton term equals H and the residual vanishes (outputs linear)."""
+    from toymodels.problems import FunctionProblem
+
+    k1, k2, k3, k4 = jr.split(key, 4)
+    n, d, c = 16, 5, 3
+    x = jr.normal(k1, (n, d))
+    yb = jr.bernoulli(k2, 0.5, (n,)).astype(x.dtype)
+
+    def logistic_loss(w):
+        z = x @ w["w"]
+        return jnp.mean(jax.nn.softplus(z) - yb * z)
+
+    prob = FunctionProblem(logistic_loss, lambda k: {"w": jr.normal(k, (d,))})
+    w = prob.init(k3)
+    p = jax.nn.sigmoid(x @ w["w"])
+    np.testing.assert_allclose(
+        landscape.hessian(prob, w), (x.T * (p * (1 - p))) @ x / n, rtol=1e-10, atol=1e-12
+    )
+    labels = jr.randint(k4, (n,), 0, c)
+    sm = mlp_classification(x, labels, (), bias=False, num_classes=c)
+    params = sm.init(k3)
+    probs = jax.nn.softmax(x @ params[0]["w"].T, axis=-1)
+    h_ref = (
+        sum(
+            np.kron(np.diag(probs[i]) - np.outer(probs[i], probs[i]), np.outer(x[i], x[i]))
+            for i in range(n)
+        )
+        / n
+    )
+    np.testing.assert_allclose(landscape.hessian(sm, params), h_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        landscape.gauss_newton_operator(sm, params).to_dense(), h_ref, rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(landscape.residual_operator(sm, params).to_dense(), 0.0, atol=1e-12)
+
+
+def test_gauss_newton_split_mse_and_ce(mlp, mlp_dense, key):
+    """H = G + H_res against autodiff for CE and MSE; G against explicit Jᵀ M J."""
+    problem, params = mlp
+    flat, unravel = ravel_pytree(params)
+    g = landscape.gauss_newton_operator(problem, params).to_dense()
+    r = landscape.residual_operator(problem, params).to_dense()
+    np.testing.assert_allclose(g + r, mlp_dense, atol=1e-12)
+    jac = jax.jacobian(lambda f: problem.outputs(unravel(f)))(flat)  # (N, C, P)
+    probs = jax.nn.softmax(problem.outputs(params), axis=-1)
+    m = jax.vmap(lambda q: jnp.diag(q) - jnp.outer(q, q))(probs)
+    g_ref = jnp.einsum("nkp,nkl,nlq->pq", jac, m, jac) / problem.num_samples
+    np.testing.assert_allclose(g, g_ref, atol=1e-12)
+    assert np.linalg.eigvalsh(g).min() > -1e-12  # PSD
+    # MSE with vector outputs: G = JᵀJ/N, H_res = Σ (z − y)/N ∇²z
+    k1, k2 = jr.split(key)
+    y = jr.normal(k1, (12, 4))
+    reg = mlp_regression(problem.x, y, 5)
+    p2 = reg.init(k2)
+    f2, un2 = ravel_pytree(p2)
+    h2 = jax.hessian(lambda f: reg.loss(un2(f)))(f2)
+    g2 = landscape.gauss_newton_operator(reg, p2).to_dense()
+    r2 = landscape.residual_operator(reg, p2).to_dense()
+    j2 = jax.jacobian(lambda f: reg.outputs(un2(f)))(f2).reshape(-1, f2.size)
+    np.testing.assert_allclose(g2, j2.T @ j2 / 12, atol=1e-12)
+    np.testing.assert_allclose(g2 + r2, h2, atol=1e-12)
+    with pytest.raises(TypeError, match="^problem"):
+        from toymodels.problems import FunctionProblem
+
+        landscape.gauss_newton_operator(FunctionProblem(lambda p: p @ p, lambda k: 0.0), flat)
+
+
+def test_wolkowicz_styan_on_mlp_hessians(mlp, key):
+    """The six bounds hold for MLP Hessians at 20 random points (same shapes: one compile),
+    and from Hutchinson estimates of the traces the λmax bound still exceeds Lanczos λmax."""
+    from toymodels.linalg import frobenius_squared, trace, wolkowicz_styan
+
+    problem, _ = mlp
+    for i in range(20):
+        params = problem.init(jr.fold_in(key, i))
+        h = np.asarray(landscape.hessian(problem, params))
+        w = np.linalg.eigvalsh(h)
+        ws = wolkowicz_styan(np.trace(h), np.sum(h * h), h.shape[0])
+        tol = 1e-9 * np.abs(w).max()
+        assert ws.lmax_lower - tol <= w[-1] <= ws.lmax_upper + tol
+        assert ws.lmin_lower - tol <= w[0] <= ws.lmin_upper + tol
+        assert ws.spread_lower - tol <= w[-1] - w[0] <= ws.spread_upper + tol
+    op = landscape.hessian_operator(problem, params)
+    k1, k2 = jr.split(key)
+    t, t_se = trace(op, num_probes=200, key=k1)
+    f, f_se = frobenius_squared(op, num_probes=200, key=k2)
+    assert abs(float(t) - np.trace(h)) < 3 * float(t_se)
+    assert abs(float(f) - np.sum(h * h)) < 3 * float(f_se)
+    assert float(wolkowicz_styan(t, f, h.shape[0]).lmax_upper) > w[-1]
+
+
+def test_gradient_fraction_and_keskar(mlp, mlp_dense, key):
+    problem, params = mlp
+    g = ravel_pytree(problem.grad(params))[0]
+    w, v = np.linalg.eigh(mlp_dense)
+    top = v[:, ::-1][:, :5]
+    ref = np.sum((top.T @ np.asarray(g)) ** 2) / np.sum(np.asarray(g) ** 2)
+    frac = landscape.gradient_fraction_in_top_subspace(problem, params, 5, key=key, tol=1e-10)
+    np.testing.assert_allclose(frac, ref, rtol=1e-8)
+    assert 0 < float(frac) < 1
+    # Keskar ε-sharpness of a diagonal convex quadratic at its minimum c: the box maximum is
+    # the corner, ½ Σ hᵢ ε²(|cᵢ| + 1)², so φ = 100 · that / (1 + 0)
+    from toymodels.problems import FunctionProblem
+
+    h = jnp.array([1.0, 3.0, 0.5, 2.0])
+    c = jnp.array([0.3, -1.0, 2.0, 0.0])
+    quad = FunctionProblem(lambda p: 0.5 * jnp.sum(h * (p - c) ** 2), lambda k: c)
+    for eps in (1e-3, 5e-4):
+        got = landscape.keskar_sharpness(quad, c, epsilon=eps, key=key)
+        np.testing.assert_allclose(
+            got, 100 * 0.5 * jnp.sum(h * eps**2 * (jnp.abs(c) + 1) ** 2), rtol=1e-10
+        )
+    sub = landscape.keskar_sharpness(problem, params, epsilon=1e-3, key=key, num_directions=10)
+    assert np.isfinite(float(sub))
+    with pytest.raises(ValueError, match="^epsilon"):
+        landscape.keskar_sharpness(quad, c, epsilon=-1.0, key=key)
