@@ -1,0 +1,39 @@
+"""The ghost mechanism of abrupt learning (Dinc et al. 2025): the canonical model
+$\\dot x = x^2 + r$ as a differentiable simulation, its closed-form predictions, gradient
+descent on $r$ with learning-rate × seed sweeps and bisection for $\\eta_c$, and real
+low-rank / full-rank RNNs on the delayed-activation task. Derivation: `derivations/ghost.py`.
+"""
+
+from ._canonical import (
+    CanonicalGhost as CanonicalGhost,
+    SweepResult as SweepResult,
+    TimeModel as TimeModel,
+    bisect_critical_lr as bisect_critical_lr,
+    canonical_ghost as canonical_ghost,
+    continuous_escape_time as continuous_escape_time,
+    continuous_trajectory as continuous_trajectory,
+    critical_lr_vs_delay as critical_lr_vs_delay,
+    gradient_descent as gradient_descent,
+    lr_seed_sweep as lr_seed_sweep,
+)
+from ._rnn import (
+    GhostPoint as GhostPoint,
+    Outcome as Outcome,
+    TrainHistory as TrainHistory,
+    classify_runs as classify_runs,
+    ghost_point as ghost_point,
+    kappa_flow as kappa_flow,
+    kappa_trajectory as kappa_trajectory,
+    rnn_sweep as rnn_sweep,
+    train_gd as train_gd,
+)
+from ._theory import (
+    critical_lr as critical_lr,
+    cusp_gradient as cusp_gradient,
+    escape_time as escape_time,
+    euler_optimal_r as euler_optimal_r,
+    limit_loss as limit_loss,
+    limit_loss_grad as limit_loss_grad,
+    no_learning_r as no_learning_r,
+    optimal_r as optimal_r,
+)

@@ -1,0 +1,385 @@
+r"""The canonical ghost model as a differentiable simulation, and gradient descent on $r$.
+
+$\dot x = x^2 + r$ from $x(0) = 0$; readout $\hat y = \sigma(a(x - X))$ with confidence $a$
+and threshold $X$ (the paper: $X = 10$); delayed-activation target $y = 0$ for $t \le T$,
+$1$ for $T < t \le T + T_R$ (the paper: $T_R = T$); loss $\int(\hat y - y)^2dt/T$
+(`normalized=False` drops the $1/T$, as in the paper's Fig. 2 gradient code).
+
+Three time models (`TimeModel`):
+
+- `EULER`: the paper's simulation, $x \leftarrow \min(x + \Delta t(x^2 + r), x_\text{clip})$,
+  $\Delta t = 0.1$, $x_\text{clip} = 10^6$, loss $\sum_i(\hat y_i - y_i)^2\Delta t/T$ over
+  steps $i = 1..(T+T_R)/\Delta t$ with $y_i = [i > T/\Delta t]$; unrolled with `lax.scan`.
+- `CONTINUOUS`: the same loss as an integral, solved with diffrax (Tsit5, adaptive) in the
+  compactified coordinate $\varphi = \arctan x$, $\dot\varphi = \sin^2\varphi + r\cos^2\varphi$,
+  which crosses $x = +\infty$ ($\varphi = \pi/2$) without blowing up; the readout uses
+  $x = \tan\min(\varphi, \arctan x_\text{clip})$.
+- `LIMIT`: the confidence limit $a\to\infty$, $X\to\infty$, $\Delta t\to0$:
+  $L = |T - \pi/(2\sqrt r)|/T$, or $T_R/T$ in the no-learning zone (`limit_loss`).
+
+The parameter is the scalar $r$; `init` draws $r_0 = r^*(10 + 0.1z)$, $z\sim\mathcal N(0,1)$,
+the paper's Fig. 2 start.
+"""
+
+import enum
+import math
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optimistix as optx
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from ..._validation import as_enum, as_float_array, check_positive
+from ...problems import AbstractProblem
+from ._theory import limit_loss, limit_loss_grad, no_learning_r, optimal_r
+
+
+class TimeModel(enum.Enum):
+    EULER = "euler"
+    CONTINUOUS = "continuous"
+    LIMIT = "limit"
+
+
+class CanonicalGhost(AbstractProblem):
+    """$\\dot x = x^2 + r$ on the delayed-activation task; params: the scalar $r$."""
+
+    delay: Array
+    window: Array | None
+    confidence: Array
+    dt: float = eqx.field(static=True)
+    threshold: float = eqx.field(static=True)
+    clip: float = eqx.field(static=True)
+    normalized: bool = eqx.field(static=True)
+    time: TimeModel = eqx.field(static=True)
+    init_scale: float = eqx.field(static=True)
+    init_noise: float = eqx.field(static=True)
+    num_delay_steps: int | None = eqx.field(static=True)
+    num_steps: int | None = eqx.field(static=True)
+
+    @property
+    def response_window(self) -> Array:
+        return self.delay if self.window is None else self.window
+
+    def readout(self, x: Array) -> Array:
+        return jax.nn.sigmoid(self.confidence * (x - self.threshold))
+
+    # ---------------------------------------------------------------- Euler
+    def euler_states(self, r: Float[ArrayLike, ""]) -> Float[Array, " steps"]:
+        """Euler states $x_1..x_n$, $n = (T + T_R)/\\Delta t$."""
+        if self.num_steps is None:
+            raise ValueError("time: euler_states needs the EULER time model")
+        r = jnp.asarray(r)
+
+        def body(x, _):
+            x = jnp.minimum(x + self.dt * (x * x + r), self.clip)
+            return x, x
+
+        _, xs = jax.lax.scan(body, jnp.zeros_like(r), None, length=self.num_steps)
+        return xs
+
+    def _euler_loss(self, r: Array) -> Array:
+        xs = self.euler_states(r)
+        i = jnp.arange(1, self.num_steps + 1)
+        target = (i > self.num_delay_steps).astype(xs.dtype)
+        err = jnp.sum((self.readout(xs) - target) ** 2) * self.dt
+        return err / self.delay if self.normalized else err
+
+    # ---------------------------------------------------------------- diffrax
+    def _continuous_loss(self, r: Array, *, rtol: float = 1e-8, atol: float = 1e-10) -> Array:
+        r = jnp.asarray(r)
+        phi_c = math.atan(self.clip)
+        delay = self.delay
+
+        def f(t, y, args):
+            phi, _ = y
+            s, c = jnp.sin(phi), jnp.cos(phi)
+            x = jnp.tan(jnp.minimum(phi, phi_c))
+            target = (t > delay).astype(s.dtype)
+            return (s * s + r * c * c, (self.readout(x) - target) ** 2)
+
+        ctrl = diffrax.ClipStepSizeController(
+            diffrax.PIDController(rtol=rtol, atol=atol), jump_ts=jnp.reshape(delay, (1,))
+        )
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(f),
+            diffrax.Tsit5(),
+            t0=jnp.zeros_like(delay),
+            t1=delay + self.response_window,
+            dt0=None,
+            y0=(jnp.zeros_like(r), jnp.zeros_like(r)),
+            stepsize_controller=ctrl,
+            max_steps=16384,
+        )
+        err = sol.ys[1][-1]
+        return err / self.delay if self.normalized else err
+
+    # ---------------------------------------------------------------- problem API
+    def loss(self, params: Float[ArrayLike, ""]) -> Float[Array, ""]:
+        r = jnp.asarray(params)
+        if self.time is TimeModel.EULER:
+            return self._euler_loss(r)
+        if self.time is TimeModel.CONTINUOUS:
+            return self._continuous_loss(r)
+        return limit_loss(r, delay=self.delay, window=self.window, normalized=self.normalized)
+
+    def grad(self, params: Float[ArrayLike, ""]) -> Float[Array, ""]:
+        """$dL/dr$: autodiff through the simulation; the closed form for `LIMIT`."""
+        if self.time is TimeModel.LIMIT:
+            return limit_loss_grad(
+                params, delay=self.delay, window=self.window, normalized=self.normalized
+            )
+        return jax.grad(self.loss)(params)
+
+    def init(self, key: PRNGKeyArray) -> Float[Array, ""]:
+        z = jr.normal(key, (), self.delay.dtype)
+        return optimal_r(self.delay) * (self.init_scale + self.init_noise * z)
+
+    def in_no_learning_zone(self, r: Float[ArrayLike, "..."]) -> Array:
+        """$r \\le r_{NL} = \\pi^2/(4(T+T_R)^2)$."""
+        return jnp.asarray(r) <= no_learning_r(self.delay, window=self.window)
+
+
+def canonical_ghost(
+    delay: float = 100.0,
+    *,
+    window: float | None = None,
+    confidence: float = 1.0,
+    dt: float = 0.1,
+    threshold: float = 10.0,
+    clip: float = 1e6,
+    normalized: bool = True,
+    time: TimeModel | str = TimeModel.EULER,
+    init_scale: float = 10.0,
+    init_noise: float = 0.1,
+) -> CanonicalGhost:
+    """The canonical model; defaults are the paper's Fig. 2 (T = 100, Δt = 0.1, a = 1,
+    X = 10, T_R = T, GD from r₀ ≈ 10 r*). `time`: "euler" | "continuous" | "limit"."""
+    tm = as_enum("time", time, TimeModel)
+    check_positive("delay", delay)
+    if window is not None:
+        check_positive("window", window)
+    check_positive("confidence", confidence)
+    check_positive("dt", dt)
+    check_positive("clip", clip)
+    check_positive("init_scale", init_scale)
+    check_positive("init_noise", init_noise, allow_zero=True)
+    if not math.isfinite(float(threshold)):
+        raise ValueError(f"threshold: must be finite, got {threshold}")
+    d = as_float_array("delay", delay, ndim=0)
+    w = None if window is None else as_float_array("window", window, ndim=0)
+    n_delay = n_total = None
+    if tm is TimeModel.EULER:
+        n_delay = round(float(delay) / float(dt))
+        n_total = round((float(delay) + float(delay if window is None else window)) / float(dt))
+        if abs(n_delay * dt - float(delay)) > 1e-9 * float(delay):
+            raise ValueError(f"dt: the delay {delay} must be a whole number of steps of {dt}")
+    return CanonicalGhost(
+        delay=d,
+        window=w,
+        confidence=as_float_array("confidence", confidence, ndim=0).astype(d.dtype),
+        dt=float(dt),
+        threshold=float(threshold),
+        clip=float(clip),
+        normalized=bool(normalized),
+        time=tm,
+        init_scale=float(init_scale),
+        init_noise=float(init_noise),
+        num_delay_steps=n_delay,
+        num_steps=n_total,
+    )
+
+
+# -------------------------------------------------------------------- continuous time
+def continuous_trajectory(
+    r: Float[ArrayLike, ""], ts: Float[ArrayLike, " n"], *, rtol: float = 1e-10, atol: float = 1e-12
+) -> Float[Array, " n"]:
+    """$x(t_k)$ of $\\dot x = x^2 + r$, $x(0) = 0$, by diffrax in $\\varphi = \\arctan x$
+    (valid past the blow-up: $x$ re-enters from $-\\infty$)."""
+    r = jnp.asarray(r)
+    ts = jnp.asarray(ts)
+    term = diffrax.ODETerm(lambda t, phi, args: jnp.sin(phi) ** 2 + r * jnp.cos(phi) ** 2)
+    sol = diffrax.diffeqsolve(
+        term,
+        diffrax.Tsit5(),
+        t0=0.0,
+        t1=ts[-1],
+        dt0=None,
+        y0=jnp.zeros_like(r),
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=16384,
+    )
+    return jnp.tan(sol.ys)
+
+
+def continuous_escape_time(
+    r: Float[ArrayLike, ""],
+    *,
+    threshold: float = 10.0,
+    t_max: float = 1e7,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> Float[Array, ""]:
+    """First time $x$ reaches `threshold` (diffrax with an event and a Newton root find);
+    `threshold=inf` gives the blow-up time. $+\\infty$ if not reached by `t_max`."""
+    r = jnp.asarray(r)
+    phi_x = math.pi / 2 if math.isinf(threshold) else math.atan(threshold)
+    term = diffrax.ODETerm(lambda t, phi, args: jnp.sin(phi) ** 2 + r * jnp.cos(phi) ** 2)
+    event = diffrax.Event(
+        lambda t, y, args, **kw: y - phi_x, root_finder=optx.Newton(rtol=1e-12, atol=1e-12)
+    )
+    sol = diffrax.diffeqsolve(
+        term,
+        diffrax.Tsit5(),
+        t0=0.0,
+        t1=t_max,
+        dt0=None,
+        y0=jnp.zeros_like(r),
+        event=event,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=16384,
+    )
+    hit = sol.event_mask
+    return jnp.where(hit, sol.ts[-1], jnp.inf)
+
+
+# -------------------------------------------------------------------- GD on r
+def gradient_descent(
+    problem: CanonicalGhost, r0: Float[ArrayLike, ""], lr: Float[ArrayLike, ""], *, num_steps: int
+) -> Float[Array, " num_steps+1"]:
+    """Full-batch GD $r \\leftarrow r - \\eta\\,dL/dr$ in `lax.scan`; returns $r_0..r_K$."""
+    if int(num_steps) < 0:
+        raise ValueError(f"num_steps: must be >= 0, got {num_steps}")
+    r0 = jnp.asarray(r0)
+    lr = jnp.asarray(lr, r0.dtype)
+
+    def body(r, _):
+        r = r - lr * problem.grad(r)
+        return r, r
+
+    _, rs = jax.lax.scan(body, r0, None, length=int(num_steps))
+    return jnp.concatenate([r0[None], rs])
+
+
+class SweepResult(eqx.Module):
+    """Learning rate × seed sweep of GD on $r$: arrays of shape `(num_lrs, num_seeds)`
+    (`trajectory`: `(num_lrs, num_seeds, num_steps+1)` when kept)."""
+
+    lrs: Array
+    final_r: Array
+    final_loss: Array
+    trapped: Array
+    trajectory: Array | None
+
+    @property
+    def trapped_fraction(self) -> Array:
+        return jnp.mean(self.trapped.astype(self.final_r.dtype), axis=-1)
+
+
+@eqx.filter_jit
+def lr_seed_sweep(
+    problem: CanonicalGhost,
+    lrs: Float[ArrayLike, " num_lrs"],
+    keys: PRNGKeyArray,
+    *,
+    num_steps: int,
+    keep_trajectory: bool = False,
+) -> SweepResult:
+    """GD on $r$ for every (learning rate, seed) pair as ONE vmapped computation; a run is
+    trapped when it ends in the no-learning zone $r \\le r_{NL}$ (gradient 0 there in the
+    confidence limit, so it stays forever)."""
+    lrs = jnp.asarray(lrs, problem.delay.dtype)
+
+    def one(lr, key):
+        rs = gradient_descent(problem, problem.init(key), lr, num_steps=num_steps)
+        return rs if keep_trajectory else rs[-1:]
+
+    rs = jax.vmap(jax.vmap(one, (None, 0)), (0, None))(lrs, keys)
+    final = rs[..., -1]
+    return SweepResult(
+        lrs=lrs,
+        final_r=final,
+        final_loss=jax.vmap(jax.vmap(problem.loss))(final),
+        trapped=problem.in_no_learning_zone(final),
+        trajectory=rs if keep_trajectory else None,
+    )
+
+
+@eqx.filter_jit
+def bisect_critical_lr(
+    problem: CanonicalGhost,
+    keys: PRNGKeyArray,
+    *,
+    lo: Float[ArrayLike, ""],
+    hi: Float[ArrayLike, ""],
+    num_steps: int,
+    num_iters: int = 30,
+    fraction: float = 0.5,
+) -> Float[Array, ""]:
+    """Bisection (on $\\log\\eta$, inside jit) for the learning rate at which the trapped
+    fraction of GD runs from `init(keys)` first reaches `fraction`; `[lo, hi]` must bracket
+    it. vmap it over problems with different delays (see `critical_lr_vs_delay`)."""
+    dtype = problem.delay.dtype
+    r0 = jax.vmap(problem.init)(keys)
+
+    def frac(lr):
+        final = jax.vmap(lambda r: gradient_descent(problem, r, lr, num_steps=num_steps)[-1])(r0)
+        return jnp.mean(problem.in_no_learning_zone(final).astype(dtype))
+
+    def body(_, bracket):
+        a, b = bracket
+        mid = 0.5 * (a + b)
+        too_big = frac(jnp.exp(mid)) >= fraction
+        return jnp.where(too_big, a, mid), jnp.where(too_big, mid, b)
+
+    a, b = jax.lax.fori_loop(
+        0, num_iters, body, (jnp.log(jnp.asarray(lo, dtype)), jnp.log(jnp.asarray(hi, dtype)))
+    )
+    return jnp.exp(0.5 * (a + b))
+
+
+def critical_lr_vs_delay(
+    delays: Float[ArrayLike, " n"],
+    keys: PRNGKeyArray,
+    *,
+    num_steps: int = 4000,
+    num_iters: int = 30,
+    normalized: bool = True,
+    window_ratio: float | None = None,
+    bracket: float = 8.0,
+    fraction: float = 0.5,
+) -> Float[Array, " n"]:
+    r"""Bisected $\eta_c$ for each delay $T$ of the reduced (`LIMIT`) model, vmapped over $T$
+    as one computation; the bracket is $[\eta_c^\text{theory}/b, b\,\eta_c^\text{theory}]$.
+    `window_ratio`: $T_R/T$ (default 1, the paper)."""
+    from ._theory import critical_lr
+
+    delays = as_float_array("delays", delays, ndim=1)
+    check_positive("bracket", bracket)
+    if bracket <= 1:
+        raise ValueError(f"bracket: must be > 1, got {bracket}")
+    base = canonical_ghost(
+        1.0,
+        window=None if window_ratio is None else float(window_ratio),
+        normalized=normalized,
+        time=TimeModel.LIMIT,
+    )
+
+    def one(d):
+        w = None if window_ratio is None else window_ratio * d
+        p = eqx.tree_at(lambda q: (q.delay, q.window), base, (d, w), is_leaf=lambda x: x is None)
+        guess = critical_lr(d, window=w, normalized=normalized)
+        return bisect_critical_lr(
+            p,
+            keys,
+            lo=guess / bracket,
+            hi=guess * bracket,
+            num_steps=num_steps,
+            num_iters=num_iters,
+            fraction=fraction,
+        )
+
+    return jax.jit(jax.vmap(one))(delays)

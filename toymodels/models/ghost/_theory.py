@@ -1,0 +1,142 @@
+r"""Closed-form predictions of the ghost mechanism, each a function of its parameters.
+
+Canonical model $\dot x = x^2 + r$, $x(0) = 0$, readout $\sigma(a(x - X))$, delay $T$,
+response window $T_R$ (the paper: $T_R = T$), loss $\int(\hat y - y)^2dt/T$ (or without the
+$1/T$: `normalized=False`). Derivations and their checks: `derivations/ghost.py`.
+
+- escape time $t_X(r) = \arctan(X/\sqrt r)/\sqrt r \to t^* = \pi/(2\sqrt r)$ ($X\to\infty$);
+  Euler with step $\Delta t$ adds $\tfrac{\Delta t}2\ln(1 + X^2/r)$ (modified equation);
+- optimum $r^* = \pi^2/(4T^2)$; no-learning zone $r \le r_{NL} = \pi^2/(4(T+T_R)^2)$;
+- loss in the confidence limit $a\to\infty$: $|T - t_X|/T$ outside the zone, $T_R/T$ inside;
+- cusp slope $2T^2/\pi^2$ ($2T^3/\pi^2$ unnormalized);
+- critical learning rate $\eta_c = \frac{\pi^4}{8T^2}(T^{-2} - (T+T_R)^{-2})$
+  $= 3\pi^4/(32T^4)$ at $T_R = T$ (divided by $T$ when unnormalized).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+
+def _window(delay, window):
+    return delay if window is None else window
+
+
+def escape_time(
+    r: Float[ArrayLike, "..."], *, threshold: float = math.inf, dt: float = 0.0
+) -> Float[Array, "..."]:
+    r"""Time for $\dot x = x^2 + r$ to go from 0 to `threshold` $X$ (default $+\infty$):
+    $\arctan(X/\sqrt r)/\sqrt r$, plus Euler's first-order shift
+    $\tfrac{\Delta t}2\ln(1 + X^2/r)$ when `dt` $> 0$ (needs a finite $X$). $+\infty$ for
+    $r \le 0$ (the trajectory stops at the fixed point $-\sqrt{-r}$)."""
+    if dt < 0:
+        raise ValueError(f"dt: must be >= 0, got {dt}")
+    if dt > 0 and not math.isfinite(threshold):
+        raise ValueError("threshold: Euler's shift needs a finite threshold X")
+    r = jnp.asarray(r)
+    pos = r > 0
+    rs = jnp.where(pos, r, jnp.ones_like(r))
+    sq = jnp.sqrt(rs)
+    if math.isfinite(threshold):
+        t = jnp.arctan(threshold / sq) / sq
+    else:
+        t = (jnp.pi / 2) / sq
+    if dt > 0:
+        t = t + 0.5 * dt * jnp.log1p(threshold**2 / rs)
+    return jnp.where(pos, t, jnp.inf)
+
+
+def optimal_r(delay: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    r"""$r^* = \pi^2/(4T^2)$: the output switches on exactly at $t = T$."""
+    delay = jnp.asarray(delay)
+    return jnp.pi**2 / (4 * delay**2)
+
+
+def no_learning_r(
+    delay: Float[ArrayLike, "..."], *, window: Float[ArrayLike, "..."] | None = None
+) -> Float[Array, "..."]:
+    r"""Edge of the no-learning zone $r_{NL} = \pi^2/(4(T + T_R)^2)$ ($= r^*/4$ at $T_R=T$)."""
+    delay = jnp.asarray(delay)
+    return jnp.pi**2 / (4 * (delay + _window(delay, window)) ** 2)
+
+
+def limit_loss(
+    r: Float[ArrayLike, "..."],
+    *,
+    delay: Float[ArrayLike, ""],
+    window: Float[ArrayLike, ""] | None = None,
+    normalized: bool = True,
+    threshold: float = math.inf,
+    dt: float = 0.0,
+) -> Float[Array, "..."]:
+    r"""The loss in the confidence limit $a\to\infty$: $|T - t_X(r)|$ if the output switches
+    on within the trial ($t_X < T + T_R$), else $T_R$ (no-learning zone); divided by $T$
+    when `normalized`. `threshold`/`dt` select the finite-$X$ / Euler escape time."""
+    delay = jnp.asarray(delay)
+    tr = _window(delay, window)
+    t = escape_time(r, threshold=threshold, dt=dt)
+    active = t < delay + tr
+    t_safe = jnp.where(active, t, delay)
+    val = jnp.where(active, jnp.abs(delay - t_safe), tr * jnp.ones_like(t_safe))
+    return val / delay if normalized else val
+
+
+def limit_loss_grad(
+    r: Float[ArrayLike, "..."],
+    *,
+    delay: Float[ArrayLike, ""],
+    window: Float[ArrayLike, ""] | None = None,
+    normalized: bool = True,
+) -> Float[Array, "..."]:
+    r"""$dL/dr$ in the confidence limit: $0$ in the zone, $\mp\pi/(4Tr^{3/2})$ below/above
+    $r^*$ (without the $1/T$ when unnormalized); at $r^*$ the right-hand slope."""
+    r = jnp.asarray(r)
+    delay = jnp.asarray(delay)
+    rs = jnp.where(r > 0, r, jnp.ones_like(r))
+    g = (jnp.pi / 4) / rs**1.5
+    g = g / delay if normalized else g
+    sign = jnp.where(r < optimal_r(delay), -1.0, 1.0)
+    return jnp.where(r > no_learning_r(delay, window=window), sign * g, jnp.zeros_like(g))
+
+
+def cusp_gradient(
+    delay: Float[ArrayLike, "..."], *, normalized: bool = True
+) -> Float[Array, "..."]:
+    r"""One-sided slope $|dL/dr|$ at $r^*$: $2T^2/\pi^2$ ($2T^3/\pi^2$ unnormalized)."""
+    delay = jnp.asarray(delay)
+    g = 2 * delay**3 / jnp.pi**2
+    return g / delay if normalized else g
+
+
+def critical_lr(
+    delay: Float[ArrayLike, "..."],
+    *,
+    window: Float[ArrayLike, "..."] | None = None,
+    normalized: bool = True,
+) -> Float[Array, "..."]:
+    r"""$\eta_c = (r^* - r_{NL})/|L'(r^{*+})| = \frac{\pi^4}{8T^2}(T^{-2} - (T+T_R)^{-2})$:
+    $3\pi^4/(32T^4)$ at $T_R = T$, $\approx\pi^4T_R/(4T^5)$ for $T_R\ll T$; divided by
+    $T$ without the loss normalization."""
+    delay = jnp.asarray(delay)
+    gap = optimal_r(delay) - no_learning_r(delay, window=window)
+    return gap / cusp_gradient(delay, normalized=normalized)
+
+
+def euler_optimal_r(
+    delay: Float[ArrayLike, ""], *, threshold: float = 10.0, dt: float = 0.1, num_iters: int = 80
+) -> Float[Array, ""]:
+    r"""The $r$ at which the Euler escape time to $X$ (with Euler's first-order shift) equals
+    $T$: the minimum of the simulated loss at large confidence. Bisection on $\log r$."""
+    delay = jnp.asarray(delay)
+    lo, hi = jnp.log(optimal_r(delay) / 16), jnp.log(optimal_r(delay) * 16)
+
+    def body(_, bracket):
+        a, b = bracket
+        mid = 0.5 * (a + b)
+        late = escape_time(jnp.exp(mid), threshold=threshold, dt=dt) > delay
+        return jnp.where(late, mid, a), jnp.where(late, b, mid)
+
+    a, b = jax.lax.fori_loop(0, num_iters, body, (lo, hi))
+    return jnp.exp(0.5 * (a + b))
