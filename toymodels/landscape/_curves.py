@@ -302,7 +302,7 @@ def curvature_along(
 ) -> dict[str, Array]:
     r"""Hessian top eigenvalue(s) and trace at points of `curve` (Yang et al. 2021's
     sharpness metrics along a path), computed with the curvature toolkit:
-    `toymodels.landscape.hessian_operator`, `toymodels.linalg.eigsh(op, k, which="LA")` and
+    `toymodels.landscape.hessian_operator`, `toymodels.linalg.eigsh(op, k, which="largest")` and
     Hutchinson's `toymodels.linalg.trace(op, num_probes=...)`.
 
     Returns `{"t", "top_eigenvalues" (n, num_eigs), "trace" (n,), "trace_stderr" (n,)}`.
@@ -312,12 +312,14 @@ def curvature_along(
     from . import hessian_operator
 
     _check_curve(curve)
+    if int(num_probes) < 2:
+        raise ValueError(f"num_probes: must be >= 2, got {num_probes}")
     ts = _as_grid("ts", ts, _dtype_of(curve.start))
     keys = jr.split(key, 2 * ts.shape[0]).reshape(ts.shape[0], 2)
     tops, traces, errs = [], [], []
     for i in range(ts.shape[0]):
         op = hessian_operator(problem, curve(ts[i]))
-        vals, _, _ = linalg.eigsh(op, int(num_eigs), which="LA", key=keys[i, 0])
+        vals, _, _ = linalg.eigsh(op, int(num_eigs), which="largest", key=keys[i, 0])
         tr, se = linalg.trace(op, num_probes=int(num_probes), key=keys[i, 1])
         tops.append(jnp.sort(jnp.asarray(vals))[::-1])
         traces.append(tr)
