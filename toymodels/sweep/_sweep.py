@@ -2,6 +2,7 @@
 
 import concurrent.futures as cf
 import dataclasses
+import functools
 import hashlib
 import inspect
 import math
@@ -185,8 +186,9 @@ def _check_key(key) -> tuple[np.ndarray, str]:
 
 
 def _function_id(fn) -> dict:
-    target = fn
-    while hasattr(target, "func"):  # functools.partial
+    target, bound = fn, []
+    while isinstance(target, functools.partial):  # record what a partial binds, not its id
+        bound.append({"args": repr(target.args), "keywords": repr(sorted(target.keywords.items()))})
         target = target.func
     name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(target).__name__)}"
     try:
@@ -194,8 +196,8 @@ def _function_id(fn) -> dict:
     except (OSError, TypeError):
         src = ""
     out = {"name": name, "source_sha256": hashlib.sha256(src.encode()).hexdigest()}
-    if target is not fn:
-        out["partial"] = repr(fn)
+    if bound:
+        out["partial"] = bound
     return out
 
 
