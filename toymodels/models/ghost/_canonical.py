@@ -22,6 +22,7 @@ the paper's Fig. 2 start.
 """
 
 import enum
+import functools
 import math
 
 import diffrax
@@ -341,36 +342,14 @@ def bisect_critical_lr(
     return jnp.exp(0.5 * (a + b))
 
 
-def critical_lr_vs_delay(
-    delays: Float[ArrayLike, " n"],
-    keys: PRNGKeyArray,
-    *,
-    num_steps: int = 4000,
-    num_iters: int = 30,
-    normalized: bool = True,
-    window_ratio: float | None = None,
-    bracket: float = 8.0,
-    fraction: float = 0.5,
-) -> Float[Array, " n"]:
-    r"""Bisected $\eta_c$ for each delay $T$ of the reduced (`LIMIT`) model, vmapped over $T$
-    as one computation; the bracket is $[\eta_c^\text{theory}/b, b\,\eta_c^\text{theory}]$.
-    `window_ratio`: $T_R/T$ (default 1, the paper)."""
+@functools.partial(jax.jit, static_argnames=("num_steps", "num_iters", "normalized", "fraction"))
+def _bisect_many(delays, windows, keys, bracket, *, num_steps, num_iters, normalized, fraction):
     from ._theory import critical_lr
 
-    delays = as_float_array("delays", delays, ndim=1)
-    check_positive("bracket", bracket)
-    if bracket <= 1:
-        raise ValueError(f"bracket: must be > 1, got {bracket}")
-    base = canonical_ghost(
-        1.0,
-        window=None if window_ratio is None else float(window_ratio),
-        normalized=normalized,
-        time=TimeModel.LIMIT,
-    )
+    base = canonical_ghost(1.0, window=1.0, normalized=normalized, time=TimeModel.LIMIT)
 
-    def one(d):
-        w = None if window_ratio is None else window_ratio * d
-        p = eqx.tree_at(lambda q: (q.delay, q.window), base, (d, w), is_leaf=lambda x: x is None)
+    def one(d, w):
+        p = eqx.tree_at(lambda q: (q.delay, q.window), base, (d, w))
         guess = critical_lr(d, window=w, normalized=normalized)
         return bisect_critical_lr(
             p,
@@ -382,4 +361,50 @@ def critical_lr_vs_delay(
             fraction=fraction,
         )
 
-    return jax.jit(jax.vmap(one))(delays)
+    return jax.vmap(one)(delays, windows)
+
+
+def critical_lr_vs_delay(
+    delays: Float[ArrayLike, " n"],
+    keys: PRNGKeyArray,
+    *,
+    num_steps: int = 4000,
+    num_iters: int = 30,
+    normalized: bool = True,
+    window: float | None = None,
+    window_ratio: float | None = None,
+    bracket: float = 8.0,
+    fraction: float = 0.5,
+) -> Float[Array, " n"]:
+    r"""Bisected $\eta_c$ for each delay $T$ of the reduced (`LIMIT`) model, vmapped over $T$
+    as one computation; the bracket is $[\eta_c^\text{theory}/b, b\,\eta_c^\text{theory}]$.
+    Response window: `window` (a fixed $T_R$) or `window_ratio` ($T_R/T$); default
+    $T_R = T$ (the paper).
+
+    The closed form is a strict lower bound (from $r > r^*$ the landing point
+    $r - \eta L'(r)$ is above $r_{NL}$ unless $\eta \ge (r - r_{NL})/L'(r) \ge \eta_c$); the
+    bisection reaches it when GD comes close to $r^*$ compared with the gap $r^* - r_{NL}$."""
+    delays = as_float_array("delays", delays, ndim=1)
+    check_positive("bracket", bracket)
+    if bracket <= 1:
+        raise ValueError(f"bracket: must be > 1, got {bracket}")
+    if window is not None and window_ratio is not None:
+        raise ValueError("window: give either window or window_ratio, not both")
+    if window is not None:
+        check_positive("window", window)
+        windows = jnp.full_like(delays, window)
+    elif window_ratio is not None:
+        check_positive("window_ratio", window_ratio)
+        windows = delays * window_ratio
+    else:
+        windows = delays
+    return _bisect_many(
+        delays,
+        windows,
+        keys,
+        jnp.asarray(bracket, delays.dtype),
+        num_steps=int(num_steps),
+        num_iters=int(num_iters),
+        normalized=bool(normalized),
+        fraction=float(fraction),
+    )
