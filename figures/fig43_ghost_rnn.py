@@ -1,0 +1,154 @@
+"""Ghost mechanism in a real network: the paper's rank-one RNN (N = 100, α = 0.5, T = 20,
+x₀ = −0.3·𝟙, readout σ(10(κ − 1))) trained by full-batch GD. At lr = 0.003 the loss sits on a
+plateau, then drops abruptly; at lr = 0.02 the run is trapped (loss → 1, gradient → 0). The
+1-D reduction κ = nᵀx (exact) shows why: a fixed point of the κ-flow blocks the path to the
+readout threshold on the plateau and in the trapped run; after learning the path is open and
+κ passes the bottleneck slowly enough to cross the threshold at step T + 1."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+
+from figures._common import cli, save
+from toymodels.claims import Claim, Comparison
+from toymodels.models import ghost
+from toymodels.problems import leaky_rnn
+
+
+TITLE = "Ghost: rank-one RNN, abrupt learning (lr 0.003) vs trapped (lr 0.02)"
+SEED = 0
+PAPER = "Dinc et al. 2025 Fig. 3A/3B (repo Figure3: lr 0.003 learns, lr 0.02 fails)"
+LRS = (0.003, 0.02)
+
+
+def compute(*, fast: bool) -> dict:
+    rnn = leaky_rnn()  # the paper's network
+    num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 200_000, 1000)
+    keys = jr.split(jr.key(SEED), num_seeds)
+    hist = ghost.rnn_sweep(rnn, jnp.asarray(LRS), keys, num_epochs=num_epochs, record_every=every)
+    data = {
+        "lrs": np.asarray(LRS),
+        "epochs": np.asarray(hist.epochs),
+        "loss": np.asarray(hist.loss),  # (lr, seed, record)
+        "grad_norm": np.asarray(hist.grad_norm),
+        "final_loss": np.asarray(hist.final_loss),
+    }
+    grid = jnp.linspace(-3.0, 2.0, 501)
+    nets = {
+        "init": rnn.init(keys[0]),
+        "learned": jax.tree.map(lambda a: a[0, 0], hist.final_params),
+        "trapped": jax.tree.map(lambda a: a[1, 0], hist.final_params),
+    }
+    data["kappa_grid"] = np.asarray(grid)
+    for name, p in nets.items():
+        gp = ghost.ghost_point(rnn, p)
+        data[f"flow_{name}"] = np.asarray(ghost.kappa_flow(rnn, p, grid))
+        data[f"kappa_{name}"] = np.asarray(ghost.kappa_trajectory(rnn, p))
+        data[f"kappa_full_{name}"] = np.asarray(rnn.states(p) @ p["n"][:, 0])
+        data[f"blocked_{name}"] = np.asarray(gp.blocked)
+        data[f"crossing_{name}"] = np.asarray(gp.crossing_step)
+        data[f"bottleneck_{name}"] = np.asarray([gp.kappa, gp.flow])
+        data[f"output_{name}"] = np.asarray(rnn.outputs(p))
+    return data
+
+
+def claims(data: dict) -> list[Claim]:
+    loss, gn = data["loss"], data["grad_norm"]
+    learn = loss[0]
+    # abrupt: epochs between the last record above 0.9 and the first below 0.05
+    jumps = []
+    for run in learn:
+        above = np.nonzero(run > 0.9)[0]
+        below = np.nonzero(run < 0.05)[0]
+        ok = above.size and below.size and below[0] > above[-1]
+        jumps.append(data["epochs"][below[0]] - data["epochs"][above[-1]] if ok else np.inf)
+    plateau = [data["epochs"][np.nonzero(run > 0.9)[0][-1]] for run in learn]
+    fast = len(data["epochs"]) * (data["epochs"][1] - data["epochs"][0]) < 100_000
+    kmax = max(
+        np.max(np.abs(data[f"kappa_{k}"] - data[f"kappa_full_{k}"]))
+        for k in ("init", "learned", "trapped")
+    )
+    out = [
+        Claim(
+            "lr 0.003: plateau (L > 0.9 for ≥ 10⁴ epochs) then an abrupt drop (< 0.05 within "
+            "2000 epochs)",
+            PAPER,
+            predicted=np.r_[2000.0, 1.0 / 10_000],
+            measured=np.r_[np.max(jumps), 1.0 / np.min(plateau)],
+            comparison=Comparison.LESS,
+            note=f"plateau ends at epoch(s) {plateau}",
+        ),
+        Claim(
+            "lr 0.003 learns: final loss < "
+            + ("0.02 after 5·10⁴ epochs (fast mode)" if fast else "1e-2 after 2·10⁵ epochs"),
+            PAPER,
+            predicted=0.02 if fast else 1e-2,
+            measured=data["final_loss"][0],
+            comparison=Comparison.LESS,
+            note="the paper trains 5·10⁵ epochs; the residual keeps creeping down slowly",
+        ),
+        Claim(
+            "lr 0.02 is trapped: final loss ≈ 1 and gradient norm < 1e-6",
+            PAPER,
+            predicted=np.r_[
+                np.full_like(data["final_loss"][1], 0.99), 1e-6 * np.ones_like(gn[1, :, -1])
+            ],  # fmt: skip
+            measured=np.r_[-data["final_loss"][1] + 1.98, gn[1, :, -1]],
+            comparison=Comparison.LESS,
+            note=f"final losses {data['final_loss'][1]}, grad norms {gn[1, :, -1]}",
+        ),
+        Claim(
+            "1-D reduction κ_{t+1} = (1−α)κ_t + α nᵀtanh(mκ_t + b) equals nᵀx_t",
+            "Dinc et al. 2025 Fig. 3 (κ dynamics)",
+            predicted=1e-12,
+            measured=kmax,
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            "κ-flow: path to the threshold blocked by a fixed point at init and when trapped, "
+            "open after learning",
+            "Dinc et al. 2025 (ghost vs fixed point)",
+            predicted=np.array([1, 0, 1]),
+            measured=np.array(
+                [data["blocked_init"], data["blocked_learned"], data["blocked_trapped"]], float
+            ),
+            comparison=Comparison.EQUAL,
+        ),
+        Claim(
+            "learned κ crosses the readout threshold at step T + 1 = 21 (±1)",
+            "delayed-activation task",
+            predicted=21.0,
+            measured=float(data["crossing_learned"]),
+            atol=1.0,
+        ),
+    ]
+    return out
+
+
+def plot(data: dict, out) -> list:
+    fig, axs = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    ep = data["epochs"]
+    for i, (lr, c) in enumerate(zip(data["lrs"], ["C0", "C3"])):
+        for s in range(data["loss"].shape[1]):
+            lab = f"lr = {lr:g}" if s == 0 else None
+            axs[0].plot(ep, data["loss"][i, s], color=c, lw=1, label=lab)
+            axs[1].plot(ep, data["grad_norm"][i, s] + 1e-30, color=c, lw=1, label=lab)
+    axs[0].set(yscale="log", xlabel="epoch", ylabel="loss", title="rank-one RNN, full-batch GD")
+    axs[1].set(yscale="log", xlabel="epoch", ylabel="‖∇L‖", title="gradient norm")
+    axs[0].legend(fontsize=7)
+    g = data["kappa_grid"]
+    for name, c in (("init", "0.5"), ("learned", "C0"), ("trapped", "C3")):
+        axs[2].plot(g, data[f"flow_{name}"], color=c, lw=1.2, label=f"F(κ), {name}")
+        k = data[f"kappa_{name}"]
+        axs[2].plot(k, np.interp(k, g, data[f"flow_{name}"]), ".", color=c, ms=3)
+    axs[2].axhline(0, color="k", lw=0.6)
+    axs[2].axvline(1.0, color="k", ls=":", lw=1, label="readout threshold κ = 1")
+    axs[2].set(xlabel="κ = nᵀx", ylabel="dκ/dt = −κ + nᵀtanh(mκ + b)", title="1-D reduction")
+    axs[2].legend(fontsize=6)
+    return [save(fig, out / "fig43_ghost_rnn.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
