@@ -1,0 +1,163 @@
+"""Garipov et al. (2018) / Yang et al. (2021): the straight line against a trained quadratic
+Bezier curve between two independently trained ReLU MLPs (20-64-64-5 on a 5-class Gaussian
+mixture); loss and error along both, Yang's mode-connectivity metric, CKA of the two
+models' outputs, and the Hessian's top eigenvalue and trace along both paths."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+
+from figures._common import cli, save
+from toymodels import landscape as L
+from toymodels.claims import Claim, Comparison
+from toymodels.data import gaussian_mixture
+from toymodels.problems import mlp_classification
+
+
+TITLE = "Mode connectivity: straight line vs trained Bezier curve between two MLPs"
+SEED = 33
+PAPER = "Garipov et al. 2018; Yang et al. 2021 (hessian-goldilocks-wedges-taxonomy §5, §8)"
+
+
+def compute(*, fast: bool) -> dict:
+    k_data, k_init, k_curve, k_curv = jr.split(jr.key(SEED), 4)
+    n = 500 if fast else 1000
+    x, y = gaussian_mixture(k_data, n, 20, 5, separation=1.0, dtype=jnp.float32)
+    problem = mlp_classification(x, y, (64, 64), activation="relu")
+    steps = 500 if fast else 2000
+
+    def train(k):
+        return L.train_with_checkpoints(
+            problem, problem.init(k), optimizer=optax.adam(1e-2), num_steps=steps, every=steps
+        ).params
+
+    both = jax.vmap(train)(jr.split(k_init, 2))
+    pa = jax.tree_util.tree_map(lambda a: a[0], both)
+    pb = jax.tree_util.tree_map(lambda a: a[1], both)
+    # the untrained Bezier (bend at the midpoint) is exactly the straight line; using it
+    # shares the compiled evaluation with the trained curve
+    line = L.Bezier(pa, pb)
+    curve, fit_losses = L.fit_curve(
+        problem,
+        line,
+        key=k_curve,
+        num_steps=300 if fast else 1500,
+        samples_per_step=4,
+        optimizer=optax.adam(1e-2 if fast else 5e-3),
+    )
+    ts = jnp.linspace(0.0, 1.0, 41 if fast else 101, dtype=jnp.float32)
+    metric = {"loss": problem.loss, "error": problem.error}
+    on_line = L.curve_values(problem, line, ts, metric=metric)
+    on_curve = L.curve_values(problem, curve, ts, metric=metric)
+    five = np.searchsorted(np.asarray(ts), [0.0, 0.25, 0.5, 0.75, 1.0])
+    out = {
+        "t": np.asarray(ts),
+        "line_loss": np.asarray(on_line["loss"]),
+        "line_error": np.asarray(on_line["error"]),
+        "curve_loss": np.asarray(on_curve["loss"]),
+        "curve_error": np.asarray(on_curve["error"]),
+        "fit_losses": np.asarray(fit_losses),
+        # Yang et al.: training error in % at t = 0, .25, .5, .75, 1
+        "mc_line": np.asarray(L.mode_connectivity(100 * on_line["error"][five])),
+        "mc_curve": np.asarray(L.mode_connectivity(100 * on_curve["error"][five])),
+        "cka_logits": np.asarray(L.model_cka(problem, pa, pb)),
+    }
+    if not fast:  # Lanczos/Hutchinson compile time is not worth it in fast mode
+        t_curv = jnp.linspace(0.0, 1.0, 9, dtype=jnp.float32)
+        kl, kc = jr.split(k_curv)
+        for name, path in (("line", line), ("curve", curve)):
+            c = L.curvature_along(
+                problem, path, t_curv, key=kl if name == "line" else kc, num_probes=100
+            )
+            out["t_curv"] = np.asarray(t_curv)
+            out[f"{name}_top_eig"] = np.asarray(c["top_eigenvalues"][:, 0])
+            out[f"{name}_trace"] = np.asarray(c["trace"])
+            out[f"{name}_trace_stderr"] = np.asarray(c["trace_stderr"])
+    return out
+
+
+def claims(data: dict) -> list[Claim]:
+    out = [
+        Claim(
+            "straight line between independent solutions: max training loss > 1",
+            PAPER,
+            predicted=1.0,
+            measured=float(np.max(data["line_loss"])),
+            comparison=Comparison.GREATER,
+        ),
+        Claim(
+            "trained Bezier curve: max training loss < 0.05",
+            PAPER,
+            predicted=0.05,
+            measured=float(np.max(data["curve_loss"])),
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            "Yang's mc (training error %, 5 points) is clearly negative on the line",
+            PAPER,
+            predicted=-10.0,
+            measured=float(data["mc_line"]),
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            "Yang's mc on the trained Bezier curve is ≈ 0 (well connected)",
+            PAPER,
+            predicted=0.0,
+            measured=float(data["mc_curve"]),
+            atol=1.0,
+        ),
+    ]
+    if "t_curv" in data:  # full mode only
+        mid = len(data["t_curv"]) // 2
+        out.append(
+            Claim(
+                "Hessian λ_max at the line's midpoint (the barrier) exceeds the Bezier "
+                "midpoint's (curvature toolkit: Lanczos)",
+                PAPER,
+                predicted=float(data["curve_top_eig"][mid]),
+                measured=float(data["line_top_eig"][mid]),
+                comparison=Comparison.GREATER,
+            )
+        )
+    return out
+
+
+def plot(data: dict, out) -> list:
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
+    t = data["t"]
+    ax = axes[0]
+    ax.plot(t, data["line_loss"], label="straight line")
+    ax.plot(t, data["curve_loss"], label="trained Bezier")
+    ax.set(xlabel="t", ylabel="training loss", yscale="log", title="loss along the paths")
+    ax.legend()
+    ax = axes[1]
+    ax.plot(t, 100 * data["line_error"], label=f"line (mc = {float(data['mc_line']):.1f})")
+    ax.plot(t, 100 * data["curve_error"], label=f"Bezier (mc = {float(data['mc_curve']):.1f})")
+    ax.set(
+        xlabel="t",
+        ylabel="training error (%)",
+        title=f"error; linear CKA of the logits = {float(data['cka_logits']):.3f}",
+    )
+    ax.legend()
+    ax = axes[2]
+    if "t_curv" not in data:
+        ax.plot(np.arange(len(data["fit_losses"])), data["fit_losses"], lw=0.5)
+        ax.set(xlabel="step", ylabel="sampled loss", yscale="log", title="curve training")
+        return [save(fig, out / "fig33_mode_connectivity.png")]
+    tc = data["t_curv"]
+    ax.plot(tc, data["line_top_eig"], "o-", label="λ_max, line")
+    ax.plot(tc, data["curve_top_eig"], "s-", label="λ_max, Bezier")
+    ax.errorbar(tc, data["line_trace"], data["line_trace_stderr"], fmt="o--", label="tr H, line")
+    ax.errorbar(
+        tc, data["curve_trace"], data["curve_trace_stderr"], fmt="s--", label="tr H, Bezier"
+    )
+    ax.set(xlabel="t", yscale="symlog", title="Hessian along the paths")
+    ax.legend(fontsize=7)
+    return [save(fig, out / "fig33_mode_connectivity.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
