@@ -30,3 +30,14 @@ from ._operators import (
     transient_growth as transient_growth,
     update_operator as update_operator,
 )
+from ._train import (
+    Optimizer as Optimizer,
+    TrainResult as TrainResult,
+    adam as adam,
+    ema_momentum as ema_momentum,
+    gd as gd,
+    heavy_ball as heavy_ball,
+    nesterov as nesterov,
+    sharpness as sharpness,
+    train as train,
+)
