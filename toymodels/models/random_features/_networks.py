@@ -1,0 +1,162 @@
+r"""The logit-gradient model's observables measured on small real networks.
+
+- `track_curvature`: along a training trajectory, the top Hessian eigenvalues, where the
+  largest relative gap sits (`gap_count`; the model predicts $C-1$), the share of the
+  full-batch gradient in the top-$k$ eigenspace, $\lambda_\max$ (transient rise, then
+  decay as the softmax freezes) and $\operatorname{tr}H/\lVert H\rVert_F$.
+- `train`: full-batch GD or minibatch SGD (`batch_size`) with checkpoints, one `lax.scan`.
+- `goldilocks_scan`: $\rho(s) = \operatorname{tr}H/\lVert H\rVert_F$ and the positive
+  fraction of random $d$-dimensional restrictions at weights $s\,\theta_0$ (Fort &
+  Scherlis 2019), beside the semicircle prediction `toymodels.rmt.goldilocks_positive_fraction`.
+
+Dense Hessians (`toymodels.landscape.hessian`) with `eigh`: meant for networks of up to a
+few thousand parameters.
+"""
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+from jaxtyping import PRNGKeyArray
+
+from ..._custom_types import Params
+from ..._validation import check_positive
+from ...landscape import hessian as _hessian, train_with_checkpoints
+from ...linalg import restricted_positive_fraction, trace_frobenius_ratio
+from ...rmt import goldilocks_positive_fraction
+from ._logit_model import gap_count
+
+
+def train(
+    problem: Any,
+    params: Params,
+    *,
+    learning_rate: float,
+    num_steps: int,
+    every: int,
+    batch_size: int | None = None,
+    key: PRNGKeyArray | None = None,
+):
+    """Plain GD (full batch) or SGD (`batch_size`, needs `key`) with checkpoints every
+    `every` steps: a `toymodels.landscape.Checkpoints`."""
+    check_positive("learning_rate", learning_rate)
+    return train_with_checkpoints(
+        problem,
+        params,
+        optimizer=optax.sgd(float(learning_rate)),
+        num_steps=num_steps,
+        every=every,
+        batch_size=batch_size,
+        key=key,
+    )
+
+
+class CurvatureTrack(NamedTuple):
+    """Per checkpoint: `loss`, `top` eigenvalues (descending, `(T, top)`), `gap` (count
+    above the largest relative gap), `fraction` (share of $\\lVert\\nabla L\\rVert^2$ in the
+    top-`k` eigenspace), `lambda_max`, `trace_ratio` $\\operatorname{tr}H/\\lVert
+    H\\rVert_F$."""
+
+    loss: np.ndarray
+    top: np.ndarray
+    gap: np.ndarray
+    fraction: np.ndarray
+    lambda_max: np.ndarray
+    trace_ratio: np.ndarray
+
+
+def _eig_stats(problem, params, k, top):
+    h = _hessian(problem, params)
+    w, v = jnp.linalg.eigh(h)
+    g = ravel_pytree(jax.grad(problem.loss)(params))[0]
+    proj = v[:, -k:].T @ g
+    frac = jnp.sum(proj**2) / jnp.sum(g**2)
+    return (
+        float(problem.loss(params)),
+        np.asarray(w[::-1][:top]),
+        float(frac),
+        float(trace_frobenius_ratio(h)),
+    )
+
+
+def track_curvature(
+    problem: Any, trajectory: Params, *, k: int, top: int = 15, indices: Sequence[int] | None = None
+) -> CurvatureTrack:
+    """Curvature observables at the checkpoints of `trajectory` (params stacked on a
+    leading axis, e.g. `train(...).trajectory`), optionally only at `indices`."""
+    if int(k) < 1:
+        raise ValueError(f"k: must be >= 1, got {k}")
+    n = jax.tree_util.tree_leaves(trajectory)[0].shape[0]
+    idx = range(n) if indices is None else [int(i) for i in indices]
+    rows = [
+        _eig_stats(problem, jax.tree_util.tree_map(lambda a, i=i: a[i], trajectory), int(k), top)
+        for i in idx
+    ]
+    loss, tops, frac, ratio = (np.asarray(c) for c in zip(*rows))
+    return CurvatureTrack(
+        loss=loss,
+        top=tops,
+        gap=np.asarray([gap_count(t[t > 0], max_k=top) if np.sum(t > 0) > 1 else 0 for t in tops]),
+        fraction=frac,
+        lambda_max=tops[:, 0],
+        trace_ratio=ratio,
+    )
+
+
+class GoldilocksScan(NamedTuple):
+    """`scales`, `trace_ratio` $\\rho(s)$, `positive_fraction` (mean over random
+    restrictions), its `stderr`, and `predicted` (semicircle formula at the measured
+    $\\rho$)."""
+
+    scales: np.ndarray
+    trace_ratio: np.ndarray
+    positive_fraction: np.ndarray
+    stderr: np.ndarray
+    predicted: np.ndarray
+
+
+def goldilocks_scan(
+    problem: Any,
+    params: Params,
+    scales: Sequence[float],
+    *,
+    d: int,
+    key: PRNGKeyArray,
+    num_subspaces: int = 10,
+) -> GoldilocksScan:
+    r"""Scan the weight scale $s$: at $s\,\theta_0$ the dense Hessian's
+    $\rho = \operatorname{tr}H/\lVert H\rVert_F$ and the fraction of positive eigenvalues
+    of $P^\top HP$ for `num_subspaces` random orthonormal $P$ ($D\times d$). For a bias-free
+    ReLU net of depth $L$, $G\propto s^{2L-2}M(s)$ and $H_\text{res}\propto s^{L-2}$: $\rho$
+    is small at small $s$ (indefinite residual term), large where $G$ dominates, and falls
+    again as the softmax freezes."""
+    scales = np.asarray(scales, dtype=np.float64)
+    if scales.ndim != 1 or np.any(~np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError("scales: expected a 1-D array of positive numbers")
+    keys = jr.split(key, scales.size)
+    ratio, frac, err = [], [], []
+    for s, kk in zip(scales, keys):
+        p = jax.tree_util.tree_map(lambda a, s=s: s * a, params)
+        h = _hessian(problem, p)
+        ratio.append(float(trace_frobenius_ratio(h)))
+        est = restricted_positive_fraction(h, int(d), key=kk, num_subspaces=num_subspaces)
+        frac.append(float(est[0]))
+        err.append(float(est[1]))
+    ratio = np.asarray(ratio)
+    return GoldilocksScan(
+        scales,
+        ratio,
+        np.asarray(frac),
+        np.asarray(err),
+        goldilocks_positive_fraction(ratio, int(d)),
+    )
+
+
+def scaled(params: Params, scale: float) -> Params:
+    """`params` multiplied by `scale` (all leaves)."""
+    return jax.tree_util.tree_map(lambda a: scale * a, params)
