@@ -1,0 +1,417 @@
+"""Yang et al. (2021)'s load–temperature phase diagram, at CPU scale: one-hidden-layer MLPs
+on scikit-learn's digits over width (load) × batch size (temperature), several seeds, with
+training loss, test accuracy, λ_max and trace of the Hessian, mode connectivity mc and CKA,
+run through `toymodels.sweep` (a resumable, vmapped grid)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array
+
+from figures._common import FIGURES_DIR, cli, save
+from toymodels.claims import Claim, Comparison
+from toymodels.data import digits_split
+from toymodels.landscape import (
+    Bezier,
+    curve_mode_connectivity,
+    fit_curve,
+    hessian,
+    hessian_operator,
+    model_cka,
+)
+from toymodels.linalg import eigsh, trace
+from toymodels.problems import AbstractSupervisedProblem, CrossEntropy, mlp_classification
+from toymodels.sweep import sweep
+
+
+TITLE = "Load–temperature phase diagram of small MLPs on digits (Yang et al. 2021)"
+SEED = 0
+PAPER = "Yang et al. 2021, taxonomy of loss landscapes (hessian-goldilocks-wedges-taxonomy §5)"
+LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 5e-4
+HESSIAN_SAMPLES, CKA_SAMPLES, MIXUP_ALPHA = 200, 256, 16.0
+CLASSES, CURVE_BATCH = 10, 64
+MC_THRESHOLD = 3.0  # % training error: mc below −3 % is a barrier (poorly connected)
+
+FAST = dict(
+    widths=(4, 32), batches=(16, 256), seeds=2, epochs=8, curve_steps=150, probes=20, chunk_size=8
+)
+FULL = dict(
+    widths=(4, 6, 8, 16, 32, 64),
+    batches=(8, 32, 128, 512),
+    seeds=3,
+    epochs=20,
+    curve_steps=600,
+    probes=100,
+    chunk_size=12,
+)
+STORE = FIGURES_DIR / "cache" / "fig70_sweep"
+
+
+class MaskedMLP(AbstractSupervisedProblem):
+    r"""A one-hidden-layer tanh MLP of `max_width` units of which the first `width` are
+    switched on by a 0/1 `mask` (a traced field, so widths vary under `jax.vmap`).
+
+    $f(x) = W_2\,[\tanh(W_1x + b_1)\odot m] + b_2$. Switched-off units receive zero gradient
+    and zero curvature, so loss, gradients, Hessian spectrum (padded with zeros), training
+    and curves equal those of the `width`-unit MLP; init is LeCun-normal with the true fan-in
+    (`width` for $W_2$) and switched-off weights at 0."""
+
+    x: Array
+    targets: Array
+    objective: CrossEntropy
+    mask: Array
+
+    def apply(self, params, x):
+        h = jnp.tanh(x @ params[0]["w"].T + params[0]["b"]) * self.mask
+        return h @ params[1]["w"].T + params[1]["b"]
+
+    def init(self, key):
+        k1, k2 = jr.split(key)
+        d, width_max = self.x.shape[1], self.mask.shape[0]
+        dt = self.x.dtype
+        w1 = jr.normal(k1, (width_max, d), dt) / np.sqrt(d) * self.mask[:, None]
+        w2 = jr.normal(k2, (CLASSES, width_max), dt) / jnp.sqrt(jnp.sum(self.mask))
+        return (
+            {"w": w1, "b": jnp.zeros(width_max, dt)},
+            {"w": w2 * self.mask[None, :], "b": jnp.zeros(CLASSES, dt)},
+        )
+
+    def accuracy(self, params, x=None, labels=None):
+        x = self.x if x is None else x
+        labels = self.targets if labels is None else labels
+        return jnp.mean((jnp.argmax(self.apply(params, x), -1) == labels).astype(self.x.dtype))
+
+    def error(self, params, x=None, labels=None):
+        return 1.0 - self.accuracy(params, x, labels)
+
+
+def masked_problem(x, labels, width, max_width: int) -> MaskedMLP:
+    mask = (jnp.arange(max_width) < width).astype(x.dtype)
+    return MaskedMLP(x=x, targets=labels, objective=CrossEntropy(), mask=mask)
+
+
+@functools.cache
+def _data():
+    """Train/test split of digits, the fixed Hessian batch (200 training samples, as Yang et
+    al.), and mixup-augmented probe inputs for CKA (λ ~ Beta(16, 16)). Evaluated eagerly
+    even when first called while the sweep traces `point_metrics`."""
+    with jax.ensure_compile_time_eval():
+        k_split, k_h, k_mix, k_lam = jr.split(jr.key(SEED), 4)
+        s = digits_split(k_split, test_fraction=0.25)
+        n = s.x_train.shape[0]
+        h_idx = jr.choice(k_h, n, (HESSIAN_SAMPLES,), replace=False)
+        pair = jr.choice(k_mix, n, (CKA_SAMPLES, 2))
+        lam = jr.beta(k_lam, MIXUP_ALPHA, MIXUP_ALPHA, (CKA_SAMPLES, 1), dtype=s.x_train.dtype)
+        x_mix = lam * s.x_train[pair[:, 0]] + (1 - lam) * s.x_train[pair[:, 1]]
+    return s, h_idx, x_mix
+
+
+def train_sgd(problem, params, key, batch, *, epochs: int, micro: int):
+    r"""SGD with momentum and L2 weight decay for `epochs` passes over shuffled minibatches
+    of size `batch` (a traced multiple of `micro`; each epoch drops its last incomplete
+    batch). The gradient of a minibatch is accumulated over micro-batches of `micro`
+    samples and applied every `batch / micro` micro-steps, which equals plain minibatch SGD
+    but lets the batch size vary under `jax.vmap` at the cost of one `micro`-sized step per
+    `micro` samples. One `lax.scan` over epochs and micro-steps."""
+    n = problem.num_samples
+    per_epoch = n // micro
+    k = batch // micro  # micro-steps per update
+    last = (n // batch) * k  # micro-steps of an epoch that belong to whole minibatches
+    perms = jax.vmap(lambda kk: jr.permutation(kk, n)[: per_epoch * micro])(jr.split(key, epochs))
+    idx = perms.reshape(epochs, per_epoch, micro)
+
+    def micro_step(carry, inp):
+        p, v, acc = carry
+        j, i = inp
+        sub = problem.with_data(problem.x[i], problem.targets[i])
+        g = jax.grad(sub.loss)(p)
+        acc = jax.tree_util.tree_map(jnp.add, acc, g)
+        do = ((j + 1) % k == 0) & (j < last)
+        v_new = jax.tree_util.tree_map(
+            lambda vi, ai, pi: MOMENTUM * vi + ai / k + WEIGHT_DECAY * pi, v, acc, p
+        )
+        p_new = jax.tree_util.tree_map(lambda pi, vi: pi - LR * vi, p, v_new)
+        pick = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(do, a, b), new, old)
+        zero = jax.tree_util.tree_map(jnp.zeros_like, acc)
+        reset = (j + 1) % k == 0
+        acc = jax.tree_util.tree_map(lambda z, a: jnp.where(reset, z, a), zero, acc)
+        return (pick(p_new, p), pick(v_new, v), acc), None
+
+    def epoch(carry, ids):
+        p, v = carry
+        acc = jax.tree_util.tree_map(jnp.zeros_like, p)
+        (p, v, _), _ = jax.lax.scan(micro_step, (p, v, acc), (jnp.arange(per_epoch), ids))
+        return (p, v), None
+
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    (params, _), _ = jax.lax.scan(epoch, (params, zeros), idx)
+    return params
+
+
+def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
+    """Everything measured at one grid point: two networks trained from independent
+    initialisations and minibatch orders (a pair), their mean training loss/error, test
+    accuracy, Hessian λ_max (`eigsh`) and trace (Hutchinson, Rademacher) on 200 training
+    samples, the mode connectivity of a trained Bezier curve between them (Yang et al.'s mc,
+    on training error in %), linear CKA of their softmax outputs on mixup inputs, and their
+    parameter distance."""
+    s, h_idx, x_mix = _data()
+    problem = masked_problem(s.x_train, s.y_train, point["width"], max_width)
+    batch = point["batch"]
+    k_init, k_train, k_eig, k_tr, k_curve = jr.split(key, 5)
+    p0 = jax.vmap(problem.init)(jr.split(k_init, 2))
+    pair = jax.vmap(lambda p, k: train_sgd(problem, p, k, batch, epochs=epochs, micro=micro))(
+        p0, jr.split(k_train, 2)
+    )
+    a = jax.tree_util.tree_map(lambda x: x[0], pair)
+    b = jax.tree_util.tree_map(lambda x: x[1], pair)
+
+    h_problem = problem.with_data(s.x_train[h_idx], s.y_train[h_idx])
+
+    def curvature(p, k1, k2):
+        op = hessian_operator(h_problem, p)
+        lam = eigsh(op, 1, which="largest", key=k1, warn=False)[0][0]
+        return lam, trace(op, num_probes=probes, key=k2)
+
+    lam, tr = jax.vmap(curvature)(pair, jr.split(k_eig, 2), jr.split(k_tr, 2))
+    curve, _ = fit_curve(
+        problem,
+        Bezier(a, b),
+        key=k_curve,
+        num_steps=curve_steps,
+        optimizer=optax.sgd(LR, momentum=MOMENTUM),
+        batch_size=CURVE_BATCH,
+        weight_decay=WEIGHT_DECAY,
+    )
+    test = problem.with_data(s.x_test, s.y_test)
+    sq = [jnp.sum((x - y) ** 2) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))]
+    return {
+        "train_loss": jnp.mean(jax.vmap(problem.loss)(pair)),
+        "train_error": jnp.mean(jax.vmap(problem.error)(pair)),
+        "test_accuracy": jnp.mean(jax.vmap(lambda p: test.accuracy(p))(pair)),
+        "lambda_max": jnp.mean(lam),
+        "trace": jnp.mean(tr.estimate),
+        "lambda_max_a": lam[0],
+        "trace_a": tr.estimate[0],
+        "trace_a_stderr": tr.stderr[0],
+        "params_a": ravel_pytree(a)[0],
+        "mc": curve_mode_connectivity(problem, curve, num_points=5),
+        "cka": model_cka(problem, a, b, x=x_mix, softmax=True),
+        "distance": jnp.sqrt(sum(sq)),
+    }
+
+
+def _embed(params, max_width):
+    """Params of a plain width-w MLP (`mlp_init` layout) padded with zeros to `max_width`."""
+    (l1, l2), w = params, params[0]["w"].shape[0]
+    pad = max_width - w
+    return (
+        {"w": jnp.pad(l1["w"], ((0, pad), (0, 0))), "b": jnp.pad(l1["b"], (0, pad))},
+        {"w": jnp.pad(l2["w"], ((0, 0), (0, pad))), "b": l2["b"]},
+    )
+
+
+def cross_checks(data: dict, *, max_width: int) -> dict:
+    """The measurement chain against independent references, at the trained network `a`
+    of the first grid cell (narrowest width, smallest batch, first seed): the masked problem
+    against the plain MLP of `toymodels.problems` with the same weights; the sweep's
+    λ_max (Lanczos, `toymodels.linalg.eigsh`) and Hutchinson trace against the dense
+    Hessian's `eigvalsh`."""
+    s, h_idx, _ = _data()
+    x, y = s.x_train[h_idx], s.y_train[h_idx]
+    width = int(data["coord_width"][0])
+    masked = masked_problem(x, y, width, max_width)
+    template = masked.init(jr.key(0))
+    params = ravel_pytree(template)[1](jnp.asarray(data["params_a"][0, 0, 0]))
+    plain = mlp_classification(x, y, width, num_classes=CLASSES)
+    sliced = (
+        {"w": params[0]["w"][:width], "b": params[0]["b"][:width]},
+        {"w": params[1]["w"][:, :width], "b": params[1]["b"]},
+    )
+    evals = jnp.linalg.eigvalsh(hessian(plain, sliced))
+    return {
+        "check_loss_plain": plain.loss(sliced),
+        "check_loss_masked": masked.loss(params),
+        "check_lambda_dense": evals[-1],
+        "check_lambda_min_dense": evals[0],
+        "check_trace_dense": jnp.sum(evals),
+    }
+
+
+def compute(*, fast: bool) -> dict:
+    cfg = FAST if fast else FULL
+    widths, batches = list(cfg["widths"]), list(cfg["batches"])
+    micro = int(np.gcd.reduce(batches))
+    fn = functools.partial(
+        point_metrics,
+        max_width=max(widths),
+        micro=micro,
+        epochs=cfg["epochs"],
+        curve_steps=cfg["curve_steps"],
+        probes=cfg["probes"],
+    )
+    res = sweep(
+        fn,
+        {"width": widths, "batch": batches},
+        seeds=cfg["seeds"],
+        key=jr.key(SEED),
+        chunk_size=cfg["chunk_size"],
+        store=None if fast else STORE,
+        label="fig70 " + repr(sorted(cfg.items())),
+    )
+    data = res.to_dict()
+    data["chunks_computed"] = np.asarray(res.stats.computed)
+    data["phase"] = phases(data)
+    checks = cross_checks(data, max_width=max(widths))
+    data.update({k: np.asarray(v) for k, v in checks.items()})
+    return data
+
+
+def phases(data: dict) -> np.ndarray:
+    """Yang et al.'s phase of every (width, batch) cell from seed means: poorly connected
+    when mc < −`MC_THRESHOLD` (% training error); sharp when the Hessian trace is above the
+    grid's geometric mean (sharp/flat is relative, as in their diagrams); similar when CKA is
+    above the grid's median. Codes: 1 = I (poor, sharp), 2 = II (poor, flat), 3 = III (well,
+    sharp), 4 = IV-A (well, flat, dissimilar), 5 = IV-B (well, flat, similar)."""
+    mc = data["mc"].mean(-1)
+    log_tr = np.log(data["trace"]).mean(-1)
+    cka = data["cka"].mean(-1)
+    poor = mc < -MC_THRESHOLD
+    sharp = log_tr > log_tr.mean()
+    similar = cka > np.median(cka)
+    return np.where(
+        poor,
+        np.where(sharp, 1, 2),
+        np.where(sharp, 3, np.where(similar, 5, 4)),
+    ).astype(np.int64)
+
+
+PHASE_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV-A", 5: "IV-B"}
+
+
+def claims(data: dict) -> list[Claim]:
+    mc = data["mc"].mean(-1)
+    tr = data["trace"].mean(-1)
+    cka = data["cka"].mean(-1)
+    acc = data["test_accuracy"].mean(-1)
+    best = np.unravel_index(np.argmax(acc), acc.shape)
+    w, b = data["coord_width"], data["coord_batch"]
+    return [
+        Claim(
+            "masked network = plain MLP of the same width and weights (loss on the Hessian batch)",
+            "toymodels.problems.mlp_classification",
+            predicted=data["check_loss_plain"],
+            measured=data["check_loss_masked"],
+            atol=1e-12,
+            note="trained network of the first cell",
+        ),
+        Claim(
+            "λ_max of the sweep (Lanczos, toymodels.linalg.eigsh) = dense eigvalsh",
+            "dense jnp.linalg.eigvalsh",
+            predicted=data["check_lambda_dense"],
+            measured=data["lambda_max_a"][0, 0, 0],
+            rtol=1e-6,
+            note=f"trained network of the first cell; dense λ_min = "
+            f"{float(data['check_lambda_min_dense']):.3g}",
+        ),
+        Claim(
+            "Hutchinson trace of the sweep within 4 standard errors of the dense trace",
+            "dense jnp.linalg.eigvalsh",
+            predicted=data["check_trace_dense"],
+            measured=data["trace_a"][0, 0, 0],
+            atol=4 * float(data["trace_a_stderr"][0, 0, 0]),
+            note="Rademacher probes",
+        ),
+        Claim(
+            "temperature: the smallest batch is flatter than the largest (trace ratio < 1, every width)",
+            PAPER,
+            predicted=1.0,
+            measured=tr[:, 0] / tr[:, -1],
+            comparison=Comparison.LESS,
+            note=f"widths {w.tolist()}, batches {b[0]} vs {b[-1]}",
+        ),
+        Claim(
+            f"load: the narrowest network ({w[0]}) at batch {b[0]} is poorly connected (mc < −{MC_THRESHOLD} %)",
+            PAPER,
+            predicted=-MC_THRESHOLD,
+            measured=mc[0, 0],
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            f"the widest network ({w[-1]}) at batch {b[0]} is well connected (mc > −{MC_THRESHOLD} %)",
+            PAPER,
+            predicted=-MC_THRESHOLD,
+            measured=mc[-1, 0],
+            comparison=Comparison.GREATER,
+        ),
+        Claim(
+            "models are more similar when wide: CKA(widest) − CKA(narrowest) > 0 at the smallest batch",
+            PAPER,
+            predicted=0.0,
+            measured=cka[-1, 0] - cka[0, 0],
+            comparison=Comparison.GREATER,
+        ),
+        Claim(
+            "the best test accuracy lies in phase IV-B (well connected, flat, similar)",
+            PAPER,
+            predicted=5,
+            measured=data["phase"][best],
+            comparison=Comparison.EQUAL,
+            note=f"best cell: width {w[best[0]]}, batch {b[best[1]]}, accuracy {acc[best]:.3f}",
+        ),
+    ]
+
+
+def plot(data: dict, out) -> list:
+    from matplotlib.colors import ListedColormap
+
+    w, b = data["coord_width"], data["coord_batch"]
+    panels = [
+        ("training loss (log10)", np.log10(data["train_loss"].mean(-1)), "viridis", None),
+        ("test accuracy", data["test_accuracy"].mean(-1), "viridis", None),
+        ("λ_max (log10)", np.log10(data["lambda_max"].mean(-1)), "magma", None),
+        ("Hessian trace (log10)", np.log10(data["trace"].mean(-1)), "magma", None),
+        ("mode connectivity mc (%)", data["mc"].mean(-1), "seismic", (-30, 30)),
+        ("CKA of softmax outputs", data["cka"].mean(-1), "viridis", (0, 1)),
+    ]
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6), layout="constrained")
+    for ax, (title, z, cmap, lim) in zip(axes.flat, panels):
+        vmin, vmax = lim if lim else (None, None)
+        im = ax.imshow(z, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        fig.colorbar(im, ax=ax, shrink=0.85)
+        ax.set_title(title)
+    colors = ["#d7301f", "#fc8d59", "#fdcc8a", "#91bfdb", "#4575b4"]
+    ph = data["phase"]
+    ax = axes.flat[6]
+    ax.imshow(ph, origin="lower", cmap=ListedColormap(colors), vmin=0.5, vmax=5.5, aspect="auto")
+    for i, j in np.ndindex(ph.shape):
+        ax.text(j, i, PHASE_NAMES[int(ph[i, j])], ha="center", va="center", fontsize=8)
+    ax.set_title("phase (Yang et al. 2021)")
+    for ax in axes.flat[:7]:
+        ax.set_xticks(range(len(b)), [str(v) for v in b])
+        ax.set_yticks(range(len(w)), [str(v) for v in w])
+        ax.set_xlabel("batch size  (← higher temperature)")
+        ax.set_ylabel("width  (↑ lower load)")
+    ax = axes.flat[7]
+    ax.axis("off")
+    ax.text(
+        0,
+        0.95,
+        "I: poorly connected, sharp\nII: poorly connected, flat\nIII: well connected, sharp\n"
+        "IV-A: well connected, flat, dissimilar\nIV-B: well connected, flat, similar\n\n"
+        f"poorly connected: mc < −{MC_THRESHOLD} %\nsharp: trace above the grid's geometric mean\n"
+        f"similar: CKA above the grid's median\nseeds: {data['coord_seed'].size} pairs per cell",
+        va="top",
+        fontsize=8,
+    )
+    return [save(fig, out / "fig70_load_temperature.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
