@@ -1,6 +1,12 @@
 """Training dynamics: gradient flow, critical points, discrete optimizers, SGD noise, and
 linearized update operators with their non-normal measures."""
 
+from ._critical import (
+    CriticalMethod as CriticalMethod,
+    CriticalPoint as CriticalPoint,
+    classify as classify,
+    find_critical_point as find_critical_point,
+)
 from ._flow import (
     FlowMethod as FlowMethod,
     FlowResult as FlowResult,
@@ -8,6 +14,14 @@ from ._flow import (
     StopReason as StopReason,
     gradient_flow as gradient_flow,
     log_times as log_times,
+)
+from ._noise import (
+    fisher_information as fisher_information,
+    gradient_noise_covariance as gradient_noise_covariance,
+    gradient_second_moment as gradient_second_moment,
+    per_sample_gradients as per_sample_gradients,
+    sgd_decrease_threshold as sgd_decrease_threshold,
+    sgd_expected_loss_change as sgd_expected_loss_change,
 )
 from ._operators import (
     Method as Method,
