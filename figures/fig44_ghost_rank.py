@@ -22,7 +22,7 @@ LEARNED = 0.1  # final loss below which a run counts as learned (plateau: ≈ 0.
 
 def compute(*, fast: bool) -> dict:
     if fast:
-        ranks, lrs, seeds, epochs = (1, 0), np.array([0.03, 0.1, 0.3]), 2, 4000
+        ranks, lrs, seeds, epochs = (1, 0), np.array([0.03, 0.1, 0.3]), 2, 3000
     else:
         ranks, lrs, seeds, epochs = (1, 3, 10, 0), np.logspace(-3, 0, 10), 4, 20_000
     keys = jr.split(jr.key(SEED), seeds)
