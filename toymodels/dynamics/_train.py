@@ -100,6 +100,8 @@ class TrainResult:
       full-batch loss (warm-started Lanczos) at the requested steps reached; the
       eigenvectors as rows of a `(len, P)` array.
     - `final_params`, `steps_done`, `stop_reason` (`T1` = all steps run, or `DIVERGED`).
+    - `opt_states`: the optax state at the recorded steps (stacked; e.g. Adam's second
+      moment for a frozen-preconditioner operator), or `None` when nothing was recorded.
     """
 
     loss: np.ndarray
@@ -112,6 +114,7 @@ class TrainResult:
     final_params: Params
     steps_done: int
     stop_reason: StopReason
+    opt_states: object = None
 
 
 def _steps_arg(name, steps, num_steps) -> np.ndarray:
@@ -229,7 +232,7 @@ def train(
     bounds = np.unique(np.concatenate([[0, num_steps], rec, shp]))
     params, opt_state = params0, _init_state(optimizer, params0)
     losses = np.full((num_steps,), np.nan)
-    kept_params, kept_loss, kept_steps = [], [], []
+    kept_params, kept_loss, kept_steps, kept_states = [], [], [], []
     sh_steps, sh_vals, sh_vecs = [], [], []
     v0 = None
     reason = StopReason.T1
@@ -261,6 +264,7 @@ def train(
             kept_steps.append(done)
             kept_params.append(ravel_pytree(params)[0])
             kept_loss.append(float(_loss_jit(problem, params)))
+            kept_states.append(opt_state)
         if done in shp:
             lanczos_key, sub = jr.split(lanczos_key)
             val, vec = sharpness(problem, params, v0=v0, key=sub)
@@ -285,4 +289,5 @@ def train(
         final_params=params,
         steps_done=done,
         stop_reason=reason,
+        opt_states=jax.tree.map(lambda *a: jnp.stack(a), *kept_states) if kept_states else None,
     )
