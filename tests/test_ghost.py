@@ -129,6 +129,9 @@ def test_cusp_gradient():
     assert abs(float(g[0]) / cusp - 1) < 0.05 and abs(fd / float(g[0]) - 1) < 0.01
     np.testing.assert_allclose(g, ghost.limit_loss_grad(pts, delay=T), rtol=0.02)
     assert float(g[1]) < 0
+    # finite-a prediction (quadrature on the exact trajectory) = the Δt → 0 simulation
+    pred = jax.jit(jax.vmap(jax.grad(lambda q: ghost.confidence_loss(q, delay=T, confidence=1.0))))
+    np.testing.assert_allclose(g, pred(pts), rtol=2e-3)
 
 
 def test_no_learning_zone_and_confidence():
@@ -150,7 +153,13 @@ def test_no_learning_zone_and_confidence():
     np.testing.assert_array_equal(rs - 1e-4 * g, rs)  # a step 1e3 η_c leaves r unchanged
     _, _, g_soft = probe(0.1)
     assert np.all(np.asarray(g_soft) < 0)
-    np.testing.assert_allclose(g_soft[1:], [-6.74, -21.9], rtol=0.01)
+    np.testing.assert_allclose(g_soft[1:], [-6.74, -21.9], rtol=0.01)  # spec's table
+    # ... and the finite-a prediction (exact trajectory, quadrature), a function of a
+    for a, gs in ((0.1, g_soft), (10.0, g)):
+        pred = jax.vmap(jax.grad(lambda q, a=a: ghost.confidence_loss(q, delay=T, confidence=a)))(
+            rs
+        )
+        np.testing.assert_allclose(gs, pred, rtol=0.02)
 
 
 def test_continuous_time_matches_closed_form():

@@ -28,6 +28,7 @@ from ._rnn import (
     train_gd as train_gd,
 )
 from ._theory import (
+    confidence_loss as confidence_loss,
     critical_lr as critical_lr,
     cusp_gradient as cusp_gradient,
     escape_time as escape_time,

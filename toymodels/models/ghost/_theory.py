@@ -140,3 +140,50 @@ def euler_optimal_r(
 
     a, b = jax.lax.fori_loop(0, num_iters, body, (lo, hi))
     return jnp.exp(0.5 * (a + b))
+
+
+def _closed_form_state(r, t, clip):
+    """$x(t)$ from $x(0) = 0$: $\\sqrt r\\tan(\\sqrt r t)$ (held at `clip` once reached),
+    $0$ at $r = 0$, $-\\sqrt{-r}\\tanh(\\sqrt{-r}t)$ for $r < 0$."""
+    pos = r > 0
+    s = jnp.sqrt(jnp.where(pos, r, -r) + jnp.where(r == 0, 1.0, 0.0))
+    t_clip = jnp.arctan(clip / s) / s
+    up = jnp.where(t < t_clip, s * jnp.tan(s * jnp.minimum(t, t_clip * (1 - 1e-12))), clip)
+    down = -s * jnp.tanh(s * t)
+    return jnp.where(pos, up, jnp.where(r == 0, jnp.zeros_like(t), down))
+
+
+def confidence_loss(
+    r: Float[ArrayLike, ""],
+    *,
+    delay: float,
+    confidence: Float[ArrayLike, ""],
+    threshold: float = 10.0,
+    window: float | None = None,
+    normalized: bool = True,
+    clip: float = 1e6,
+    num_points: int = 4001,
+) -> Float[Array, ""]:
+    r"""The continuous-time loss at finite confidence $a$, by quadrature along the exact
+    trajectory: $\frac1T\big[\int_0^T\sigma(a(x(t)-X))^2dt + \int_T^{T+T_R}(1 - \sigma)^2dt\big]$
+    with $x(t) = \sqrt r\tan(\sqrt r\,t)$ (trapezoid on a grid refined around the crossing
+    time $t_X$). Differentiable in $r$ and $a$: the finite-$a$ prediction (e.g. the
+    escape gradient inside the no-learning zone, strictly negative for every finite $a$)."""
+    r = jnp.asarray(r)
+    a = jnp.asarray(confidence, r.dtype)
+    tr = float(delay if window is None else window)
+    t_x = escape_time(r, threshold=threshold)
+    t_x = jnp.where(jnp.isfinite(t_x), t_x, 2.0 * (delay + tr))
+    u = jnp.linspace(0.0, 1.0, num_points, dtype=r.dtype)
+    v = jnp.linspace(-1.0, 1.0, num_points, dtype=r.dtype)
+    width = 20.0 / (a * threshold**2) + 0.05  # ~20 sigmoid widths in time at the crossing
+
+    def segment(t0, t1, target):
+        ts = jnp.concatenate([t0 + (t1 - t0) * u, jnp.clip(t_x + width * v, t0, t1)])
+        ts = jnp.sort(ts)
+        y = jax.nn.sigmoid(a * (_closed_form_state(r, ts, clip) - threshold))
+        f = (y - target) ** 2
+        return jnp.sum(0.5 * (f[1:] + f[:-1]) * jnp.diff(ts))
+
+    err = segment(0.0, float(delay), 0.0) + segment(float(delay), float(delay) + tr, 1.0)
+    return err / delay if normalized else err
