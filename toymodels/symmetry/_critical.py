@@ -16,52 +16,28 @@ def _flat_loss(problem, params):
 
 
 @eqx.filter_jit
-def _loss_at(problem, params, x):
-    _, f = _flat_loss(problem, params)
-    return f(x)
-
-
-@eqx.filter_jit
-def _grad_at(problem, params, x):
-    _, f = _flat_loss(problem, params)
-    return jax.grad(f)(x)
-
-
-@eqx.filter_jit
 def _newton_data(problem, params, x):
+    """Loss, gradient and dense Hessian at the flat point `x` (one compilation per problem
+    and params shape; everything else runs on the host: the problems here are tiny)."""
     _, f = _flat_loss(problem, params)
-    g = jax.grad(f)(x)
-    H = jax.hessian(f)(x)
-    return f(x), g, H, jnp.linalg.eigvalsh(H)[0]
+    return f(x), jax.grad(f)(x), jax.hessian(f)(x)
 
 
-@eqx.filter_jit
-def _damped_trial(problem, params, x, g, H, mu):
-    _, f = _flat_loss(problem, params)
-    xn = x - jnp.linalg.solve(H + mu * jnp.eye(x.size, dtype=x.dtype), g)
-    return xn, f(xn)
+def _host(problem, params, x):
+    f, g, H = _newton_data(problem, params, jnp.asarray(x))
+    return float(f), np.asarray(g), np.asarray(H)
 
 
-@eqx.filter_jit
-def _newton_step(problem, params, x):
-    _, f = _flat_loss(problem, params)
-    g = jax.grad(f)(x)
-    H = jax.hessian(f)(x)
-    xn = x - jnp.linalg.lstsq(H, g)[0]
-    return xn, jnp.max(jnp.abs(jax.grad(f)(xn)))
-
-
-@eqx.filter_jit
 def dense_hessian(problem, params: Params):
     """The dense Hessian of `problem.loss` in the `ravel_pytree` coordinates of `params`."""
-    x0, f = _flat_loss(problem, params)
-    return jax.hessian(f)(x0)
+    x0, _ = jax.flatten_util.ravel_pytree(params)
+    return _newton_data(problem, params, x0)[2]
 
 
 def grad_inf_norm(problem, params: Params) -> float:
     """∞-norm of the gradient of `problem.loss` at `params`."""
     x0, _ = jax.flatten_util.ravel_pytree(params)
-    return float(jnp.max(jnp.abs(_grad_at(problem, params, x0))))
+    return float(jnp.max(jnp.abs(_newton_data(problem, params, x0)[1])))
 
 
 def minimize_dense(
@@ -80,19 +56,21 @@ def minimize_dense(
     `grad_inf` (∞-norm of the gradient) and `steps`."""
     if int(max_steps) < 0 or int(newton_steps) < 0:
         raise ValueError("max_steps: must be >= 0 (and newton_steps too)")
-    x, unravel = jax.flatten_util.ravel_pytree(params)
+    x0, unravel = jax.flatten_util.ravel_pytree(params)
+    x = np.asarray(x0)
     mu = 1e-3
     steps = 0
     for _ in range(int(max_steps)):
         steps += 1
-        fx, gx, H, lam_min = _newton_data(problem, params, x)
-        fx, lam_min = float(fx), float(lam_min)
-        if float(jnp.max(jnp.abs(gx))) < gtol:
+        fx, gx, H = _host(problem, params, x)
+        if np.max(np.abs(gx)) < gtol:
             break
+        lam_min = float(np.linalg.eigvalsh(H)[0])
         mu_eff = max(mu, -lam_min + 1e-8 * max(1.0, abs(lam_min)))
+        eye = np.eye(x.size)
         for _ in range(60):
-            xn, fn = _damped_trial(problem, params, x, gx, H, mu_eff)
-            fn = float(fn)
+            xn = x - np.linalg.solve(H + mu_eff * eye, gx)
+            fn = _host(problem, params, xn)[0]
             if np.isfinite(fn) and fn <= fx:
                 x = xn
                 mu = max(mu_eff / 3.0, 1e-12)
@@ -101,19 +79,20 @@ def minimize_dense(
         else:
             break
     x, gi = _newton(problem, params, x, newton_steps)
-    return unravel(x), {
-        "loss": float(_loss_at(problem, params, x)),
+    return unravel(jnp.asarray(x, x0.dtype)), {
+        "loss": _host(problem, params, x)[0],
         "grad_inf": gi,
         "steps": steps,
     }
 
 
 def _newton(problem, params, x, steps):
-    best = x
-    best_g = float(jnp.max(jnp.abs(_grad_at(problem, params, x))))
+    _, g, H = _host(problem, params, x)
+    best, best_g = x, float(np.max(np.abs(g)))
     for _ in range(int(steps)):
-        x, gi = _newton_step(problem, params, x)
-        gi = float(gi)
+        x = x - np.linalg.lstsq(H, g, rcond=None)[0]
+        _, g, H = _host(problem, params, x)
+        gi = float(np.max(np.abs(g)))
         if not np.isfinite(gi):
             break
         if gi < best_g:
@@ -125,6 +104,6 @@ def newton_polish(problem, params: Params, *, steps: int = 10) -> tuple[Params, 
     """Undamped Newton (least-squares solves with the dense Hessian) from `params`, which
     must already be near a critical point. Returns `(params, gradient ∞-norm)`; the best
     iterate is kept."""
-    x, unravel = jax.flatten_util.ravel_pytree(params)
-    x, gi = _newton(problem, params, x, steps)
-    return unravel(x), gi
+    x0, unravel = jax.flatten_util.ravel_pytree(params)
+    x, gi = _newton(problem, params, np.asarray(x0), steps)
+    return unravel(jnp.asarray(x, x0.dtype)), gi

@@ -21,6 +21,7 @@ import enum
 import math
 from collections.abc import Sequence
 
+import equinox as eqx
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
@@ -290,6 +291,11 @@ def fukumizu_amari_matrix(
     n = width(params, layer=layer)
     i = _check_neuron("i", i, n)
     split = split_neuron(params, i, 0.5, layer=layer)
+    return _fa_hessian(problem, split, i, n, layer)
+
+
+@eqx.filter_jit
+def _fa_hessian(problem, split, i, n, layer):
     lay = split[layer]
     fan_in = lay["w"].shape[1]
     has_b = "b" in lay

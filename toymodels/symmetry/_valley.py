@@ -17,6 +17,7 @@ This is Brea et al.'s (2019) equal-loss valley; at a global minimum of a teacher
 problem it is a zero-loss path between permuted minima.
 """
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,8 +128,9 @@ def interpolate(params0: Params, params1: Params, alphas: ArrayLike) -> Params:
     )
 
 
+@eqx.filter_jit
 def loss_along(problem, path: Params) -> Float[Array, " n"]:
-    """`problem.loss` at every point of a stacked path (vmapped)."""
+    """`problem.loss` at every point of a stacked path (vmapped, jitted)."""
     return jax.vmap(problem.loss)(path)
 
 

@@ -1,0 +1,205 @@
+"""Weight-space symmetry: splits, the Fukumizu–Amari matrix, zero eigenvalues, valley paths,
+alignment, bad input."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from derivations import symmetry as theory
+from toymodels import symmetry as S
+from toymodels.problems import mlp_apply, mlp_init, mlp_regression
+
+
+def _g(z):
+    return jax.nn.sigmoid(4.0 * z) + jax.nn.softplus(z)
+
+
+@pytest.fixture(scope="module")
+def crit():
+    """A polished width-3 critical point of a width-4 teacher (g activation, d = 2, no bias)."""
+    k1, k2, k3 = jr.split(jr.key(1), 3)
+    teacher = mlp_init(k1, (2, 4, 1), bias=False, scale=2.0)
+    x = jr.normal(k2, (200, 2))
+    y = mlp_apply(teacher, x, activation="g", scalar_output=True)
+    prob = mlp_regression(x, y, 3, activation="g", bias=False)
+    p, info = S.minimize_dense(prob, prob.init(k3))
+    assert info["grad_inf"] < 1e-13
+    return prob, p
+
+
+def _grad_inf(prob, p):
+    return S.grad_inf_norm(prob, p)
+
+
+def test_split_invariance_over_gamma(crit):
+    prob, p = crit
+    L0 = float(prob.loss(p))
+    for gamma in np.linspace(-2.0, 3.0, 6):
+        q = S.split_neuron(p, 1, float(gamma))
+        assert abs(float(prob.loss(q)) - L0) < 1e-12
+        assert _grad_inf(prob, q) < 1e-9
+    # merging undoes the split, permutations and zero-type neurons keep the function
+    q = S.split_neuron(p, 1, 2.5)
+    back = S.merge_neurons(q, 1, 3)
+    assert all(
+        np.allclose(a, b, atol=1e-14) for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(p))
+    )
+    perm = S.permute_neurons(p, np.array([2, 0, 1]))
+    z = S.add_zero_neurons(p, jnp.array([[0.3, -1.2]]))
+    x = prob.x
+    f = mlp_apply(p, x, activation="g")
+    assert np.allclose(mlp_apply(perm, x, activation="g"), f, atol=1e-13)
+    assert np.allclose(mlp_apply(z, x, activation="g"), f, atol=1e-13)
+    assert np.allclose(mlp_apply(S.remove_neurons(z, [3]), x, activation="g"), f, atol=1e-13)
+
+
+def test_curvature_identity_and_B(crit):
+    prob, p = crit
+    i = 0
+    B = S.fukumizu_amari_matrix(prob, p, i)
+    # independent B: <a σ''(w·x) x xᵀ (f − y)> for the ½-MSE, σ'' by autodiff of g
+    w, a = p[0]["w"][i], p[1]["w"][0, i]
+    x = prob.x
+    res = prob.outputs(p) - prob.targets
+    s2 = jax.vmap(jax.grad(jax.grad(_g)))(x @ w)
+    B_ref = (x * (a * s2 * res)[:, None]).T @ x / x.shape[0]
+    assert np.allclose(B, B_ref, rtol=1e-10, atol=1e-14)
+    xi = jnp.array([0.3, -0.7])
+    for gamma in (-1.5, 0.3, 0.5, 2.0):
+        q = S.split_neuron(p, i, gamma)
+        H = S.dense_hessian(prob, q)
+        v = S.flat_vector(S.saddle_line_direction(p, i, gamma, xi))
+        pred = float(S.line_curvature(B, gamma, xi))
+        assert abs(float(v @ H @ v) - pred) <= 1e-6 * abs(pred) + 1e-15
+
+
+def test_zero_eigenvalue_counts_and_minima_segment(crit):
+    prob, p = crit
+    d = p[0]["w"].shape[1]
+    assert np.linalg.eigvalsh(S.dense_hessian(prob, p))[0] > 1e-8  # strict local minimum
+    for i in range(3):
+        B = S.fukumizu_amari_matrix(prob, p, i)
+        seg = S.minima_segment(B)
+        for gamma, expect_zero in ((0.3, 1), (1.7, 1), (0.0, 1 + d), (1.0, 1 + d)):
+            ev = np.linalg.eigvalsh(S.dense_hessian(prob, S.split_neuron(p, i, gamma)))
+            assert np.sum(np.abs(ev) < 1e-8) == expect_zero
+            if gamma in (0.3, 1.7):
+                # local minimum on the line iff the segment predicted by B contains gamma
+                assert (ev[0] > -1e-10) == seg.contains(gamma), (i, gamma, seg, ev[:3])
+
+
+def test_minima_segment_classification():
+    assert S.minima_segment(np.diag([1.0, 2.0])) is S.MinimaSegment.INSIDE
+    assert S.minima_segment(-np.eye(2)) is S.MinimaSegment.OUTSIDE
+    assert S.minima_segment(np.diag([1.0, -2.0])) is S.MinimaSegment.NONE
+    assert S.MinimaSegment.OUTSIDE.contains(-0.5) and not S.MinimaSegment.INSIDE.contains(1.5)
+
+
+def test_split_curvature_symbolic():
+    # the SymPy second-order term, evaluated for σ = tanh, against autodiff of the output
+    import sympy as sp
+
+    expr = theory.SPLIT_OUTPUT.subs(theory.sigma, sp.tanh)
+    d2 = sp.lambdify(
+        (theory.gamma, theory.a, theory.w, theory.x, theory.xi),
+        sp.diff(expr, theory.eta, 2).subs(theory.eta, 0).doit(),
+    )
+    g, a, w, x, xi = 0.3, 1.7, 0.4, -0.8, 0.6
+
+    def out(eta):
+        return g * a * jnp.tanh((w + (1 - g) * eta * xi) * x) + (1 - g) * a * jnp.tanh(
+            (w - g * eta * xi) * x
+        )
+
+    assert np.isclose(float(jax.grad(jax.grad(out))(0.0)), d2(g, a, w, x, xi), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def teacher_problem():
+    k1, k2, k3 = jr.split(jr.key(7), 3)
+    teacher = mlp_init(k1, (2, 3, 1), bias=True, scale=2.0)
+    teacher = (teacher[0] | {"b": jr.normal(k3, (3,))}, teacher[1])
+    x = jr.normal(k2, (300, 2))
+    y = mlp_apply(teacher, x, activation="g", scalar_output=True)
+    return mlp_regression(x, y, 4, activation="g", bias=True), teacher
+
+
+def test_valley_path_is_flat_at_a_global_minimum(teacher_problem):
+    prob, teacher = teacher_problem
+    p = S.add_zero_neurons(teacher, jnp.array([[0.5, -0.4]]), jnp.array([0.2]))
+    path = S.valley_path(p, 0, 1, spare=3, num=21)
+    losses = S.loss_along(prob, path)
+    assert float(jnp.max(losses)) < 1e-25
+    end = jax.tree.map(lambda v: v[-1], path)
+    target = S.permute_neurons(p, S.transposition(4, 0, 1))
+    assert all(
+        np.allclose(a, b, atol=1e-15) for a, b in zip(jax.tree.leaves(end), jax.tree.leaves(target))
+    )
+    # the straight line between the two permuted minima has a real barrier
+    barrier, _ = S.loss_barrier(prob, p, target, num=21)
+    assert float(barrier) > 1e-3
+
+
+def test_alignment_recovers_planted_permutation(key):
+    k1, k2, k3 = jr.split(key, 3)
+    for sizes in ((3, 6, 2), (3, 5, 4, 2)):
+        pa = mlp_init(k1, sizes, bias=True)
+        pa = tuple(lay | {"b": 0.3 * jr.normal(k3, lay["b"].shape)} for lay in pa)
+        planted = [
+            np.asarray(jr.permutation(jr.fold_in(k2, i), n)) for i, n in enumerate(sizes[1:-1])
+        ]
+        pb = S.apply_permutations(pa, planted)
+        perms = S.weight_matching(pa, pb)
+        aligned = S.apply_permutations(pb, perms)
+        assert all(
+            np.array_equal(a, b) for a, b in zip(jax.tree.leaves(aligned), jax.tree.leaves(pa))
+        )
+        x = jr.normal(k3, (50, sizes[0]))
+        y = mlp_apply(pa, x, activation="tanh")
+        prob = mlp_regression(x, y, sizes[1:-1], activation="tanh")
+        before, _ = S.loss_barrier(prob, pa, pb, num=11)
+        after, _ = S.loss_barrier(prob, pa, aligned, num=11)
+        assert float(before) > 1e-3 and abs(float(after)) < 1e-14
+
+
+def test_linear_assignment_matches_scipy():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 9):
+        c = rng.standard_normal((n, n))
+        for maximize in (False, True):
+            cols = S.linear_assignment(c, maximize=maximize)
+            r, ref = linear_sum_assignment(c, maximize=maximize)
+            assert np.isclose(c[np.arange(n), cols].sum(), c[r, ref].sum(), rtol=1e-12)
+            assert sorted(cols) == list(range(n))
+
+
+def test_bad_input(crit):
+    _, p = crit
+    with pytest.raises(ValueError, match="gamma"):
+        S.split_neuron(p, 0, float("nan"))
+    with pytest.raises(ValueError, match="gamma"):
+        S.split_neuron(p, 0, float("inf"))
+    with pytest.raises(ValueError, match="i: neuron index 5 out of range"):
+        S.split_neuron(p, 5, 0.5)
+    with pytest.raises(ValueError, match="layer"):
+        S.split_neuron(p, 0, 0.5, layer=1)
+    with pytest.raises(TypeError, match="params"):
+        S.split_neuron({"w": jnp.ones((2, 2))}, 0, 0.5)
+    with pytest.raises(TypeError, match="params"):
+        S.permute_neurons(({"W": jnp.ones((2, 2))}, {"w": jnp.ones((1, 2))}), np.arange(2))
+    with pytest.raises(ValueError, match="params"):
+        S.width(({"w": jnp.ones((3, 2))}, {"w": jnp.ones((1, 4))}))
+    with pytest.raises(ValueError, match="perm"):
+        S.permute_neurons(p, np.array([0, 0, 1]))
+    with pytest.raises(ValueError, match="j: neurons 0 and 1 have different incoming"):
+        S.merge_neurons(p, 0, 1)
+    with pytest.raises(ValueError, match="spare"):
+        S.valley_path(p, 0, 1, spare=2)
+    with pytest.raises(ValueError, match="xi"):
+        S.saddle_line_direction(p, 0, 0.5, jnp.ones(3))
+    with pytest.raises(ValueError, match="cost"):
+        S.linear_assignment(np.ones((2, 3)))
