@@ -85,7 +85,8 @@ class MaskedMLP(AbstractSupervisedProblem):
     def accuracy(self, params, x=None, labels=None):
         x = self.x if x is None else x
         labels = self.targets if labels is None else labels
-        return jnp.mean((jnp.argmax(self.apply(params, x), -1) == labels).astype(self.x.dtype))
+        pred = jnp.argmax(self.apply(params, x), -1).astype(labels.dtype)
+        return jnp.mean((pred == labels).astype(self.x.dtype))
 
     def error(self, params, x=None, labels=None):
         return 1.0 - self.accuracy(params, x, labels)
@@ -121,7 +122,7 @@ def train_sgd(problem, params, key, batch, *, epochs: int, micro: int):
     `micro` samples. One `lax.scan` over epochs and micro-steps."""
     n = problem.num_samples
     per_epoch = n // micro
-    k = batch // micro  # micro-steps per update
+    k = jnp.asarray(batch // micro)  # micro-steps per update
     last = (n // batch) * k  # micro-steps of an epoch that belong to whole minibatches
     perms = jax.vmap(lambda kk: jr.permutation(kk, n)[: per_epoch * micro])(jr.split(key, epochs))
     idx = perms.reshape(epochs, per_epoch, micro)
@@ -134,7 +135,10 @@ def train_sgd(problem, params, key, batch, *, epochs: int, micro: int):
         acc = jax.tree_util.tree_map(jnp.add, acc, g)
         do = ((j + 1) % k == 0) & (j < last)
         v_new = jax.tree_util.tree_map(
-            lambda vi, ai, pi: MOMENTUM * vi + ai / k + WEIGHT_DECAY * pi, v, acc, p
+            lambda vi, ai, pi: MOMENTUM * vi + ai / k.astype(ai.dtype) + WEIGHT_DECAY * pi,
+            v,
+            acc,
+            p,
         )
         p_new = jax.tree_util.tree_map(lambda pi, vi: pi - LR * vi, p, v_new)
         pick = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(do, a, b), new, old)
@@ -205,16 +209,6 @@ def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
         "cka": model_cka(problem, a, b, x=x_mix, softmax=True),
         "distance": jnp.sqrt(sum(sq)),
     }
-
-
-def _embed(params, max_width):
-    """Params of a plain width-w MLP (`mlp_init` layout) padded with zeros to `max_width`."""
-    (l1, l2), w = params, params[0]["w"].shape[0]
-    pad = max_width - w
-    return (
-        {"w": jnp.pad(l1["w"], ((0, pad), (0, 0))), "b": jnp.pad(l1["b"], (0, pad))},
-        {"w": jnp.pad(l2["w"], ((0, 0), (0, pad))), "b": l2["b"]},
-    )
 
 
 def cross_checks(data: dict, *, max_width: int) -> dict:
