@@ -49,6 +49,7 @@ from ._similarity import linear_cka as linear_cka, model_cka as model_cka
 from ._subspace import (
     GroupSumProblem as GroupSumProblem,
     IntrinsicDimension as IntrinsicDimension,
+    SeedStatistic as SeedStatistic,
     SubspaceResult as SubspaceResult,
     group_sum_problem as group_sum_problem,
     intrinsic_dimension as intrinsic_dimension,

@@ -13,6 +13,7 @@ serves every $d$ by masking $z$ to its first $d$ entries. This nests the subspac
 all $d$ share one compiled training loop.
 """
 
+import enum
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,7 +27,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_float_array, check_finite
+from .._validation import as_enum, as_float_array, check_finite
 from ..problems._base import AbstractProblem
 from ._optim import opt_init, opt_step
 
@@ -94,7 +95,7 @@ def _train_z(problem, flat0, basis, mask, unravel, optimizer, num_steps):
     def step(carry, _):
         z, state = carry
         val, g = jax.value_and_grad(loss)(z)
-        z, state = opt_step(optimizer, g, state, z)
+        z, state = opt_step(optimizer, g, state, z, value=val, value_fn=loss)
         return (z, state), val
 
     z0 = jnp.zeros((basis.shape[1],), flat0.dtype)
@@ -109,11 +110,20 @@ def _train_full(problem, flat0, unravel, optimizer, num_steps):
     def step(carry, _):
         w, state = carry
         val, g = jax.value_and_grad(loss)(w)
-        w, state = opt_step(optimizer, g, state, w)
+        w, state = opt_step(optimizer, g, state, w, value=val, value_fn=loss)
         return (w, state), val
 
     (w, _), losses = jax.lax.scan(step, (flat0, opt_init(optimizer, flat0)), None, length=num_steps)
     return w
+
+
+class SeedStatistic(enum.Enum):
+    """How the performance of the seeds at one `d` is summarised before the threshold test:
+    `MEDIAN` (default; the typical random subspace, robust to the occasional ill-conditioned
+    draw whose optimum lies far away and is not reached within the step budget) or `MEAN`."""
+
+    MEDIAN = "median"
+    MEAN = "mean"
 
 
 class IntrinsicDimension(NamedTuple):
@@ -123,8 +133,8 @@ class IntrinsicDimension(NamedTuple):
     - `performance`: trained performance, shape `(n, seeds)`;
     - `baseline`: full-space performance per seed, shape `(seeds,)`;
     - `threshold`: `fraction` × mean baseline;
-    - `dimension`: the smallest `d` whose mean performance over seeds reaches `threshold`
-      (`-1` when none does).
+    - `dimension`: the smallest `d` whose seed statistic (median or mean over seeds) reaches
+      `threshold` (`-1` when none does).
     """
 
     dims: Array
@@ -145,6 +155,7 @@ def intrinsic_dimension(
     optimizer: optax.GradientTransformation | None = None,
     fraction: float = 0.9,
     baseline: Float[ArrayLike, ""] | None = None,
+    statistic: SeedStatistic | str = SeedStatistic.MEDIAN,
     chunk_size: int | None = None,
 ) -> IntrinsicDimension:
     r"""Search the intrinsic dimension $d_{90}$ over the grid `dims` (Li et al. 2018).
@@ -154,7 +165,9 @@ def intrinsic_dimension(
     $d$ columns of $P$ (`subspace_train`'s loop) and record `performance(params)` (higher is
     better, e.g. accuracy). Seeds are vmapped; the `dims` are mapped in vmapped chunks of
     `chunk_size` (default: all at once). The full-space baseline trains all $D$ params from
-    the same $\theta_0$ with the same optimizer, unless `baseline` is given.
+    the same $\theta_0$ with the same optimizer, unless `baseline` is given. The threshold is
+    `fraction` × the mean baseline; `d` passes when the `statistic` (median by default, see
+    `SeedStatistic`) of its seeds' performances reaches it.
     """
     dims_np = np.asarray(dims)
     if dims_np.ndim != 1 or dims_np.size == 0:
@@ -167,6 +180,7 @@ def intrinsic_dimension(
         raise TypeError("performance: expected a function params -> scalar (higher is better)")
     if not 0.0 < float(fraction) <= 1.0:
         raise ValueError(f"fraction: must be in (0, 1], got {fraction}")
+    statistic = as_enum("statistic", statistic, SeedStatistic)
     num_seeds = int(num_seeds)
     if num_seeds < 1:
         raise ValueError(f"num_seeds: must be >= 1, got {num_seeds}")
@@ -206,7 +220,10 @@ def intrinsic_dimension(
             f"baseline: full-space performance {float(jnp.mean(base)):.4g} must be > 0 for a "
             "relative threshold; use a performance that is positive when trained"
         )
-    reached = np.asarray(jnp.mean(perf, axis=1) >= threshold)
+    summary = (
+        jnp.median(perf, axis=1) if statistic is SeedStatistic.MEDIAN else jnp.mean(perf, axis=1)
+    )
+    reached = np.asarray(summary >= threshold)
     dim = int(dims_np[np.argmax(reached)]) if reached.any() else -1
     return IntrinsicDimension(jnp.asarray(dims_np), perf, base, threshold, dim)
 

@@ -1,0 +1,78 @@
+"""Li, Farkhoor, Liu & Yosinski (2018): training in random affine subspaces θ = θ₀ + Pz with
+orthonormal P, and the intrinsic dimension d₉₀ (smallest d reaching 90% of the full-space
+performance of the median seed), on the group-sum toy whose intrinsic dimension is the number
+of groups."""
+
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+
+from figures._common import cli, save
+from toymodels import landscape as L
+from toymodels.claims import Claim
+
+
+TITLE = "Intrinsic dimension by random-subspace training (group-sum toy)"
+SEED = 34
+PAPER = "Li, Farkhoor, Liu & Yosinski 2018 (hessian-goldilocks-wedges-taxonomy §2.3)"
+#: (D, groups): the paper's toy and a second size (the prediction is d_int = groups)
+CASES = ((1000, 10), (300, 5))
+
+
+def compute(*, fast: bool) -> dict:
+    out = {}
+    steps = 3000 if fast else 10000
+    seeds = 3 if fast else 10
+    for i, (dim, groups) in enumerate(CASES):
+        k_prob, k_run = jr.split(jr.fold_in(jr.key(SEED), i))
+        prob = L.group_sum_problem(k_prob, dim=dim, groups=groups, tol=1e-2)
+        res = L.intrinsic_dimension(
+            prob,
+            key=k_run,
+            dims=np.arange(1, 2 * groups + 1),
+            performance=prob.accuracy,
+            num_seeds=seeds,
+            num_steps=steps,
+            optimizer=optax.adam(optax.cosine_decay_schedule(0.3, steps)),
+        )
+        out[f"dims_{i}"] = np.asarray(res.dims)
+        out[f"performance_{i}"] = np.asarray(res.performance)
+        out[f"baseline_{i}"] = np.asarray(res.baseline)
+        out[f"threshold_{i}"] = np.asarray(res.threshold)
+        out[f"d_int_{i}"] = np.asarray(res.dimension)
+    return out
+
+
+def claims(data: dict) -> list[Claim]:
+    return [
+        Claim(
+            f"d₉₀ of the D = {dim}, {groups}-group toy equals the number of groups (± 1)",
+            PAPER,
+            predicted=float(groups),
+            measured=float(data[f"d_int_{i}"]),
+            atol=1.0,
+        )
+        for i, (dim, groups) in enumerate(CASES)
+    ]
+
+
+def plot(data: dict, out) -> list:
+    fig, axes = plt.subplots(1, len(CASES), figsize=(9, 3.3), layout="constrained")
+    for i, (ax, (dim, groups)) in enumerate(zip(axes, CASES)):
+        d, perf = data[f"dims_{i}"], data[f"performance_{i}"]
+        ax.plot(d, perf, ".", color="0.6", ms=3)
+        ax.plot(d, np.median(perf, axis=1), "o-", label="median over seeds")
+        ax.axhline(float(data[f"threshold_{i}"]), color="C3", ls="--", label="90% of full space")
+        ax.axvline(groups, color="k", lw=0.6, label=f"d_int = {groups} (theory)")
+        ax.set(
+            xlabel="subspace dimension d",
+            ylabel="fraction of groups solved",
+            title=f"D = {dim}, {groups} groups: d₉₀ = {int(data[f'd_int_{i}'])}",
+        )
+        ax.legend(fontsize=7)
+    return [save(fig, out / "fig34_intrinsic_dimension.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
