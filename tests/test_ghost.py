@@ -238,6 +238,10 @@ def test_bad_input():
         ghost.escape_time(1.0, dt=-0.1)
     with pytest.raises(ValueError, match="^threshold"):
         ghost.escape_time(1.0, dt=0.1)
+    with pytest.raises(ValueError, match="^window"):
+        ghost.critical_lr_vs_delay([10.0], jr.split(jr.key(0), 2), window=1.0, window_ratio=0.5)
+    with pytest.raises(ValueError, match="^bracket"):
+        ghost.critical_lr_vs_delay([10.0], jr.split(jr.key(0), 2), bracket=1.0)
     with pytest.raises(ValueError, match="^num_steps"):
         ghost.gradient_descent(ghost.canonical_ghost(time="limit"), 1.0, 1.0, num_steps=-1)
     with pytest.raises(ValueError, match="^record_every"):
