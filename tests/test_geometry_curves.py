@@ -93,15 +93,26 @@ def test_curvature_along_path_matches_dense_hessian():
         L.curvature_along(TOY, A, ts, key=jr.key(0))
 
 
-def test_fit_curve_minibatches_and_bad_input():
+@pytest.mark.slow
+def test_fit_curve_minibatches():
     x, y = data.gaussian_mixture(jr.key(5), 60, 4, 3)
     prob = problems.mlp_classification(x, y, 8)
     pa, pb = prob.init(jr.key(6)), prob.init(jr.key(7))
     curve, losses = L.fit_curve(
-        prob, L.Bezier(pa, pb), key=jr.key(8), num_steps=5, batch_size=16, weight_decay=1e-4
+        prob, L.Bezier(pa, pb), key=jr.key(8), num_steps=200, batch_size=16, weight_decay=1e-4
     )
-    assert losses.shape == (5,) and bool(jnp.all(jnp.isfinite(losses)))
+    assert losses.shape == (200,) and bool(jnp.all(jnp.isfinite(losses)))
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(jnp.array_equal, curve.start, pa))
+    ts = jnp.linspace(0.0, 1.0, 11)
+    assert float(jnp.max(L.curve_values(prob, curve, ts))) < float(
+        jnp.max(L.curve_values(prob, L.Line(pa, pb), ts))
+    )
+
+
+def test_fit_curve_bad_input():
+    x, y = data.gaussian_mixture(jr.key(5), 60, 4, 3)
+    prob = problems.mlp_classification(x, y, 8)
+    pa, pb = prob.init(jr.key(6)), prob.init(jr.key(7))
     with pytest.raises(ValueError, match="^batch_size: must be in"):
         L.fit_curve(prob, L.Bezier(pa, pb), key=jr.key(0), num_steps=5, batch_size=1000)
     with pytest.raises(TypeError, match="^curve: a Line has no bend"):
@@ -137,9 +148,11 @@ def test_random_subspace_orthonormal_and_training():
         L.random_subspace(jr.key(0), 10, 11)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dim, groups", [(1000, 10), (240, 6)])
 def test_intrinsic_dimension_of_the_group_sum_toy(dim, groups):
-    """Li et al.'s toy: D coordinates in G groups with fixed sums has d_int = G."""
+    """Li et al.'s toy: D coordinates in G groups with fixed sums has d_int = G (fast mode of
+    figures/fig34_intrinsic_dimension.py checks the (1000, 10) and (300, 5) toys by default)."""
     prob = L.group_sum_problem(jr.key(dim), dim=dim, groups=groups, tol=1e-2)
     res = L.intrinsic_dimension(
         prob,
@@ -167,3 +180,34 @@ def test_intrinsic_dimension_bad_input():
         L.intrinsic_dimension(prob, dims=[1, 30], **kw)
     with pytest.raises(ValueError, match="^dim: must be a positive multiple"):
         L.group_sum_problem(jr.key(0), dim=21, groups=2)
+
+
+@pytest.mark.slow
+def test_mode_connectivity_two_independent_mlps_spec_size():
+    """The spec's setting: two Adam-trained 20-64-64-5 ReLU MLPs on 1000 mixture points
+    (2000 steps each); the line's max loss > 1, the trained Bezier's < 0.05; mc ≈ 0 vs < 0.
+    (figures/fig33_mode_connectivity.py checks a smaller setting in every default run.)"""
+    x, y = data.gaussian_mixture(jr.key(0), 1000, 20, 5, separation=1.0)
+    prob = problems.mlp_classification(x, y, (64, 64), activation="relu")
+
+    def train(k):
+        return L.train_with_checkpoints(
+            prob, prob.init(k), optimizer=optax.adam(1e-2), num_steps=2000, every=2000
+        ).params
+
+    both = jax.vmap(train)(jr.split(jr.key(1), 2))
+    pa = jax.tree_util.tree_map(lambda a: a[0], both)
+    pb = jax.tree_util.tree_map(lambda a: a[1], both)
+    curve, _ = L.fit_curve(
+        prob,
+        L.Bezier(pa, pb),
+        key=jr.key(2),
+        num_steps=1500,
+        samples_per_step=4,
+        optimizer=optax.adam(5e-3),
+    )
+    ts = jnp.linspace(0.0, 1.0, 41)
+    assert float(jnp.max(L.interpolate(prob, pa, pb, ts))) > 1.0
+    assert float(jnp.max(L.curve_values(prob, curve, ts))) < 0.05
+    assert float(L.curve_mode_connectivity(prob, L.Line(pa, pb))) < -10.0
+    assert abs(float(L.curve_mode_connectivity(prob, curve))) < 1.0
