@@ -1,7 +1,10 @@
 """Ghost mechanism: a learning-rate × seed sweep as ONE vmapped computation against a Python
 loop over the same jitted single run (compilation excluded for both; same results checked).
 
-- `rnn_*`: the paper's rank-one RNN (N = 100, T = 20), 6 learning rates × 4 seeds.
+- `rnn_*`: the paper's rank-one RNN (N = 100, T = 20), 6 learning rates × 4 seeds, 2000
+  epochs (`rnn_f32_*`: the same in float32). On a 2-core CPU each epoch is compute-bound
+  (tanh/sigmoid over 100 units × 40 steps, forward and backward), so batching gains only
+  what per-op overhead it removes (~2-5×); the ≥ 10× target needs parallel hardware.
 - `canonical_*`: reduced GD on r (T = 100), 10 learning rates × 20 seeds, 4000 steps.
 """
 
@@ -25,9 +28,10 @@ def _best_of(fn, repeats=3):
     return best
 
 
-def _rnn(num_epochs=2000):
-    rnn = leaky_rnn()
-    lrs = jnp.asarray(np.geomspace(1e-3, 3e-2, 6))
+def _rnn(num_epochs=2000, dtype=jnp.float64):
+    tag = "rnn" if dtype == jnp.float64 else "rnn_f32"
+    rnn = leaky_rnn(x0=jnp.asarray(-0.3, dtype))
+    lrs = jnp.asarray(np.geomspace(1e-3, 3e-2, 6), dtype)
     keys = jr.split(jr.key(0), 4)
 
     def sweep():
@@ -45,15 +49,15 @@ def _rnn(num_epochs=2000):
         return jnp.stack([jnp.stack([single(lr, k) for k in keys]) for lr in lrs])
 
     a, b = jax.block_until_ready(sweep()), jax.block_until_ready(loop())  # compile both
-    np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     t_vmap, t_loop = _best_of(sweep), _best_of(loop)
     runs = lrs.size * keys.shape[0]
     return {
-        "rnn_runs_x_epochs": f"{runs} x {num_epochs}",
-        "rnn_vmapped_s": t_vmap,
-        "rnn_python_loop_s": t_loop,
-        "rnn_speedup": t_loop / t_vmap,
-        "rnn_us_per_epoch_run_vmapped": 1e6 * t_vmap / (runs * num_epochs),
+        f"{tag}_runs_x_epochs": f"{runs} x {num_epochs}",
+        f"{tag}_vmapped_s": t_vmap,
+        f"{tag}_python_loop_s": t_loop,
+        f"{tag}_speedup": t_loop / t_vmap,
+        f"{tag}_us_per_epoch_run_vmapped": 1e6 * t_vmap / (runs * num_epochs),
     }
 
 
@@ -83,7 +87,7 @@ def _canonical(num_steps=4000):
 
 
 def main() -> dict:
-    return {**_rnn(), **_canonical()}
+    return {**_rnn(), **_rnn(dtype=jnp.float32), **_canonical()}
 
 
 if __name__ == "__main__":
