@@ -33,6 +33,12 @@ def compute(*, fast: bool) -> dict:
         return jax.vmap(p.loss)(rs), jax.vmap(p.grad)(rs)
 
     loss, grad = zip(*(landscape(jnp.asarray(a)) for a in CONFIDENCES))
+    predict = jax.jit(
+        jax.vmap(
+            jax.vmap(lambda r, a: ghost.confidence_loss(r, delay=T, confidence=a), (0, None)),
+            (None, 0),
+        )
+    )
     data = {
         "f": f,
         "r_star": np.asarray(r_star),
@@ -42,6 +48,9 @@ def compute(*, fast: bool) -> dict:
         "theory": theory.loss(f * r_star, T),
         "theory_euler": np.asarray(ghost.limit_loss(f * r_star, delay=T, threshold=10.0, dt=0.1)),
         "theory_grad": theory.loss_grad(f * r_star, T),
+        "predicted_finite_a": np.asarray(
+            predict(jnp.asarray(f * r_star), jnp.asarray(CONFIDENCES))
+        ),
     }
     if not fast:  # continuous time (diffrax): the Δt → 0 limit of the same loss
         pc = ghost.canonical_ghost(T, time="continuous")
@@ -70,6 +79,16 @@ def claims(data: dict) -> list[Claim]:
             predicted=data["theory_euler"][act],
             measured=data["loss"][a1][act],
             atol=0.004,
+        ),
+        Claim(
+            "finite a ∈ {0.1, 1, 10}: Euler loss = continuous-time prediction (quadrature on the "
+            "exact trajectory) over [0.02, 2.5]·r*",
+            "toymodels.models.ghost.confidence_loss",
+            predicted=data["predicted_finite_a"],
+            measured=data["loss"],
+            atol=0.01,
+            note="max deviation "
+            f"{np.max(np.abs(data['loss'] - data['predicted_finite_a'])):.4f} (Δt = 0.1)",
         ),
         Claim(
             "no-learning zone: L = 1 for r ≤ 0.2 r* (a = 1)",
@@ -118,8 +137,11 @@ def plot(data: dict, out) -> list:
         ax.axvspan(0, 0.25, color="0.9", label="no-learning zone r ≤ r*/4")
         ax.axvline(1.0, color="0.5", ls=":", lw=1)
     ax0.plot(f, data["theory"], "k", lw=2, alpha=0.6, label="|T − π/(2√r)|/T (a → ∞)")
-    for a, loss, c in zip(data["confidence"], data["loss"], ["C0", "C1", "C3"]):
+    for a, loss, pr, c in zip(
+        data["confidence"], data["loss"], data["predicted_finite_a"], ["C0", "C1", "C3"]
+    ):
         ax0.plot(f, loss, "o", ms=2.5, color=c, label=f"Euler sim, a = {a:g}")
+        ax0.plot(f, pr, "-", lw=0.8, color=c)
     if "loss_cont" in data:
         ax0.plot(data["f_cont"], data["loss_cont"], "x", color="C2", ms=4, label="diffrax, a = 1")
     ax0.set(xlabel="r / r*", ylabel="L(r)", title=f"T = {T:g}, Δt = 0.1: zone and cusp")
