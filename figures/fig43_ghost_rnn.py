@@ -25,7 +25,9 @@ LRS = (0.003, 0.02)
 
 def compute(*, fast: bool) -> dict:
     rnn = leaky_rnn()  # the paper's network
-    num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 200_000, 1000)
+    # fast: one seed, 5·10⁴ epochs (the plateau at lr 0.003 ends near 3.8·10⁴); full: four
+    # seeds, 4·10⁵ epochs (the paper: 5·10⁵; at 2·10⁵ one seed still sat at 0.0101)
+    num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 400_000, 2000)
     keys = jr.split(jr.key(SEED), num_seeds)
     hist = ghost.rnn_sweep(rnn, jnp.asarray(LRS), keys, num_epochs=num_epochs, record_every=every)
     data = {
@@ -82,7 +84,7 @@ def claims(data: dict) -> list[Claim]:
         ),
         Claim(
             "lr 0.003 learns: final loss < "
-            + ("0.02 after 5·10⁴ epochs (fast mode)" if fast else "1e-2 after 2·10⁵ epochs"),
+            + ("0.02 after 5·10⁴ epochs (fast mode)" if fast else "1e-2 after 4·10⁵ epochs"),
             PAPER,
             predicted=0.02 if fast else 1e-2,
             measured=data["final_loss"][0],
