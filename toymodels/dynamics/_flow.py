@@ -79,7 +79,7 @@ class NormBarrier(eqx.Module):
 
     def __check_init__(self):
         check_positive("max_weightnorm", self.max_weightnorm)
-        check_positive("strength", self.strength)
+        check_positive("strength", self.strength, allow_zero=True)
 
     def __call__(self, flat: Array) -> Array:
         w = jnp.sum(flat**2) / (2 * flat.size)
@@ -142,10 +142,7 @@ class _TimeBisection(optx.Bisection):
 
 def _vector_field(problem, unravel, barrier, time_scale):
     loss = flat_loss(problem, unravel)
-    if barrier is not None:
-        total = lambda x: loss(x) + barrier(x)  # noqa: E731
-    else:
-        total = loss
+    total = loss if barrier is None else (lambda x: loss(x) + barrier(x))
     grad = jax.grad(total)
 
     def f(t, y, args):
@@ -316,6 +313,12 @@ def gradient_flow(
     if matrix_free is None:
         matrix_free = flat0.size > dense_limit
     dtype = flat0.dtype
+    # Always pass a barrier with array fields (strength 0 = none): one compilation for all.
+    b = NormBarrier(1.0, 1.0) if barrier is None else barrier
+    barrier = NormBarrier(
+        jnp.asarray(b.max_weightnorm, dtype),
+        jnp.asarray(0.0 if barrier is None else b.strength, dtype),
+    )
     out = _solve(
         problem,
         params0,
