@@ -16,7 +16,7 @@ from jaxtyping import Array
 
 from figures._common import FIGURES_DIR, cli, save
 from toymodels.claims import Claim, Comparison
-from toymodels.data import digits_split
+from toymodels.data import digits, train_test_split
 from toymodels.landscape import (
     Bezier,
     curve_mode_connectivity,
@@ -103,13 +103,18 @@ def _data():
     al.), and mixup-augmented probe inputs for CKA (λ ~ Beta(16, 16)). Evaluated eagerly
     even when first called while the sweep traces `point_metrics`."""
     with jax.ensure_compile_time_eval():
-        k_split, k_h, k_mix, k_lam = jr.split(jr.key(SEED), 4)
-        s = digits_split(k_split, test_fraction=0.25)
-        n = s.x_train.shape[0]
-        h_idx = jr.choice(k_h, n, (HESSIAN_SAMPLES,), replace=False)
-        pair = jr.choice(k_mix, n, (CKA_SAMPLES, 2))
-        lam = jr.beta(k_lam, MIXUP_ALPHA, MIXUP_ALPHA, (CKA_SAMPLES, 1), dtype=s.x_train.dtype)
-        x_mix = lam * s.x_train[pair[:, 0]] + (1 - lam) * s.x_train[pair[:, 1]]
+        x, y = digits()
+        return jax.jit(_split_and_mix)(x, y, jr.key(SEED))
+
+
+def _split_and_mix(x, y, key):
+    k_split, k_h, k_mix, k_lam = jr.split(key, 4)
+    s = train_test_split(k_split, x, y, test_fraction=0.25)
+    n = s.x_train.shape[0]
+    h_idx = jr.choice(k_h, n, (HESSIAN_SAMPLES,), replace=False)
+    pair = jr.choice(k_mix, n, (CKA_SAMPLES, 2))
+    lam = jr.beta(k_lam, MIXUP_ALPHA, MIXUP_ALPHA, (CKA_SAMPLES, 1), dtype=s.x_train.dtype)
+    x_mix = lam * s.x_train[pair[:, 0]] + (1 - lam) * s.x_train[pair[:, 1]]
     return s, h_idx, x_mix
 
 

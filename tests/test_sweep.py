@@ -164,23 +164,23 @@ def test_progress_with_eta(monkeypatch, capsys):
     assert "2/4 chunks" in stream.getvalue() and "ETA ?" not in stream.getvalue().split("\r")[-1]
     # without tqdm the sweep falls back to the simple bar
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    sweep(f_basic, {"a": [0.5], "b": [1]}, key=jr.key(0), static=["b"], progress=True)
+    sweep(f_basic, AXES, seeds=3, static=["b"], key=jr.key(3), chunk_size=4, progress=True)
     err = capsys.readouterr().err
-    assert "1/1 chunks" in err and "ETA" in err
+    assert "8/8 chunks" in err and "ETA" in err
 
 
 def f_big(point, key):
-    m = jr.normal(key, (300, 300)) * point["a"]
+    m = jr.normal(key, (200, 200)) * point["a"]
     return {"s": jnp.sum(jnp.tanh(m @ m))}
 
 
 def test_auto_chunk_size_respects_memory_limit():
-    axes = {"a": np.linspace(0.1, 1.0, 12)}
-    small = sweep(f_big, axes, key=jr.key(0), memory_limit=4 * 2**20)
+    axes = {"a": np.linspace(0.1, 1.0, 8)}
+    small = sweep(f_big, axes, key=jr.key(0), memory_limit=2**20)
     big = sweep(f_big, axes, key=jr.key(0), memory_limit=2**34)
-    # one point holds at least two 300x300 float64 arrays (1.44 MB): at most 2 per 4 MiB
-    assert 1 <= small.stats.chunk_size <= 2
-    assert big.stats.chunk_size == 12
+    # one point holds at least two 200x200 float64 arrays (640 kB): at most 1 per MiB
+    assert small.stats.chunk_size == 1
+    assert big.stats.chunk_size == 8
     np.testing.assert_allclose(small["s"], big["s"], rtol=1e-12)
 
 

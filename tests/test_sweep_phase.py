@@ -21,18 +21,20 @@ def _plain_sgd(problem, params, key, batch, epochs):
     """Reference: minibatch SGD with momentum and weight decay, one update per minibatch
     (the same shuffles as `train_sgd` with micro = batch)."""
     n = problem.num_samples
-    keys = jr.split(key, epochs)
+    perms = np.asarray(jax.vmap(lambda k: jr.permutation(k, n))(jr.split(key, epochs)))
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
-    step = jax.jit(jax.grad(lambda p, x, y: problem.with_data(x, y).loss(p)))
-    for e in range(epochs):
-        perm = np.asarray(jr.permutation(keys[e], n))
+
+    @jax.jit
+    def step(params, v, i):
+        g = jax.grad(problem.with_data(problem.x[i], problem.targets[i]).loss)(params)
+        v = jax.tree_util.tree_map(
+            lambda vi, gi, pi: fig.MOMENTUM * vi + gi + fig.WEIGHT_DECAY * pi, v, g, params
+        )
+        return jax.tree_util.tree_map(lambda pi, vi: pi - fig.LR * vi, params, v), v
+
+    for perm in perms:
         for j in range(n // batch):
-            i = perm[j * batch : (j + 1) * batch]
-            g = step(params, problem.x[i], problem.targets[i])
-            v = jax.tree_util.tree_map(
-                lambda vi, gi, pi: fig.MOMENTUM * vi + gi + fig.WEIGHT_DECAY * pi, v, g, params
-            )
-            params = jax.tree_util.tree_map(lambda pi, vi: pi - fig.LR * vi, params, v)
+            params, v = step(params, v, perm[j * batch : (j + 1) * batch])
     return params
 
 
@@ -65,8 +67,9 @@ def test_masked_network_equals_plain_mlp(small):
         {"w": jnp.pad(p[0]["w"], ((0, 4), (0, 0))), "b": jnp.pad(p[0]["b"], (0, 4))},
         {"w": jnp.pad(p[1]["w"], ((0, 0), (0, 4))), "b": p[1]["b"]},
     )
-    np.testing.assert_allclose(masked.loss(pm), plain.loss(p), rtol=1e-13)
-    g_plain, g_masked = jax.grad(plain.loss)(p), jax.grad(masked.loss)(pm)
+    lp, g_plain = jax.jit(jax.value_and_grad(plain.loss))(p)
+    lm, g_masked = jax.jit(jax.value_and_grad(masked.loss))(pm)
+    np.testing.assert_allclose(lm, lp, rtol=1e-13)
     np.testing.assert_allclose(g_masked[0]["w"][:3], g_plain[0]["w"], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(g_masked[1]["w"][:, :3], g_plain[1]["w"], rtol=1e-12, atol=1e-14)
     assert not np.any(np.asarray(g_masked[0]["w"][3:])) and not np.any(
