@@ -15,6 +15,9 @@ $\dot\varepsilon = -L'(\varepsilon)/\lVert\theta'(\varepsilon)\rVert^2 \approx
 $\varepsilon \approx (a^2/(16ht))^{1/4}$ and $L - L_\infty \approx |a|\sqrt h/(4\sqrt t)$.
 """
 
+import math
+
+import numpy as np
 import sympy as sp
 
 
@@ -41,8 +44,9 @@ def _erf_sub(expr):
 
 
 #: f0 and f2 for σ(z) = erf(z/√2), as numeric functions of (z, u, a, c).
-glu_f0 = sp.lambdify((z, u, a, c), _erf_sub(F0), modules="numpy")
-glu_f2 = sp.lambdify((z, u, a, c), _erf_sub(F2), modules="numpy")
+_MODULES = [{"erf": np.vectorize(math.erf)}, "numpy"]
+glu_f0 = sp.lambdify((z, u, a, c), _erf_sub(F0), modules=_MODULES)
+glu_f2 = sp.lambdify((z, u, a, c), _erf_sub(F2), modules=_MODULES)
 
 EPS_T = (eps0**-4 + 16 * h * t / a**2) ** sp.Rational(-1, 4)
 EPS_ASYMPTOTIC = (a**2 / (16 * h * t)) ** sp.Rational(1, 4)

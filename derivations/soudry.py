@@ -22,9 +22,17 @@ G = sp.Matrix(D1, N, lambda i, n: w2[i] * A[i, n] * E[i, n])
 KR = sp.Matrix(D1 * D0, N, lambda r, n: G[r // D0, n] * X[r % D0, n])
 GRAD_KR = 2 * KR * ERR.T / N
 
-_args = (X, E, A, W, w2, y)
-#: the symbolic gradient for the pattern A (numeric function of X, E, A, W, w2, y).
-grad_w = sp.lambdify(_args, GRAD_W, modules="numpy")
+_SYMS = [s for M in (X, E, A, W, w2, y) for s in M]
+_grad_flat = sp.lambdify(_SYMS, list(GRAD_W), modules="numpy")
+
+
+def grad_w(x, e, a, w, v, yy):
+    """The symbolic gradient (pattern `a` of slopes) at numeric arrays of the shapes of
+    (X, E, A, W, w2, y): returns a (D1, D0) array."""
+    import numpy as np
+
+    vals = np.concatenate([np.asarray(t, dtype=float).ravel() for t in (x, e, a, w, v, yy)])
+    return np.array(_grad_flat(*vals), dtype=float).reshape(D1, D0)
 
 
 def check() -> None:

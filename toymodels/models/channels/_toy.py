@@ -166,7 +166,7 @@ _glu_h = _padded(_glu_h_jit)
 
 
 def glu_loss_curve(toy: ErfToy, ws: ArrayLike) -> dict[str, np.ndarray]:
-    """$\ell(w, 0)$, optimal $(c, a)$ and $h(w)$ at the gate weights `ws` (numpy arrays
+    r"""$\ell(w, 0)$, optimal $(c, a)$ and $h(w)$ at the gate weights `ws` (numpy arrays
     keyed `w, loss, c, a, h`)."""
     ws = jnp.atleast_1d(as_float_array("ws", ws, ndim=(0, 1)))
     c, a, loss = (np.asarray(t) for t in _glu_fit(toy, ws))
@@ -209,7 +209,7 @@ def glu_critical_points(
 def stable_channel_interval(
     toy: ErfToy, *, lo: float = 0.3, hi: float = 6.0, num: int = 200
 ) -> np.ndarray:
-    """Zeros of $h(w)$ in $[lo, hi]$ (the ends of the intervals where $h > 0$)."""
+    r"""Zeros of $h(w)$ in $[lo, hi]$ (the ends of the intervals where $h > 0$)."""
     if int(num) < 3:
         raise ValueError(f"num: need at least 3 grid points, got {num}")
     if not hi > lo:

@@ -1,0 +1,203 @@
+"""Flat channels: Owen's T and the erf kernels, the toy's closed-form loss, its GLU critical
+points and stable-channel interval, channel coordinates, the flow rate, sharpness."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.special import erf, owens_t
+
+from derivations import channels as theory
+from toymodels.models import channels as ch
+
+
+X = np.linspace(-12.0, 12.0, 200001)
+P = np.exp(-(X**2) / 2) / np.sqrt(2 * np.pi) * (X[1] - X[0])
+
+
+def sig(z):
+    return erf(z / np.sqrt(2))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return ch.erf_toy()
+
+
+@pytest.fixture(scope="module")
+def crit(toy):
+    return ch.glu_critical_points(toy, lo=0.3, hi=6.0, num=120)
+
+
+def test_owens_t_and_pairs():
+    rng = np.random.default_rng(0)
+    h, a = 3 * rng.standard_normal(300), 5 * rng.standard_normal(300)
+    assert (
+        np.max(np.abs(np.asarray(ch.owens_t(jnp.asarray(h), jnp.asarray(a))) - owens_t(h, a)))
+        < 1e-14
+    )
+    for a1, b1, a2, b2 in [
+        (0.7, 0, 5, 2.5),
+        (3.1, 0, 5, -2.5),
+        (5, 2.5, 5, -2.5),
+        (1.2, 0, -0.4, 0),
+    ]:
+        ref = np.sum(P * sig(a1 * X + b1) * sig(a2 * X + b2))
+        assert abs(float(ch.erf_pair(a1, b1, a2, b2)) - ref) < 1e-10
+
+
+def test_toy_loss_is_the_population_loss(toy):
+    p = ch.channel_params(1.3, -0.7, 2.2, 0.4)
+    f = p[1]["w"][0] @ sig(np.asarray(p[0]["w"]) * X)
+    fstar = sig(5 * X + 2.5) + sig(5 * X - 2.5)
+    assert abs(float(toy.loss(p)) - np.sum(P * (f - fstar) ** 2)) < 1e-10
+    # another teacher: predictions are functions of the teacher
+    other = ch.erf_toy((2.0,), (0.5,), (1.5,), width=1)
+    q = ({"w": jnp.array([[1.1]])}, {"w": jnp.array([[0.8]])})
+    ref = np.sum(P * (0.8 * sig(1.1 * X) - 1.5 * sig(2 * X + 0.5)) ** 2)
+    assert abs(float(other.loss(q)) - ref) < 1e-10
+
+
+def test_glu_critical_points_and_losses(crit):
+    assert np.allclose(crit["w"], [0.8663, 1.3996, 3.1504], atol=1e-3)
+    assert np.allclose(crit["loss"], [0.042372, 0.047116, 7.7333e-4], rtol=1e-4)
+    assert list(crit["kind"]) == [1, -1, 1]  # channel 1 min, saddle line max, channel 2 min
+    assert np.allclose([crit["c"][2], crit["a"][2]], [2.0178, -6.5111], atol=1e-3)
+    assert abs(crit["a"][1]) < 1e-8  # the saddle line has a = 0
+
+
+def test_glu_loss_against_quadrature(toy, crit):
+    # independent reference: least squares on the dense grid
+    fstar = sig(5 * X + 2.5) + sig(5 * X - 2.5)
+    for w, loss, h in zip(crit["w"], crit["loss"], crit["h"]):
+        basis = np.stack([sig(w * X), X * np.sqrt(2 / np.pi) * np.exp(-((w * X) ** 2) / 2)], 1)
+        G = basis.T @ (basis * P[:, None])
+        c, a = np.linalg.solve(G, basis.T @ (P * fstar))
+        f0 = basis @ [c, a]
+        assert abs(np.sum(P * (f0 - fstar) ** 2) - loss) < 1e-10
+        if abs(a) > 1e-6:
+            f2 = theory.glu_f2(w * X, X, a, c)
+            assert abs(np.sum(P * f2 * 2 * (f0 - fstar)) - h) < 1e-9
+
+
+def test_stable_channel_interval(toy, crit):
+    ends = ch.stable_channel_interval(toy, lo=0.3, hi=6.0, num=120)
+    assert np.allclose(ends, [0.7992, 3.2023], atol=1e-3)
+    # both minima lie inside, so both are stable channels to infinity
+    assert np.all((crit["w"][[0, 2]] > ends[0]) & (crit["w"][[0, 2]] < ends[1]))
+    assert np.all(crit["h"][[0, 2]] > 0)
+
+
+def test_channel_coordinates_roundtrip_and_glu_limit(key):
+    from toymodels.problems import mlp_apply, mlp_init
+
+    p = mlp_init(key, (3, 4, 2), bias=True)
+    co = ch.to_channel(p, 1, 3)
+    back = ch.from_channel(p, co, 1, 3)
+    assert all(
+        np.allclose(a, b, atol=1e-13) for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(p))
+    )
+    # the pair at small ε computes the GLU f0 + ε² f2 (SymPy expansion, σ = erf(x/√2))
+    x = jax.random.normal(key, (20, 3))
+    xt = np.concatenate([np.asarray(x), np.ones((20, 1))], 1)
+    for eps in (1e-2, 5e-3):
+        q = ch.from_channel(p, ch.ChannelCoords(co.w, jnp.asarray(eps), co.delta, co.a, co.c), 1, 3)
+        pair_only = (
+            {"w": q[0]["w"][jnp.array([1, 3])], "b": q[0]["b"][jnp.array([1, 3])]},
+            {"w": q[1]["w"][:, jnp.array([1, 3])]},
+        )
+        out = np.asarray(mlp_apply(pair_only, x, activation="erf"))
+        z, u = xt @ np.asarray(co.w), xt @ np.asarray(co.delta)
+        for o in range(2):
+            f0 = theory.glu_f0(z, u, float(co.a[o]), float(co.c[o]))
+            f2 = theory.glu_f2(z, u, float(co.a[o]), float(co.c[o]))
+            assert np.max(np.abs(out[:, o] - f0 - eps**2 * f2)) < 50 * eps**4
+    j = ch.jump(p, 1, 3, factor=0.5)
+    cj = ch.to_channel(j, 1, 3)
+    assert np.isclose(float(cj.eps), 0.5 * float(co.eps)) and np.allclose(cj.a, co.a)
+    assert np.allclose(cj.c, co.c) and np.allclose(cj.w, co.w) and np.allclose(cj.delta, co.delta)
+
+
+def test_loss_along_channel_is_l0_plus_eps2_h(toy, crit):
+    c, a, w, L0, h = (crit[k][2] for k in ("c", "a", "w", "loss", "h"))
+    for eps in (0.02, 0.01):
+        p = ch.channel_params(c, a, w, eps)
+        assert abs((float(toy.loss(p)) - L0) / eps**2 - h) < 0.02 * h
+
+
+def test_flow_integrator_against_diffrax(toy, crit):
+    p0 = ch.channel_params(crit["c"][2], crit["a"][2], crit["w"][2], 0.3)
+    ts = np.array([1.0, 10.0])
+    A = ch.channel_flow(toy, p0, ts, rel_step=0.002)
+    B = ch.flow_diffrax(toy, p0, ts)
+    assert all(np.max(np.abs(a - b)) < 1e-6 for a, b in zip(jax.tree.leaves(A), jax.tree.leaves(B)))
+
+
+def _eps_and_excess(toy, traj, L0):
+    eps = np.asarray(jax.vmap(lambda q: 0.5 * jnp.abs(q[0]["w"][0, 0] - q[0]["w"][1, 0]))(traj))
+    return eps, np.asarray(jax.vmap(toy.loss)(traj)) - L0
+
+
+def test_channel_flow_rate_short(toy, crit):
+    """Cheap default check: from t = 1e5 on, ε follows the reduced law
+    ε⁻⁴(t) = ε⁻⁴(t₁) + 16h(t − t₁)/a² (derivations/channels.py)."""
+    c, a, w, L0, h = (crit[k][2] for k in ("c", "a", "w", "loss", "h"))
+    ts = np.array([1e5, 1e6, 1e7])
+    traj = ch.channel_flow(toy, ch.channel_params(c, a, w, 0.3), ts, rel_step=0.02)
+    eps, excess = _eps_and_excess(toy, traj, L0)
+    pred = theory.rate_eps(ts - ts[0], a, h, eps[0])
+    assert np.allclose(eps, pred, rtol=0.02)
+    assert np.allclose(excess, h * eps**2, rtol=0.05)
+
+
+@pytest.mark.slow
+def test_channel_flow_rate_to_1e9(toy, crit):
+    c, a, w, L0, h = (crit[k][2] for k in ("c", "a", "w", "loss", "h"))
+    ts = np.logspace(0, 9, 37)
+    traj = ch.channel_flow(toy, ch.channel_params(c, a, w, 0.3), ts)
+    eps, excess = _eps_and_excess(toy, traj, L0)
+    assert abs(ch.loglog_slope(ts, eps, t_min=1e6) + 0.25) < 0.02
+    assert abs(ch.loglog_slope(ts, excess, t_min=1e6) + 0.5) < 0.03
+    e_pred, l_pred = ch.channel_rate(ts, a=a, h=h)
+    m = ts >= 1e8
+    assert np.allclose(eps[m], np.asarray(e_pred)[m], rtol=0.01)
+
+
+def test_sharpness_grows_like_inverse_eps2(toy, crit):
+    c, a, w = (crit[k][2] for k in ("c", "a", "w"))
+    vals = [
+        float(ch.sharpness(toy, ch.channel_params(c, a, w, e))) * e**2 for e in (0.1, 0.05, 0.025)
+    ]
+    assert abs(vals[2] - vals[1]) < abs(vals[1] - vals[0])  # converging
+    assert abs(vals[2] / vals[1] - 1) < 0.02
+
+
+@pytest.mark.slow
+def test_gd_stalls_at_edge_of_stability(toy, crit):
+    c, a, w = (crit[k][2] for k in ("c", "a", "w"))
+    eta = 0.4
+    p = ch.gradient_descent(toy, ch.channel_params(c, a, w, 0.3), lr=eta, steps=200_000)
+    assert abs(float(ch.sharpness(toy, p)) - 2 / eta) < 0.01 * 2 / eta
+
+
+def test_detect_channel(toy, crit):
+    c, a, w = (crit[k][2] for k in ("c", "a", "w"))
+    p = ch.channel_params(c, a, w, 1e-4)
+    upd = jax.tree.map(lambda g: -g, jax.grad(toy.loss)(p))
+    out = ch.detect_channel(p, upd)
+    assert out["is_channel"] and out["pair"] in ((0, 1), (1, 0))
+    q = ch.channel_params(c, a, w, 0.3)
+    assert not ch.detect_channel(q, jax.grad(toy.loss)(q))["is_channel"]
+
+
+def test_bad_input(toy):
+    with pytest.raises(ValueError, match="eps"):
+        ch.channel_params(1.0, 1.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="j"):
+        ch.to_channel(ch.channel_params(1.0, 1.0, 1.0, 0.1), 0, 0)
+    with pytest.raises(ValueError, match="ts"):
+        ch.channel_flow(toy, ch.channel_params(1.0, 1.0, 1.0, 0.1), [10.0, 1.0])
+    with pytest.raises(ValueError, match="b"):
+        ch.erf_toy((1.0, 2.0), (0.0,), (1.0, 1.0))
+    with pytest.raises(ValueError, match="factor"):
+        ch.jump(ch.channel_params(1.0, 1.0, 1.0, 0.1), 0, 1, factor=2.0)
