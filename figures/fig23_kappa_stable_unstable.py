@@ -27,6 +27,7 @@ SEED = 0
 PAPER = "Ghosh 2026, arXiv:2605.23476 (ghost-nonnormal-eos.md §2, claim 5)"
 BETA = 0.9
 LRS = (0.03, 0.1, 0.3, 0.5, 0.8)
+FAST_LRS = (0.1, 0.3, 0.5, 0.8)
 
 
 def compute(*, fast: bool) -> dict:
@@ -36,9 +37,10 @@ def compute(*, fast: bool) -> dict:
     prob = mlp_regression(x, y, (16,))
     p0 = prob.init(k2)
     steps = 600 if fast else 3000
-    every = 100 if fast else 100
-    data = {"lrs": np.asarray(LRS)}
-    for i, lr in enumerate(LRS):
+    every = 150 if fast else 100
+    lrs = FAST_LRS if fast else LRS
+    data = {"lrs": np.asarray(lrs)}
+    for i, lr in enumerate(lrs):
         r = train(
             prob,
             p0,

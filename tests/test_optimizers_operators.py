@@ -200,3 +200,9 @@ def test_operator_bad_input():
         D.spectral_radius(jnp.array([[jnp.nan]]))
     with pytest.raises(ValueError, match="^eps"):
         D.pseudospectral_radius(h, -1.0)
+
+
+def test_derivation_identities():
+    """The SymPy module's own identities (edges, exceptional points, commutator, SGD step,
+    scalar factorization)."""
+    theory.check()
