@@ -245,3 +245,20 @@ def test_fork_process_pool_is_refused():
     with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as ex:
         with pytest.raises(ValueError, match="^executor: .*'fork'"):
             sweep(f_basic, AXES, static=["b"], key=jr.key(0), executor=ex)
+
+
+def test_load_reads_a_finished_store_without_the_function(tmp_path, basic):
+    from toymodels.sweep import load
+
+    res = sweep(f_basic, AXES, seeds=3, static=["b"], key=jr.key(3), chunk_size=4, store=tmp_path)
+    back = load(res.store)
+    assert back.spec_hash == res.spec_hash and back.dims == res.dims
+    for k in basic.data:
+        np.testing.assert_array_equal(back[k], basic[k])
+    for k in res.coords:
+        np.testing.assert_array_equal(back.coords[k], res.coords[k])
+    (res.store / "chunk-000003.npz").unlink()
+    with pytest.raises(ValueError, match="^path: chunk 3 of 8 is missing"):
+        load(res.store)
+    with pytest.raises(ValueError, match="^path: .* no readable sweep manifest"):
+        load(tmp_path)

@@ -20,6 +20,7 @@ from ._sweep import (
     SweepResult as SweepResult,
     SweepStats as SweepStats,
     evaluate_chunk as evaluate_chunk,
+    load as load,
     process_pool as process_pool,
     sweep as sweep,
 )

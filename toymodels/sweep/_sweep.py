@@ -490,3 +490,56 @@ def sweep(
         spec_hash=st.hash if st is not None else Store("", spec).hash,
         store=st.path if st is not None else None,
     )
+
+
+def load(path: str | Path) -> SweepResult:
+    """Read a finished sweep back from its store folder (`SweepResult.store`, the folder
+    holding `manifest.json`) without the function: the grid comes from the manifest, the
+    outputs from the chunk files, each checked against its header and content hash.
+
+    Raises `ValueError` naming the first missing or damaged chunk (run the sweep again to
+    compute it)."""
+    import json
+
+    t0 = time.perf_counter()
+    folder = Path(path)
+    manifest = folder / "manifest.json"
+    try:
+        body = json.loads(manifest.read_text())
+        spec, chunk_size = body["spec"], int(body["chunk_size"])
+        axes = spec["grid"]["axes"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"path: {folder} holds no readable sweep manifest ({err})") from None
+    st = Store(folder.parent, spec)
+    if st.path.resolve() != folder.resolve():
+        raise ValueError(f"path: {folder} does not match its manifest's specification hash")
+    grid = Grid(
+        tuple(a["name"] for a in axes),
+        tuple(np.asarray(a["values"], dtype=np.dtype(a["dtype"])) for a in axes),
+        tuple(a["name"] for a in axes if a["static"]),
+    )
+    chunks = grid.chunks(chunk_size)
+    data: dict[str, np.ndarray] | None = None
+    for c in chunks:
+        path_c = st.chunk_path(c.index)
+        if not path_c.exists():
+            raise ValueError(f"path: chunk {c.index} of {len(chunks)} is missing from {folder}")
+        if data is None:  # the output signature, from the first chunk's arrays
+            with np.load(path_c, allow_pickle=False) as z:
+                sig = {k: (z[k].shape[1:], z[k].dtype) for k in z.files if k != "__meta__"}
+            data = {k: np.empty((grid.num_points, *s), d) for k, (s, d) in sig.items()}
+        try:
+            arrays = st.read_chunk(c, sig)
+        except CorruptChunk as err:
+            raise ValueError(f"path: chunk {c.index} is damaged ({err})") from None
+        for k, a in arrays.items():
+            data[k][c.flat] = a
+    assert data is not None
+    stats = SweepStats(len(chunks), 0, len(chunks), 0, chunk_size, time.perf_counter() - t0)
+    return SweepResult(
+        coords=grid.coords(),
+        data={k: v.reshape(*grid.shape, *v.shape[1:]) for k, v in data.items()},
+        stats=stats,
+        spec_hash=st.hash,
+        store=st.path,
+    )
