@@ -36,8 +36,17 @@ from ._directions import (
 )
 
 
-#: default memory budget of one chunk of vmapped points, in bytes
-DEFAULT_MEMORY = 2**29
+#: default budget of one chunk of vmapped points, in bytes, by backend: on CPU a chunk should
+#: stay cache-sized (XLA:CPU runs a batch of per-point matrix products less efficiently than
+#: one product at a time once the operands leave the cache: measured in bench/bench_plane.py);
+#: accelerators want large chunks.
+DEFAULT_MEMORY = {"cpu": 2**24}
+DEFAULT_MEMORY_ACCELERATOR = 2**30
+
+
+def default_memory() -> int:
+    """The chunk budget for the default backend (see `DEFAULT_MEMORY`)."""
+    return DEFAULT_MEMORY.get(jax.default_backend(), DEFAULT_MEMORY_ACCELERATOR)
 
 
 def _metric_fn(problem: Any, metric: Any) -> Callable[[Params], PyTree]:
@@ -71,9 +80,10 @@ def _num_elements(tree: Any) -> int:
 
 
 def auto_chunk_size(
-    problem: Any, params: Params, num_points: int, *, memory: int = DEFAULT_MEMORY
+    problem: Any, params: Params, num_points: int, *, memory: int | None = None
 ) -> int:
-    r"""Points per vmapped chunk so that one chunk needs about `memory` bytes.
+    r"""Points per vmapped chunk so that one chunk needs about `memory` bytes (default
+    `default_memory()`: 16 MiB on CPU, 1 GiB on accelerators).
 
     Heuristic estimate of the bytes per point: $s\,(2P + 16\,N_\text{data})$ with $s$ the
     itemsize, $P$ the number of params and $N_\text{data}$ the number of array elements held
@@ -82,6 +92,7 @@ def auto_chunk_size(
     """
     leaves = jax.tree_util.tree_leaves(params)
     itemsize = max((jnp.result_type(x).itemsize for x in leaves), default=8)
+    memory = default_memory() if memory is None else int(memory)
     per_point = itemsize * (2 * _num_elements(params) + 16 * _num_elements(problem) + 1)
     return int(max(1, min(num_points, memory // per_point)))
 
