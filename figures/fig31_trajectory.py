@@ -44,7 +44,7 @@ def compute(*, fast: bool) -> dict:
         every=every,
     )
     final = run.params
-    n = 17 if fast else 51
+    n = 13 if fast else 51
     # filter-normalized random plane around the solution, and the invariance check
     plane = L.plane_through(final, key=k_plane)
     grid = jnp.linspace(-1.0, 1.0, n)
