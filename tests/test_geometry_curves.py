@@ -103,10 +103,11 @@ def test_fit_curve_minibatches():
     )
     assert losses.shape == (200,) and bool(jnp.all(jnp.isfinite(losses)))
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(jnp.array_equal, curve.start, pa))
+    # the endpoints are untrained inits (the maximum sits at an end); the interior drops
     ts = jnp.linspace(0.0, 1.0, 11)
-    assert float(jnp.max(L.curve_values(prob, curve, ts))) < float(
-        jnp.max(L.curve_values(prob, L.Line(pa, pb), ts))
-    )
+    inner_curve = L.curve_values(prob, curve, ts)[1:-1]
+    inner_line = L.curve_values(prob, L.Line(pa, pb), ts)[1:-1]
+    assert float(jnp.mean(inner_curve)) < 0.7 * float(jnp.mean(inner_line))
 
 
 def test_fit_curve_bad_input():
