@@ -82,7 +82,7 @@ def regression():
     return prob, prob.init(k3)
 
 
-@pytest.mark.parametrize("batch_size, replace", [(1, True), (2, False), (3, True)])
+@pytest.mark.parametrize("batch_size, replace", [(1, True), (2, False)])
 def test_noise_covariance_and_one_step_expectation(regression, batch_size, replace):
     """Σ_B and E[L(θ − ηg_B)] against brute-force enumeration of every mini-batch
     (exact for a linear model, whose loss is quadratic)."""
@@ -137,11 +137,11 @@ def test_fisher_identity(key):
     h = landscape.hessian(prob, p)
     np.testing.assert_allclose(fisher, h, atol=1e-12)
     probs = jax.nn.softmax(prob.apply(p, x), axis=-1)
-    draws = jr.categorical(k4, jnp.log(probs), shape=(400, 40))
+    draws = jr.categorical(k4, jnp.log(probs), shape=(200, 40))
     mc = jnp.mean(
         jax.vmap(lambda y: D.gradient_second_moment(prob.with_data(x, y), p))(draws), axis=0
     )
-    assert float(jnp.linalg.norm(mc - fisher) / jnp.linalg.norm(fisher)) < 0.05
+    assert float(jnp.linalg.norm(mc - fisher) / jnp.linalg.norm(fisher)) < 0.08
     # a hidden layer: Fisher ≠ Hessian away from a minimum, but still PSD
     mlp = problems.mlp_classification(x, labels, (4,), num_classes=3)
     pm = mlp.init(k3)
