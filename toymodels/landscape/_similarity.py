@@ -3,6 +3,7 @@ r"""Representation similarity: linear CKA (Kornblith et al. 2019), as used by Ya
 
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -28,12 +29,17 @@ def linear_cka(x: Float[ArrayLike, "n p"], y: Float[ArrayLike, "n q"]) -> Scalar
     check_same_length("x", x, "y", y)
     if x.shape[0] < 2:
         raise ValueError(f"x: needs at least 2 samples, got {x.shape[0]}")
+    for name, a in (("x", x), ("y", y)):
+        if is_concrete(a) and not bool(jnp.any(jnp.max(a, axis=0) != jnp.min(a, axis=0))):
+            raise ValueError(f"{name}: the features are constant over samples; CKA is undefined")
+    return _cka(x, y)
+
+
+@jax.jit
+def _cka(x, y):
     dtype = jnp.result_type(x, y)
     x = x.astype(dtype) - jnp.mean(x, axis=0).astype(dtype)
     y = y.astype(dtype) - jnp.mean(y, axis=0).astype(dtype)
-    for name, a in (("x", x), ("y", y)):
-        if is_concrete(a) and not bool(jnp.any(a != 0)):
-            raise ValueError(f"{name}: the features are constant over samples; CKA is undefined")
     num = jnp.sum((y.T @ x) ** 2)
     return num / (jnp.linalg.norm(x.T @ x) * jnp.linalg.norm(y.T @ y))
 
@@ -64,10 +70,14 @@ def model_cka(
 
     check_like("params_b", params_b, params_a)
     x = problem.x if x is None else as_float_array("x", x, ndim=2)
-    fa = problem.apply(params_a, x)
-    fb = problem.apply(params_b, x)
+    fa, fb = _outputs(problem, params_a, params_b, x)
     if fa.ndim == 1:
         fa, fb = fa[:, None], fb[:, None]
     if softmax:
         fa, fb = jax.nn.softmax(fa, axis=-1), jax.nn.softmax(fb, axis=-1)
     return linear_cka(fa, fb)
+
+
+@eqx.filter_jit
+def _outputs(problem, params_a, params_b, x):
+    return problem.apply(params_a, x), problem.apply(params_b, x)
