@@ -141,6 +141,7 @@ def wedge_landscape(
 
 
 # ------------------------------------------------------------------------------ P1
+@eqx.filter_jit
 def escape_distance(
     landscape: WedgeLandscape,
     theta: Float[ArrayLike, " D"],
@@ -165,6 +166,7 @@ def escape_distance(
     )
 
 
+@eqx.filter_jit
 def measured_escape_distance(
     landscape: WedgeLandscape,
     theta: Float[ArrayLike, " D"],
@@ -315,7 +317,9 @@ def subspace_losses(
         q = jnp.linalg.qr(jr.normal(k, (int(trials), dim, d), dt))[0]
         ps.append(jnp.pad(q, ((0, 0), (0, 0), (0, dmax - d))))
     bases = jnp.concatenate(ps)
-    out = _subspace_min(landscape, theta0, bases, int(num_steps))
+    # optax's L-BFGS mixes int32/int64 counters internally; allow that under strict promotion.
+    with jax.numpy_dtype_promotion("standard"):
+        out = _subspace_min(landscape, theta0, bases, int(num_steps))
     return out.reshape(len(dims), int(trials))
 
 

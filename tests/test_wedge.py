@@ -1,0 +1,132 @@
+"""Wedge landscape: predictions P1-P6 against simulation, dense Hessians and SymPy."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import derivations.wedge as theory
+import toymodels.models.wedge as W
+from toymodels.landscape import hessian
+
+
+@pytest.mark.parametrize("dim,n,eps", [(40, 6, 0.05), (25, 3, 0.12)])
+def test_p1_escape_distance_proportional_to_radius(dim, n, eps, key):
+    L = W.wedge_landscape(key, dim=dim, short_dims=(n, n + 2), epsilon=eps, kind="hinge")
+    k1, k2 = jr.split(jr.fold_in(key, 1))
+    core = L.core_projection(jr.normal(k1, (dim,)), 0)
+    core = core / jnp.linalg.norm(core)
+    radii = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    slopes = []
+    for u in jr.normal(k2, (4, dim)):
+        pred = np.array([float(W.escape_distance(L, r * core, u, 0)) for r in radii])
+        meas = np.array(
+            [float(W.measured_escape_distance(L, r * core, u, 0, t_max=50.0 * r)) for r in radii]
+        )
+        assert np.all(np.isfinite(pred))
+        np.testing.assert_allclose(meas, pred, rtol=1e-6)
+        # SymPy closed form
+        a = float(jnp.max(jnp.abs(L.bases[0].T @ (u / jnp.linalg.norm(u)))))
+        b = float(core @ (u / jnp.linalg.norm(u)))
+        np.testing.assert_allclose(pred, theory.escape_distance(a, eps, radii, b * radii))
+        slopes.append(W.log_slope(radii, meas))
+    assert np.all(np.abs(np.array(slopes) - 1.0) < 0.05)
+
+
+def test_p2_curvature_scales_as_c_minus_2(key):
+    L = W.wedge_landscape(key, dim=12, short_dims=(3, 4), epsilon=0.3, kind="smooth")
+    th = L.core_projection(jr.normal(jr.fold_in(key, 1), (12,)), 0)
+    th = th + 0.05 * L.bases[0] @ jnp.ones((4,))  # near, not on, the core
+    lam = lambda p: float(jnp.linalg.eigvalsh(hessian(L, p))[-1])
+    base = lam(th)
+    cs = np.array([0.5, 2.0, 3.7])
+    ratio = np.array([lam(c * th) for c in cs]) / base
+    np.testing.assert_allclose(ratio, W.curvature_scaling(cs), rtol=1e-9)
+    np.testing.assert_allclose(float(L.loss(3.7 * th)), float(L.loss(th)), rtol=1e-12)
+    # on the core the short-direction curvature is 2 / (eps^2 r^2) (SymPy check() derives it)
+    core = L.core_projection(th, 0)
+    r = float(jnp.linalg.norm(core))
+    w = np.linalg.eigvalsh(np.asarray(hessian(L, core)))
+    np.testing.assert_allclose(w[-1], 2 / (0.3**2 * r**2), rtol=1e-9)
+
+
+def test_p3_weight_decay_equilibrium(key):
+    L = W.wedge_landscape(key, dim=30, short_dims=(5, 7), epsilon=1.0)
+    rs, preds = [], []
+    for i, (eta, lam) in enumerate([(0.1, 0.02), (0.1, 0.06), (0.3, 0.02)]):
+        steps = int(8 / (eta * lam))
+        _, norms = W.weight_decay_sgd(
+            L,
+            jr.normal(jr.fold_in(key, i), (30,)),
+            key=jr.fold_in(key, 10 + i),
+            learning_rate=eta,
+            weight_decay=lam,
+            noise=1.0,
+            num_steps=steps,
+        )
+        rs.append(float(jnp.mean(norms[steps // 2 :] ** 4)) ** 0.25)
+        preds.append(float(W.equilibrium_norm(eta, lam, 1.0)))
+        np.testing.assert_allclose(preds[-1], theory.equilibrium_norm(eta, lam, 1.0))
+    np.testing.assert_allclose(rs, preds, rtol=0.03)
+
+
+@pytest.mark.parametrize("n,dim", [(4, 20), pytest.param(7, 24, marks=pytest.mark.slow)])
+def test_p4_random_subspace_success_jumps_at_n(n, dim, key):
+    L = W.wedge_landscape(key, dim=dim, short_dims=(n,), epsilon=0.5)
+    thr = W.subspace_threshold((n,))
+    dims = [thr - 2, thr - 1, thr, thr + 1, thr + 3]
+    rate = W.success_rate(W.subspace_losses(L, dims, key=jr.fold_in(key, n), trials=6))
+    # 0 below n, 1 above; at d = n the plane meets the core in a single point and a start
+    # can still end in a spurious stationary point of the (non-convex) ratio, so >= 1/2.
+    np.testing.assert_array_equal(rate[[0, 1, 3, 4]], [0, 0, 1, 1])
+    assert rate[2] >= 0.5
+    assert dims[int(np.argmax(np.diff(rate))) + 1] == n  # the jump sits at d = n
+    assert W.subspace_threshold((n + 2, n, n + 5)) == n
+
+
+@pytest.mark.parametrize(
+    "dim,ns", [(30, (8, 10, 11)), (29, (8, 10, 11)), (28, (8, 10, 11)), (21, (5, 5, 5, 5))]
+)
+def test_p5_common_intersection_iff_dim_exceeds_sum(dim, ns, key):
+    L = W.wedge_landscape(key, dim=dim, short_dims=ns, epsilon=0.3)
+    idx = list(range(len(ns)))
+    resid = float(W.intersection_residual(L, idx))
+    predicted = W.has_common_intersection(dim, ns)
+    assert (resid < 1e-10) == predicted
+    if predicted:
+        sx = W.connect_through_intersection(L, idx, key=jr.fold_in(key, 3))
+        assert float(sx.path_max) < 1e-20  # zero loss along solution -> center segments
+        assert np.all(np.asarray(sx.direct_max) > 1e-3)  # direct segments cross barriers
+        for i, s in enumerate(sx.solutions):
+            assert float(L.wedge_losses(s)[i]) < 1e-20
+
+
+def test_p6_ensembling_within_and_across_wedges(key):
+    L = W.wedge_landscape(key, dim=40, short_dims=(8, 8), epsilon=0.5)
+    ratios = []
+    for K in (4, 16):
+        f = jax.vmap(lambda k, K=K: W.ensemble_losses(L, 0, K, key=k, spread=0.05))
+        avg, mean = f(jr.split(jr.fold_in(key, K), 30))
+        ratios.append(float(jnp.mean(avg) / jnp.mean(mean)))
+    np.testing.assert_allclose(ratios, W.ensemble_loss_ratio([4, 16]), rtol=0.15)
+    # members of different wedges average to a high-loss point
+    sx = W.connect_through_intersection(L, [0, 1], key=key)
+    mid = 0.5 * (sx.solutions[0] + sx.solutions[1])
+    assert float(L.loss(mid)) > 10 * max(ratios) * 0.05**2
+
+
+def test_soft_min_and_bad_input(key):
+    Lh = W.wedge_landscape(key, dim=10, short_dims=(2, 3), combine="hard")
+    Ls = W.wedge_landscape(key, dim=10, short_dims=(2, 3), combine="soft", temperature=1e-3)
+    th = jr.normal(key, (10,))
+    assert abs(float(Ls.loss(th)) - float(Lh.loss(th))) < 1e-3 * np.log(2) + 1e-12
+    assert float(Ls.loss(th)) <= float(Lh.loss(th))
+    with pytest.raises(ValueError, match="^short_dims"):
+        W.wedge_landscape(key, dim=5, short_dims=(5,))
+    with pytest.raises(ValueError, match="^kind"):
+        W.wedge_landscape(key, dim=5, short_dims=(2,), kind="cone")
+    with pytest.raises(ValueError, match="^epsilon"):
+        W.wedge_landscape(key, dim=5, short_dims=(2,), epsilon=0.0)
+    with pytest.raises(ValueError, match="^learning_rate"):
+        W.equilibrium_norm(1.0, 3.0, 1.0)
