@@ -85,12 +85,12 @@ def test_operator_inputs_and_bad_input(sym):
 
 
 def test_low_rank_no_nan(key):
-    x = jr.normal(key, (40, 3))
+    x = jr.normal(key, (60, 3))
     a = x @ x.T
-    vals, vecs, res = eigsh(a, 6)
+    vals, vecs, res = eigsh(a, 4, num_steps=20)
     assert np.all(np.isfinite(vals)) and np.all(np.isfinite(vecs)) and np.all(np.isfinite(res))
-    np.testing.assert_allclose(vals, np.linalg.eigvalsh(a)[::-1][:6], atol=1e-9)
-    res = lanczos(a, jnp.ones(40), 40)
+    np.testing.assert_allclose(vals, np.linalg.eigvalsh(a)[::-1][:4], atol=1e-9)
+    res = lanczos(a, jnp.ones(60), 60)
     assert np.all(np.isfinite(res.alpha)) and np.all(np.isfinite(res.beta))
     assert np.sum(np.asarray(res.beta) == 0) >= 1
     zero = lanczos(jnp.zeros((5, 5)), jnp.ones(5), 5)

@@ -159,23 +159,27 @@ def lanczos(
         raise ValueError("v0: the start vector is zero")
     key = jr.key(0) if key is None else key
     tol = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
-    return _lanczos_jit(op, v0, key, num_steps, tol)
+    return _lanczos_jit(op, v0, key, num_steps, jnp.asarray(tol, dtype))
 
 
 def _eigsh_impl(op, Q0, nstart, key, k, m, keep, largest, tol, max_restarts, breakdown_tol):
     n = op.shape[0]
     dtype = Q0.dtype
-    AQ0 = jnp.zeros((m, n), dtype)
-    # initial block: its A-images (zero rows stay zero)
-    AQ0 = AQ0.at[: Q0.shape[0] - 1].set(jax.vmap(op.matvec)(Q0[:-1]).astype(dtype))
-    AQ0 = jnp.where((jnp.arange(m) < nstart)[:, None], AQ0, 0.0)
+
+    # A-images of a warm-start block (rows < nstart; no matvecs when nstart = 0)
+    AQ0 = jax.lax.fori_loop(
+        0,
+        nstart,
+        lambda i, aq: aq.at[i].set(op.matvec(Q0[i]).astype(dtype)),
+        jnp.zeros((m, n), dtype),
+    )
 
     def ritz(Q, AQ):
         H = Q[:m] @ AQ.T
         H = 0.5 * (H + H.T)
         theta, S = jnp.linalg.eigh(H)
-        if largest:
-            theta, S = theta[::-1], S[:, ::-1]
+        order = jnp.argsort(jnp.where(largest, -theta, theta))  # traced: one compile for both
+        theta, S = theta[order], S[:, order]
         Y = S.T @ Q[:m]
         AY = S.T @ AQ
         res = jnp.linalg.norm(AY - theta[:, None] * Y, axis=1)
@@ -291,8 +295,19 @@ def eigsh(
     bt = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
     keep = min(m - 1, k + max((m - k) // 2, 1)) if m < n else m - 1
     restarts = 0 if m == n else int(max_restarts)
+    # numbers that may change between calls are passed as arrays (no recompilation)
     theta, Y, res, it, conv = _eigsh_jit(
-        op, Q0, nstart, key, k, m, keep, which is Which.LARGEST, tol, restarts, bt
+        op,
+        Q0,
+        jnp.asarray(nstart),
+        key,
+        k,
+        m,
+        keep,
+        jnp.asarray(which is Which.LARGEST),
+        jnp.asarray(tol, dtype),
+        jnp.asarray(restarts),
+        jnp.asarray(bt, dtype),
     )
     if m == n:
         conv = jnp.asarray(True)

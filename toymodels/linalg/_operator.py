@@ -44,9 +44,8 @@ class AbstractOperator(eqx.Module):
         return jax.vmap(self.matvec, in_axes=1, out_axes=1)(vs)
 
     def to_dense(self) -> Float[Array, "n n"]:
-        """The dense matrix (n matvecs; only for small n)."""
-        n = self.shape[0]
-        return self.matmat(jnp.eye(n, dtype=self.dtype))
+        """The dense matrix (n matvecs, jitted; only for small n)."""
+        return _to_dense(self)
 
     def __matmul__(self, v):
         v = jnp.asarray(v)
@@ -178,3 +177,8 @@ def as_operator(op: Any, name: str = "op", *, check_symmetric: bool = True) -> A
 def dense(op: Any) -> Float[Array, "n n"]:
     """The dense matrix of `op` (n matvecs)."""
     return as_operator(op).to_dense()
+
+
+@eqx.filter_jit
+def _to_dense(op: AbstractOperator):
+    return op.matmat(jnp.eye(op.shape[0], dtype=op.dtype))

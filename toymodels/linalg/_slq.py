@@ -159,5 +159,5 @@ def spectral_density(
         if v0.shape != (num_probes, n):
             raise ValueError(f"v0: expected shape ({num_probes}, {n}), got {v0.shape}")
     bt = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
-    nodes, weights = _slq(op, key, num_probes, m, probes, bt, v0)
+    nodes, weights = _slq(op, key, num_probes, m, probes, jnp.asarray(bt, dtype), v0)
     return SpectralDensity(nodes, weights)
