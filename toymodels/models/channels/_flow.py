@@ -131,6 +131,12 @@ def _gd(problem, params0, lr, steps):
 
 
 @eqx.filter_jit
+def loss_and_grad(problem, params: Params):
+    """`(loss, gradient)` of `problem.loss` at `params` (jitted once per shape)."""
+    return jax.value_and_grad(problem.loss)(params)
+
+
+@eqx.filter_jit
 def sharpness(problem, params: Params) -> Array:
     """Largest Hessian eigenvalue of `problem.loss` (dense; for tiny problems)."""
     x, unravel = jax.flatten_util.ravel_pytree(params)
