@@ -1,0 +1,61 @@
+"""The logit-gradient model's observables on a real small MLP (5-class Gaussian mixture):
+the spectral gap after C - 1 eigenvalues during training, gradient confinement under GD vs
+SGD, and the Goldilocks scan against weight scale."""
+
+import jax.random as jr
+import numpy as np
+import pytest
+
+import toymodels.models.random_features as rf
+from toymodels.data import gaussian_mixture
+from toymodels.problems import mlp_classification
+
+
+C = 5
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    x, y = gaussian_mixture(jr.key(0), 500, 10, C, separation=1.5)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def tanh_runs(mixture):
+    prob = mlp_classification(*mixture, (16, 16))
+    p0 = prob.init(jr.key(1))
+    gd = rf.train(prob, p0, learning_rate=0.2, num_steps=300, every=100)
+    sgd = rf.train(
+        prob, p0, learning_rate=0.2, num_steps=300, every=100, batch_size=50, key=jr.key(2)
+    )
+    return (
+        rf.track_curvature(prob, gd.trajectory, k=C - 1, indices=[0, 1, 2]),
+        rf.track_curvature(prob, sgd.trajectory, k=C - 1, indices=[2, 3]),
+    )
+
+
+def test_gap_after_c_minus_1_during_training(tanh_runs):
+    gd, _ = tanh_runs
+    assert rf.outlier_count(C, "logit") in set(gd.gap.tolist())
+    assert np.all(np.diff(gd.loss) < 0)
+
+
+def test_gradient_confinement_gd_vs_sgd(tanh_runs):
+    gd, sgd = tanh_runs
+    assert gd.fraction[0] > 0.1  # at init the gradient has weight in the top space
+    assert np.all(gd.fraction[1:] < 0.01)  # full-batch GD relaxes the top directions
+    assert np.all(sgd.fraction > 0.1)  # SGD keeps it there (spec §1.4)
+
+
+def test_goldilocks_scan(mixture):
+    prob = mlp_classification(*mixture, (16, 16), activation="relu", bias=False, init_scale=2**0.5)
+    p0 = prob.init(jr.key(3))
+    scales = [0.1, 0.5, 1.0, 2.0, 5.0]
+    gs = rf.goldilocks_scan(prob, p0, scales, d=20, key=jr.key(4), num_subspaces=10)
+    assert gs.trace_ratio[0] < 0.1
+    assert 0.5 <= scales[int(np.argmax(gs.trace_ratio))] <= 1.5  # peak at the He scale
+    assert gs.trace_ratio[-1] < 0.6 * gs.trace_ratio.max()
+    assert abs(gs.positive_fraction[0] - 0.5) < 0.05
+    assert gs.positive_fraction.max() > gs.positive_fraction[0] + 0.05
+    # semicircle prediction from the measured rho (bulk-dominated regime)
+    np.testing.assert_allclose(gs.positive_fraction, gs.predicted, atol=0.1)
