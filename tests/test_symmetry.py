@@ -205,3 +205,29 @@ def test_bad_input(crit):
         S.saddle_line_direction(p, 0, 0.5, jnp.ones(3))
     with pytest.raises(ValueError, match="cost"):
         S.linear_assignment(np.ones((2, 3)))
+
+
+@pytest.mark.slow
+def test_multi_output_plateau_at_permutation_point():
+    """Spec §1.4: with n_out = 2 outputs, γ = ½ has n_out directions of exactly constant loss
+    but only n_out − rank(D) zero Hessian eigenvalues, D = <σ'(w_j·x) x eᵀ>."""
+    k1, k2, k3 = jr.split(jr.key(11), 3)
+    teacher = mlp_init(k1, (2, 4, 2), bias=False, scale=2.0)
+    x = jr.normal(k2, (200, 2))
+    y = mlp_apply(teacher, x, activation="g")
+    prob = mlp_regression(x, y, 3, activation="g", bias=False)
+    p, info = S.minimize_dense(prob, prob.init(k3))
+    assert info["grad_inf"] < 1e-12
+    j = 1
+    q = S.split_neuron(p, j, 0.5)
+    L = float(prob.loss(q))
+    for c in (jnp.array([1.0, 0.0]), jnp.array([0.3, -0.8])):
+        moved = (q[0], {"w": q[1]["w"].at[:, j].add(0.5 * c).at[:, 3].add(-0.5 * c)})
+        assert abs(float(prob.loss(moved)) - L) < 1e-14
+    e = prob.outputs(p) - prob.targets
+    s1 = jax.vmap(jax.grad(_g))(x @ p[0]["w"][j])
+    D = (x * s1[:, None]).T @ e / x.shape[0]
+    assert np.allclose(D @ p[1]["w"][:, j], 0.0, atol=1e-12)
+    rank = np.linalg.matrix_rank(np.asarray(D), tol=1e-8)
+    ev = np.linalg.eigvalsh(S.dense_hessian(prob, q))
+    assert np.sum(np.abs(ev) < 1e-8) == 2 - rank

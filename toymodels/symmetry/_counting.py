@@ -46,7 +46,8 @@ FORMULA_STATUS = {
     "enumeration of duplication subspaces agrees and confirms zero-type neurons are not critical",
     "num_global_min_subspaces(zero_groups=False)": "reconstructed [R] (T with zero-type singletons)",
     "num_global_min_subspaces(zero_groups=True)": "reconstructed [R] (T with zero-type groups); "
-    "enumeration finds exactly these maximal affine zero-loss subspaces",
+    "enumeration confirms that these subspaces are distinct, maximal among themselves and of "
+    "zero loss (it does not prove that no other affine piece exists)",
 }
 
 
