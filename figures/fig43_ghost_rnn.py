@@ -27,7 +27,7 @@ def compute(*, fast: bool) -> dict:
     rnn = leaky_rnn()  # the paper's network
     # fast: one seed, 5·10⁴ epochs (the plateau at lr 0.003 ends near 3.8·10⁴); full: four
     # seeds, 4·10⁵ epochs (the paper: 5·10⁵; at 2·10⁵ one seed still sat at 0.0101)
-    num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 400_000, 2000)
+    num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 400_000, 1000)
     keys = jr.split(jr.key(SEED), num_seeds)
     hist = ghost.rnn_sweep(rnn, jnp.asarray(LRS), keys, num_epochs=num_epochs, record_every=every)
     data = {
@@ -67,6 +67,8 @@ def claims(data: dict) -> list[Claim]:
         ok = above.size and below.size and below[0] > above[-1]
         jumps.append(data["epochs"][below[0]] - data["epochs"][above[-1]] if ok else np.inf)
     plateau = [data["epochs"][np.nonzero(run > 0.9)[0][-1]] for run in learn]
+    spacing = data["epochs"][1] - data["epochs"][0]
+    window = max(2000.0, 3.0 * spacing)  # the drop is resolved only to the record spacing
     fast = len(data["epochs"]) * (data["epochs"][1] - data["epochs"][0]) < 100_000
     kmax = max(
         np.max(np.abs(data[f"kappa_{k}"] - data[f"kappa_full_{k}"]))
@@ -75,9 +77,9 @@ def claims(data: dict) -> list[Claim]:
     out = [
         Claim(
             "lr 0.003: plateau (L > 0.9 for ≥ 10⁴ epochs) then an abrupt drop (< 0.05 within "
-            "2000 epochs)",
+            "2000 epochs, or 3 record spacings)",
             PAPER,
-            predicted=np.r_[2000.0, 1.0 / 10_000],
+            predicted=np.r_[window, 1.0 / 10_000],
             measured=np.r_[np.max(jumps), 1.0 / np.min(plateau)],
             comparison=Comparison.LESS,
             note=f"plateau ends at epoch(s) {plateau}",
