@@ -154,6 +154,7 @@ def _smooth(x, grid, sigma):
     return g.mean(axis=1)
 
 
+@pytest.mark.slow  # the same check runs by default as fig10's claims (test_claims_and_figures)
 def test_slq_marchenko_pastur_with_bbp_spike(key):
     """n = 2000 samples, p = 500 (γ = 0.25), covariance I + θ e₁e₁ᵀ with θ = 2: SLQ density
     vs the MP law (L1 < 0.1) and the top Ritz value vs the BBP outlier (2 %)."""
