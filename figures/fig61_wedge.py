@@ -1,0 +1,147 @@
+"""The wedge landscape (Fort & Jastrzebski 2019): escape distance ∝ radius (P1), random-
+subspace success against d (P4), and a 2-D slice through three solutions joined through a
+common intersection (P5)."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+
+import toymodels.models.wedge as W
+from figures._common import cli, save
+from toymodels.claims import Claim, Comparison
+
+
+TITLE = "Wedge landscape: width ∝ radius, subspace success at d = n, common intersections"
+SEED = 61
+PAPER = "Fort & Jastrzebski 2019; spec hessian-goldilocks-wedges-taxonomy §3.3"
+
+
+def compute(*, fast: bool) -> dict:
+    key = jr.key(SEED)
+    k1, k2, k3, k4 = jr.split(key, 4)
+    dim = 30
+    Lh = W.wedge_landscape(k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
+    core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
+    core = core / jnp.linalg.norm(core)
+    radii = np.geomspace(0.3, 10, 6 if fast else 15)
+    u = jr.normal(k3, (dim,))
+    meas = np.array(
+        [float(W.measured_escape_distance(Lh, r * core, u, 0, t_max=50.0 * r)) for r in radii]
+    )
+    pred = np.array([float(W.escape_distance(Lh, r * core, u, 0)) for r in radii])
+    n = 5
+    Ls = W.wedge_landscape(k1, dim=20, short_dims=(n,), epsilon=0.5)
+    dims = list(range(1, 10))
+    rate = W.success_rate(W.subspace_losses(Ls, dims, key=k4, trials=4 if fast else 16))
+    L3 = W.wedge_landscape(k2, dim=30, short_dims=(8, 8, 8), epsilon=0.5)
+    sx = W.connect_through_intersection(L3, [0, 1, 2], key=k3)
+    s0, s1, s2 = sx.solutions
+    e1 = s1 - s0
+    e2 = s2 - s0
+    g = np.linspace(-0.3, 1.3, 41 if fast else 121)
+    A, B = np.meshgrid(g, g)
+    pts = s0 + A.ravel()[:, None] * e1 + B.ravel()[:, None] * e2
+    surf = np.asarray(jax.vmap(L3.loss)(pts)).reshape(A.shape)
+    # coordinates of the center in the plane (least squares)
+    coef = np.linalg.lstsq(np.stack([e1, e2], 1), np.asarray(sx.center - s0), rcond=None)[0]
+    return {
+        "radii": radii,
+        "escape_measured": meas,
+        "escape_predicted": pred,
+        "dims": np.array(dims),
+        "success": rate,
+        "n": np.array(n),
+        "grid": g,
+        "slice": surf,
+        "center_coef": coef,
+        "path_max": np.asarray(sx.path_max),
+        "direct_max": np.asarray(sx.direct_max),
+        "residual": np.asarray(W.intersection_residual(L3, [0, 1, 2])),
+    }
+
+
+def claims(data: dict) -> list[Claim]:
+    d, rate, n = data["dims"], data["success"], int(data["n"])
+    return [
+        Claim(
+            "P1: log-log slope of escape distance vs radius is 1",
+            PAPER,
+            predicted=1.0,
+            measured=W.log_slope(data["radii"], data["escape_measured"]),
+            atol=0.05,
+        ),
+        Claim(
+            "P1: escape distance closed form",
+            PAPER,
+            predicted=data["escape_predicted"],
+            measured=data["escape_measured"],
+            rtol=1e-6,
+        ),
+        Claim(
+            "P4: random-subspace success 0 below d = n",
+            PAPER,
+            predicted=0.0,
+            measured=rate[d < n],
+            comparison=Comparison.EQUAL,
+        ),
+        Claim(
+            "P4: random-subspace success 1 above d = n",
+            PAPER,
+            predicted=1.0,
+            measured=rate[d > n],
+            comparison=Comparison.EQUAL,
+        ),
+        Claim(
+            "P5: 3 cores (n = 8 each) in D = 30 > 24 meet",
+            PAPER,
+            predicted=1e-10,
+            measured=data["residual"],
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            "P5: zero loss on the segments through the common point",
+            PAPER,
+            predicted=1e-20,
+            measured=data["path_max"],
+            comparison=Comparison.LESS,
+        ),
+        Claim(
+            "P5: direct segments between solutions cross barriers",
+            PAPER,
+            predicted=1e-3,
+            measured=data["direct_max"],
+            comparison=Comparison.GREATER,
+        ),
+    ]
+
+
+def plot(data: dict, out) -> list:
+    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(12, 3.5), layout="constrained")
+    a0.loglog(data["radii"], data["escape_predicted"], "k-", label="closed form")
+    a0.loglog(data["radii"], data["escape_measured"], "o", color="C3", label="bisection")
+    a0.set(xlabel="radius ‖θ*‖", ylabel="escape distance", title="P1: width ∝ radius")
+    a0.legend()
+    a1.plot(data["dims"], data["success"], "o-")
+    a1.axvline(float(data["n"]), color="gray", ls="--", label="d = n")
+    a1.set(xlabel="subspace dimension d", ylabel="success rate", title="P4: random subspaces")
+    a1.legend()
+    g = data["grid"]
+    cs = a2.contourf(g, g, np.log10(data["slice"] + 1e-6), levels=30, cmap="viridis")
+    fig.colorbar(cs, ax=a2, label="log10(L + 1e-6)")
+    c = data["center_coef"]
+    for p in ((0, 0), (1, 0), (0, 1)):
+        a2.plot([p[0], c[0]], [p[1], c[1]], "w-", lw=1)
+        a2.plot(*p, "wo")
+    a2.plot(*c, "r*", ms=10)
+    a2.set(
+        xlabel="α (θ₂ − θ₁)",
+        ylabel="β (θ₃ − θ₁)",
+        title="P5: three solutions and the common point (center off-plane)",
+    )
+    return [save(fig, out / "fig61_wedge.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
