@@ -2,12 +2,6 @@
 trajectories, curves between minima, random subspaces."""
 
 # --- curvature (issue 3) ---
-from ._hessian import (
-    HessianOperator as HessianOperator,
-    hessian as hessian,
-    hessian_operator as hessian_operator,
-    hvp as hvp,
-)
 from ._curvature import (
     GaussNewtonOperator as GaussNewtonOperator,
     ResidualOperator as ResidualOperator,
@@ -35,6 +29,12 @@ from ._directions import (
     Normalization as Normalization,
     normalize_direction as normalize_direction,
     random_direction as random_direction,
+)
+from ._hessian import (
+    HessianOperator as HessianOperator,
+    hessian as hessian,
+    hessian_operator as hessian_operator,
+    hvp as hvp,
 )
 from ._paths import (
     Plane as Plane,
