@@ -71,7 +71,10 @@ def test_gauss_newton_matches_per_sample_definition(key):
 
 @pytest.mark.parametrize(
     "dim,samples,classes,noise",
-    [(2000, 200, 3, 1.0), (1000, 120, 4, 0.7)],  # the spec's parameters, and others
+    [
+        (2000, 200, 3, 1.0),
+        pytest.param(1000, 120, 4, 0.7, marks=pytest.mark.slow),
+    ],  # the spec's parameters, and others
 )
 def test_bbp_threshold_location_and_edge(dim, samples, classes, noise, key):
     kw = dict(dim=dim, samples=samples, classes=classes, noise=noise)
@@ -93,7 +96,9 @@ def test_bbp_threshold_location_and_edge(dim, samples, classes, noise, key):
         assert ev[classes - 2] > 1.1 * ev[classes - 1]
 
 
-@pytest.mark.parametrize("offset,samples", [(0.3, 1000), (0.6, 400)])
+@pytest.mark.parametrize(
+    "offset,samples", [(0.3, 1000), pytest.param(0.6, 400, marks=pytest.mark.slow)]
+)
 def test_gradient_confinement_fraction(offset, samples, key):
     m = rf.logit_gradient_model(dim=500, samples=samples, classes=5, logit_scale=1.0, offset=offset)
     s = m.sample(jr.fold_in(key, samples))
@@ -188,3 +193,7 @@ def test_bad_input():
         rf.gap_count([1.0])
     with pytest.raises(ValueError, match="^features"):
         rf.random_feature_regression(jr.key(0), samples=3, dim=2, features=0)
+
+
+def test_derivation_check():
+    theory.check()

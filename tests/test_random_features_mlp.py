@@ -11,6 +11,9 @@ from toymodels.data import gaussian_mixture
 from toymodels.problems import mlp_classification
 
 
+# The same acceptance checks run in the default suite as the fast-mode claims of
+# figures/fig62_rf_mlp.py (tests/test_claims_and_figures.py); these are the standalone ones.
+pytestmark = pytest.mark.slow
 C = 5
 
 
@@ -59,3 +62,13 @@ def test_goldilocks_scan(mixture):
     assert gs.positive_fraction.max() > gs.positive_fraction[0] + 0.05
     # semicircle prediction from the measured rho (bulk-dominated regime)
     np.testing.assert_allclose(gs.positive_fraction, gs.predicted, atol=0.1)
+
+
+def test_transient_rise_of_curvature(mixture):
+    # GD explores sharper regions, then flattens as the softmax freezes (spec §1.3 item 4)
+    prob = mlp_classification(*mixture, (16, 16))
+    gd = rf.train(prob, prob.init(jr.key(1)), learning_rate=0.5, num_steps=8000, every=1000)
+    tr = rf.track_curvature(prob, gd.trajectory, k=C - 1, top=3)
+    assert tr.lambda_max.max() >= 2 * tr.lambda_max[0]
+    assert tr.lambda_max[-1] <= 0.5 * tr.lambda_max.max()
+    assert np.all(np.diff(tr.loss) < 0)

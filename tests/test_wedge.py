@@ -130,3 +130,7 @@ def test_soft_min_and_bad_input(key):
         W.wedge_landscape(key, dim=5, short_dims=(2,), epsilon=0.0)
     with pytest.raises(ValueError, match="^learning_rate"):
         W.equilibrium_norm(1.0, 3.0, 1.0)
+
+
+def test_derivation_check():
+    theory.check()
