@@ -29,7 +29,7 @@ def compute(*, fast: bool) -> dict:
         prob, p0, learning_rate=0.2, num_steps=steps, every=every, batch_size=50, key=jr.key(2)
     )
     tg = rf.track_curvature(prob, gd.trajectory, k=C - 1)
-    ts = rf.track_curvature(prob, sgd.trajectory, k=C - 1)
+    ts = rf.track_curvature(prob, sgd.trajectory, k=C - 1, indices=range(1, len(tg.loss)))
     relu = mlp_classification(x, y, (16, 16), activation="relu", bias=False, init_scale=2**0.5)
     scales = [0.1, 0.5, 1.0, 2.0, 5.0] if fast else [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5]
     gs = rf.goldilocks_scan(relu, relu.init(jr.key(3)), scales, d=20, key=jr.key(4))
@@ -39,7 +39,7 @@ def compute(*, fast: bool) -> dict:
         "gd_gap": tg.gap,
         "gd_fraction": tg.fraction,
         "gd_lambda_max": tg.lambda_max,
-        "sgd_fraction": ts.fraction,
+        "sgd_fraction": np.concatenate([tg.fraction[:1], ts.fraction]),
         "gd_loss": tg.loss,
         "scales": gs.scales,
         "rho": gs.trace_ratio,
