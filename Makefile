@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.toymodels-installed
 FULL   ?= 0
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k ghost"`.
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist); each test file runs whole on one worker.
+# Test processes (pytest-xdist); tests are spread over the workers one by one.
 JOBS ?= 2
 
 .PHONY: setup reproduce figures report test test-slow test-all lint bench clean
@@ -33,14 +33,14 @@ report: $(STAMP)
 
 ## Default test run (under 10 minutes on 2 cores); slow checks are excluded.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist load $(PYTEST_ARGS)
 
 ## Long checks only.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist load -m slow $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m 'slow or not slow' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist load -m 'slow or not slow' $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

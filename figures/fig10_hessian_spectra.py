@@ -41,7 +41,8 @@ def _train(problem, params, steps):
     def step(carry, _):
         p, s = carry
         g = problem.grad(p)
-        upd, s = opt.update(g, s, p)
+        with jax.numpy_dtype_promotion("standard"):  # optax's int step count meets floats
+            upd, s = opt.update(g, s, p)
         return (optax.apply_updates(p, upd), s), None
 
     (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
