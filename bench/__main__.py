@@ -1,7 +1,7 @@
 """Run every `bench/bench_*.py` (each defines `main() -> dict`), print and store the ratios.
 
-    python -m bench              # all
-    python -m bench curvature    # bench_curvature.py only
+python -m bench              # all
+python -m bench curvature    # bench_curvature.py only
 """
 
 import importlib
