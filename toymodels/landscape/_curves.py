@@ -47,6 +47,15 @@ class Line(AbstractCurve):
         return jax.tree_util.tree_map(lambda a, b: (1 - t) * a + t * b, self.start, self.end)
 
 
+def _checked_bend(start: Params, end: Params, bend: Params | None) -> Params:
+    """Validate `end` and `bend` against `start`; the bend defaults to the midpoint."""
+    check_like("end", end, start)
+    if bend is None:
+        bend = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), start, end)
+    check_like("bend", bend, start)
+    return bend
+
+
 class Bezier(AbstractCurve):
     r"""Quadratic Bezier curve $\varphi(t) = (1-t)^2\theta_0 + 2t(1-t)\,\theta_b +
     t^2\theta_1$ with bend $\theta_b$ (default: the midpoint, i.e. initialised on the line)."""
@@ -56,11 +65,7 @@ class Bezier(AbstractCurve):
     end: Params
 
     def __init__(self, start: Params, end: Params, bend: Params | None = None):
-        check_like("end", end, start)
-        if bend is None:
-            bend = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), start, end)
-        check_like("bend", bend, start)
-        self.start, self.bend, self.end = start, bend, end
+        self.start, self.bend, self.end = start, _checked_bend(start, end, bend), end
 
     def __call__(self, t) -> Params:
         return jax.tree_util.tree_map(
@@ -80,11 +85,7 @@ class PolyChain(AbstractCurve):
     end: Params
 
     def __init__(self, start: Params, end: Params, bend: Params | None = None):
-        check_like("end", end, start)
-        if bend is None:
-            bend = jax.tree_util.tree_map(lambda a, b: 0.5 * (a + b), start, end)
-        check_like("bend", bend, start)
-        self.start, self.bend, self.end = start, bend, end
+        self.start, self.bend, self.end = start, _checked_bend(start, end, bend), end
 
     def __call__(self, t) -> Params:
         def leaf(a, m, b):
