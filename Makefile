@@ -48,6 +48,7 @@ lint: $(STAMP)
 ## Benchmarks against other tools; installs the CPU build of torch (bench only).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet --no-deps 'pyhessian==0.1'
 	$(BIN)/python -m bench
 
 clean:

@@ -4,7 +4,13 @@ The Lanczos process builds an orthonormal basis $q_0, \dots, q_{m-1}$ of the Kry
 $\mathcal K_m(A, v) = \operatorname{span}\{v, Av, \dots, A^{m-1}v\}$ and the tridiagonal
 $T_m = Q^\top A Q$ with diagonal $\alpha_i = q_i^\top A q_i$ and off-diagonal $\beta_i$
 (coupling $q_i$ and $q_{i+1}$). Every new vector is Gram–Schmidt orthogonalised twice against
-*all* previous ones ("full reorthogonalisation", as in Ghorbani et al. 2019 and PyHessian).
+*all* previous ones ("full reorthogonalisation", as in Ghorbani et al. 2019 and PyHessian):
+after the local three-term step $w \leftarrow Aq_i - \alpha_i q_i - \beta_{i-1}q_{i-1}$ one
+classical Gram–Schmidt pass against the whole basis, and a second pass only when the first
+removed more than half of $\lVert w\rVert^2$ (the Daniel–Gragg–Kaufman–Stewart criterion,
+$\lVert w'\rVert < \lVert w\rVert/\sqrt2$). Each pass streams the $m\times n$ basis through
+memory twice, which for large $n$ costs as much as a Hessian-vector product, so the second
+pass is kept for the steps that need it (cancellation, near breakdown, after a restart).
 
 **Breakdown.** When the Krylov space is invariant ($\beta_i \le$ `breakdown_tol`$\cdot\lVert A\rVert$)
 the process does not divide by zero: it sets $\beta_i = 0$ and continues with a fresh random
@@ -60,9 +66,23 @@ def _default_tol(dtype) -> float:
     return float(jnp.finfo(dtype).eps ** 0.75)
 
 
-def _orthogonalise(Q, w):
-    w = w - Q.T @ (Q @ w)
+def _gs_pass(Q, w):
     return w - Q.T @ (Q @ w)
+
+
+def _orthogonalise(Q, w):
+    return _gs_pass(Q, _gs_pass(Q, w))
+
+
+def _reorthogonalise(Q, w):
+    """One classical Gram–Schmidt pass against the rows of `Q`, and a second one if the
+    first cancelled more than half of ‖w‖² (DGKS)."""
+    w1 = _gs_pass(Q, w)
+    again = jnp.linalg.norm(w1) < _DGKS * jnp.linalg.norm(w)
+    return jax.lax.cond(again, lambda: _gs_pass(Q, w1), lambda: w1)
+
+
+_DGKS = 0.7071067811865476  # 1/√2
 
 
 def _expand(op: AbstractOperator, Q, AQ, start, stop, key, breakdown_tol):
@@ -70,7 +90,10 @@ def _expand(op: AbstractOperator, Q, AQ, start, stop, key, breakdown_tol):
 
     `Q` has stop+1 rows: rows < start are orthonormal, row `start` is the next unit vector,
     rows > start are zero. `AQ` (stop rows, or None) stores A q_i. Returns Q, AQ, the
-    diagonal (q_i·A q_i) and the couplings β_i = ‖w_i‖ (0 at breakdown)."""
+    diagonal (q_i·A q_i) and the couplings β_i = ‖w_i‖ (0 at breakdown).
+
+    The current and previous vectors travel in the loop carry: reading them back from `Q`
+    (which the step also updates in place) makes XLA copy the whole basis every step."""
     n = Q.shape[1]
     m = Q.shape[0] - 1
     dtype = Q.dtype
@@ -85,24 +108,28 @@ def _expand(op: AbstractOperator, Q, AQ, start, stop, key, breakdown_tol):
         return jnp.where(ok, r / jnp.where(ok, rn, 1.0), 0.0)
 
     def body(i, carry):
-        Q, AQ, alpha, beta, anorm = carry
-        q = Q[i]
+        Q, AQ, q, q_prev, b_prev, alpha, beta, anorm = carry
         w = op.matvec(q).astype(dtype)
         if AQ is not None:
             AQ = AQ.at[i].set(w)
         a = jnp.vdot(q, w)
         anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
-        w = _orthogonalise(Q, w)
+        # local three-term step (b_prev = 0 at `start`: after a thick restart q_{i-1} is a
+        # Ritz vector, coupled through the full pass instead), then the full pass(es)
+        w = _reorthogonalise(Q, w - a * q - b_prev * q_prev)
         b = jnp.linalg.norm(w)
         broke = (b <= breakdown_tol * anorm) | (i + 1 >= n)
         qn = jax.lax.cond(broke, lambda: restart_vector(i, Q), lambda: w / jnp.where(broke, 1.0, b))
+        b = jnp.where(broke, 0.0, b)
         Q = Q.at[i + 1].set(qn)
         alpha = alpha.at[i].set(a)
-        beta = beta.at[i].set(jnp.where(broke, 0.0, b))
-        return Q, AQ, alpha, beta, anorm
+        beta = beta.at[i].set(b)
+        return Q, AQ, qn, q, b, alpha, beta, anorm
 
-    init = (Q, AQ, jnp.zeros((m,), dtype), jnp.zeros((m,), dtype), jnp.zeros((), dtype))
-    Q, AQ, alpha, beta, _ = jax.lax.fori_loop(start, stop, body, init)
+    zero = jnp.zeros((), dtype)
+    init = (Q, AQ, Q[start], jnp.zeros((n,), dtype), zero, jnp.zeros((m,), dtype),
+            jnp.zeros((m,), dtype), zero)  # fmt: skip
+    Q, AQ, _, _, _, alpha, beta, _ = jax.lax.fori_loop(start, stop, body, init)
     return Q, AQ, alpha, beta
 
 
