@@ -22,7 +22,9 @@ def test_teacher_recovery_flow_then_newton():
     assert flow.final_grad_norm > 1e-8  # the flow alone is far from machine precision
     cp = D.find_critical_point(prob, flow.final_params)
     assert cp.converged and cp.grad_norm < 1e-12 and cp.steps <= 10
-    assert cp.index == 0 and abs(cp.loss) < 1e-20
+    # the population loss is a sum of O(1) kernel terms that cancel at the teacher, so its
+    # floor is rounding (~1e-16; exactly 0 only by luck, which depends on the XLA build)
+    assert cp.index == 0 and abs(cp.loss) < 100 * np.finfo(np.float64).eps
 
     # neurons (a_i w_i, |a_i|) up to permutation: erf is odd, so (w, a) ~ (−w, −a)
     def neurons(p):
