@@ -8,12 +8,19 @@ released version of amirgholami/PyHessian): `.venv/bin/pip install torch==2.13.0
 - `hvp_over_grad`: time of one jitted HVP / one jitted gradient (target <= 3);
 - `top_eig_speedup`: PyHessian power-iteration time / toymodels `eigsh` time, each to the
   top eigenvalue within 1e-4 relative (of a float64 reference); PyHessian's own stopping
-  rule (relative change < tol) is tightened until its answer is within 1e-4 (target >= 5);
+  rule (relative change < tol) is tightened by decades until its answer is within 1e-4 and
+  only that last run is timed, as if the right tol were known in advance (target >= 5).
+  `top_eig_speedup_vs_ladder` charges PyHessian the whole ladder of runs a user without
+  the reference would make; `eigsh(tol=1e-4)` needs no reference, its residual bounds the
+  error. `top_eig_bound_equal_hvp_cost` = PyHessian's HVP count / the Lanczos steps that
+  reach 1e-4 from the luckiest of 5 random starts (the Krylov optimum) × the HVP cost ratio: no Krylov
+  method can beat it on this network;
 - `trace_speedup_per_probe`: per-probe time of PyHessian `trace` / toymodels `trace`;
 - `slq_over_900_hvps`: SLQ (90 steps, 10 probes) / 900 sequential HVPs (target <= 1.5);
 - `pyhessian_density`: whether PyHessian's `density()` runs on current PyTorch.
 """
 
+import sys
 import time
 
 import equinox as eqx
@@ -119,20 +126,51 @@ def main() -> dict:
     lam = float(ours()[0])
     out["jax_top_eig_s"] = t_ours
     out["jax_top_eig_relerr"] = abs(lam - ref) / abs(ref)
-    t_ph, err_ph, tol_used = np.nan, np.nan, None
-    for tol in (1e-4, 1e-5, 1e-6, 1e-7):
-        torch.manual_seed(1)
-        t0 = time.perf_counter()
-        vals, _ = ph.eigenvalues(maxIter=2000, tol=tol, top_n=1)
-        t = time.perf_counter() - t0
-        err = abs(vals[0] - ref) / abs(ref)
-        t_ph, err_ph, tol_used = t, err, tol
-        if err <= 1e-4:
-            break
+    info = linalg.eigsh(op, 1, tol=1e-4, key=jr.key(2), num_steps=20, warn=False, return_info=True)[3]  # fmt: skip
+    out["jax_top_eig_matvecs"] = int(info["num_matvecs"])
+    # the Krylov optimum: plain Lanczos steps until the top Ritz value is within 1e-4
+    # (stopped by an oracle that knows the answer), the fewest over 5 random starts
+    steps = []
+    for k in jr.split(jr.key(5), 5):
+        lz = linalg.lanczos(op, jr.normal(k, (out["num_params"],), jnp.float32), 40)
+        T = np.asarray(lz.tridiagonal(), np.float64)
+        rel = [abs(np.linalg.eigvalsh(T[:j, :j])[-1] - ref) / abs(ref) for j in range(1, 41)]
+        steps.append(next((j + 1 for j, e in enumerate(rel) if e <= 1e-4), 41))
+    out["lanczos_steps_to_1e-4"] = steps
+
+    ph_module = sys.modules[PyHessian.__module__]
+    hvp_fn, count = ph_module.hessian_vector_product, [0]
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return hvp_fn(*args, **kwargs)
+
+    ph_module.hessian_vector_product = counted
+    t_ph, err_ph, tol_used, t_ladder = np.nan, np.nan, None, 0.0
+    try:
+        for tol in (1e-4, 1e-5, 1e-6, 1e-7):
+            torch.manual_seed(1)
+            count[0] = 0
+            t0 = time.perf_counter()
+            vals, _ = ph.eigenvalues(maxIter=2000, tol=tol, top_n=1)
+            t = time.perf_counter() - t0
+            t_ladder += t
+            err = abs(vals[0] - ref) / abs(ref)
+            t_ph, err_ph, tol_used = t, err, tol
+            if err <= 1e-4:
+                break
+    finally:
+        ph_module.hessian_vector_product = hvp_fn
     out["pyhessian_top_eig_s"] = t_ph
+    out["pyhessian_top_eig_hvps"] = count[0]
     out["pyhessian_top_eig_relerr"] = err_ph
     out["pyhessian_top_eig_tol_used"] = tol_used
+    out["pyhessian_top_eig_ladder_s"] = t_ladder
     out["top_eig_speedup"] = t_ph / t_ours
+    out["top_eig_speedup_vs_ladder"] = t_ladder / t_ours
+    out["top_eig_bound_equal_hvp_cost"] = (
+        count[0] / min(steps) * out["torch_hvp_s"] / out["jax_hvp_s"]
+    )
 
     # --- trace ---
     num = 100

@@ -1,7 +1,13 @@
 """Loss on a 51×51 plane of a 64-256-256-10 ReLU MLP with 2048 samples: the vmapped, chunked
 `toymodels.landscape.plane_values` against 2601 sequential calls of one jitted function
 `(a, b) -> loss(θ + a·u + b·v)` (the strong baseline: params are built inside the jitted call,
-one dispatch per point). Both in float32, timed after a warm-up call (compilation excluded), best of 3 runs each."""
+one dispatch per point). Both in float32, timed after a warm-up call (compilation excluded), best of 3 runs each.
+
+`*_gflops` are the achieved rates of the dense layers (2·n·Σ fan_in·fan_out flops per
+point). When the single jitted call already runs near the machine's peak (as on a 2-core
+CPU: one point is 0.34 GFLOP of matrix products), batching points cannot gain more than
+peak / achieved: the ratio then measures the hardware, not the dispatch overhead that
+vmapping removes. The small 20-64-64-5 network shows the dispatch-bound case."""
 
 import time
 
@@ -62,7 +68,11 @@ def compare(problem, repeats: int = 3) -> dict:
     t_sequential, seq = _best_of(sequential, repeats)
     seq = np.asarray(seq).reshape(N_GRID, N_GRID)
     diff = float(np.max(np.abs(seq - np.asarray(z)) / np.maximum(np.abs(seq), 1e-6)))
+    points = N_GRID * N_GRID
+    flops = 2 * problem.x.shape[0] * sum(int(layer["w"].size) for layer in params) * points
     return {
+        "sequential_gflops": flops / t_sequential / 1e9,
+        "vmapped_gflops": flops / t_vmapped / 1e9,
         "ratio": t_sequential / t_vmapped,
         "seconds_vmapped": t_vmapped,
         "seconds_vmapped_first_call_with_compile": t_compile_vmapped,

@@ -2,7 +2,6 @@
 outliers, Ghorbani et al. 2019) against its exact spectrum, and SLQ on a spiked
 Marchenko–Pastur matrix against the MP law and the BBP outlier."""
 
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
@@ -10,7 +9,7 @@ import numpy as np
 import optax
 
 from figures._common import cli, save
-from toymodels import landscape, linalg, rmt
+from toymodels import dynamics, landscape, linalg, rmt
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits
 from toymodels.plot import plot_density
@@ -36,17 +35,7 @@ def _smoothed(eigs, grid, sigma):
 
 
 def _train(problem, params, steps):
-    opt = optax.adam(1e-2)
-
-    def step(carry, _):
-        p, s = carry
-        g = problem.grad(p)
-        with jax.numpy_dtype_promotion("standard"):  # optax's int step count meets floats
-            upd, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, upd), s), None
-
-    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
-    return params
+    return dynamics.train(problem, params, optax.adam(1e-2), num_steps=steps).final_params
 
 
 def compute(*, fast: bool) -> dict:
