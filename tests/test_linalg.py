@@ -58,6 +58,43 @@ def test_eigsh_extremal_and_warm_start(sym, key):
     assert int(info2["restarts"]) == 0 and int(info2["restarts"]) < int(info["restarts"])
 
 
+def test_eigsh_stops_early_and_warm_starts_along_a_path(key):
+    """The convergence test runs every step: a well-separated top pair converges before the
+    basis is full, and a warm start from the eigenvectors at a nearby matrix (a step along
+    a trajectory) takes a few products where a cold start takes a full cycle."""
+    k1, k2, k3 = jr.split(key, 3)
+    eigs = jnp.concatenate([jnp.array([10.0, 8.0, 6.0]), jr.uniform(k1, (197,))])
+    a = _rotated(k2, eigs)
+    p = jr.normal(k3, (200, 200))
+    b = a + 1e-3 * (p + p.T) / 2  # the next point of the trajectory
+    wb = np.linalg.eigvalsh(np.asarray(b))[::-1]
+    vals, vecs, res, info = eigsh(a, 3, num_steps=40, tol=1e-10, return_info=True)
+    np.testing.assert_allclose(vals, [10.0, 8.0, 6.0], atol=1e-9)
+    assert bool(info["converged"]) and int(info["num_matvecs"]) < 40
+    cold = eigsh(b, 3, num_steps=40, tol=1e-10, return_info=True)
+    warm = eigsh(b, 3, num_steps=40, tol=1e-10, v0=vecs, return_info=True)
+    for v, _, r, inf in (cold, warm):
+        np.testing.assert_allclose(v, wb[:3], atol=1e-9)
+        assert bool(inf["converged"]) and np.all(np.asarray(r) <= 1e-10 * 10.5)
+    assert int(warm[3]["num_matvecs"]) < int(cold[3]["num_matvecs"])
+    # one vector, float32-like loose tolerance: a handful of products
+    one = eigsh(b, 1, tol=1e-4, v0=vecs[:, 0], return_info=True)[3]
+    assert int(one["num_matvecs"]) <= 6
+
+
+def test_eigsh_finds_both_copies_of_a_repeated_top_eigenvalue(key):
+    """Lanczos from one vector sees one copy of a repeated eigenvalue, then breaks down on
+    the invariant subspace; the cycle must go on with a fresh vector, not stop early."""
+    k1, k2 = jr.split(key)
+    eigs = jnp.concatenate([jnp.array([5.0, 5.0, 3.0]), 2.0 * jr.uniform(k1, (47,))])
+    a = _rotated(k2, eigs)
+    vals, _, res = eigsh(a, 2, num_steps=20, tol=1e-10)
+    np.testing.assert_allclose(vals, [5.0, 5.0], atol=1e-9)
+    low_rank = _rotated(k2, jnp.concatenate([jnp.array([4.0, 4.0, 1.0]), jnp.zeros(47)]))
+    vals, _, _ = eigsh(low_rank, 2, num_steps=20, tol=1e-10)  # breaks down after 3 steps
+    np.testing.assert_allclose(vals, [4.0, 4.0], atol=1e-9)
+
+
 def test_operator_inputs_and_bad_input(sym):
     op = FunctionOperator(lambda v: sym @ v, sym.shape[0])
 

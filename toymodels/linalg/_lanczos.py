@@ -76,27 +76,32 @@ def _orthogonalise(Q, w):
 
 def _reorthogonalise(Q, w):
     """One classical Gram–Schmidt pass against the rows of `Q`, and a second one if the
-    first cancelled more than half of ‖w‖² (DGKS)."""
-    w1 = _gs_pass(Q, w)
+    first cancelled more than half of ‖w‖² (DGKS). Returns the new vector and the removed
+    coefficients (`w = Qᵀ c + w_new`)."""
+    c1 = Q @ w
+    w1 = w - Q.T @ c1
     again = jnp.linalg.norm(w1) < _DGKS * jnp.linalg.norm(w)
-    return jax.lax.cond(again, lambda: _gs_pass(Q, w1), lambda: w1)
+
+    def second():
+        c2 = Q @ w1
+        return w1 - Q.T @ c2, c1 + c2
+
+    return jax.lax.cond(again, second, lambda: (w1, c1))
 
 
 _DGKS = 0.7071067811865476  # 1/√2
 
 
-def _expand(op: AbstractOperator, Q, AQ, start, stop, key, breakdown_tol):
-    """Lanczos/Arnoldi steps i = start..stop−1 with full reorthogonalisation.
-
-    `Q` has stop+1 rows: rows < start are orthonormal, row `start` is the next unit vector,
-    rows > start are zero. `AQ` (stop rows, or None) stores A q_i. Returns Q, AQ, the
-    diagonal (q_i·A q_i) and the couplings β_i = ‖w_i‖ (0 at breakdown).
+def _step_fn(op: AbstractOperator, key, breakdown_tol, n: int, dtype):
+    """One Lanczos/Arnoldi step with full reorthogonalisation, shared by `lanczos` (SLQ)
+    and `eigsh`: `step(i, Q, q, q_prev, b_prev, anorm)` with `Q` holding the orthonormal
+    rows 0..i (q = Q[i]) and zeros below. It writes q_{i+1} into row i+1 and returns
+    `(Q, A q_i, q_{i+1}, alpha_i, beta_i, h_i, anorm)`, where `h_i = Q A q_i` is the
+    projected column (rows 0..i) and beta_i = 0 at a breakdown (then q_{i+1} is a fresh
+    random unit vector orthogonal to Q, or 0 once the space is exhausted).
 
     The current and previous vectors travel in the loop carry: reading them back from `Q`
     (which the step also updates in place) makes XLA copy the whole basis every step."""
-    n = Q.shape[1]
-    m = Q.shape[0] - 1
-    dtype = Q.dtype
     eps = jnp.finfo(dtype).eps
 
     def restart_vector(i, Q):
@@ -107,30 +112,43 @@ def _expand(op: AbstractOperator, Q, AQ, start, stop, key, breakdown_tol):
         ok = (rn > jnp.sqrt(eps) * r0) & (i + 1 < n)
         return jnp.where(ok, r / jnp.where(ok, rn, 1.0), 0.0)
 
-    def body(i, carry):
-        Q, AQ, q, q_prev, b_prev, alpha, beta, anorm = carry
-        w = op.matvec(q).astype(dtype)
-        if AQ is not None:
-            AQ = AQ.at[i].set(w)
-        a = jnp.vdot(q, w)
-        anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
-        # local three-term step (b_prev = 0 at `start`: after a thick restart q_{i-1} is a
-        # Ritz vector, coupled through the full pass instead), then the full pass(es)
-        w = _reorthogonalise(Q, w - a * q - b_prev * q_prev)
+    def step(i, Q, q, q_prev, b_prev, anorm):
+        aq = op.matvec(q).astype(dtype)
+        a = jnp.vdot(q, aq)
+        anorm = jnp.maximum(anorm, jnp.linalg.norm(aq))
+        # local three-term step (b_prev = 0 at the first step of a cycle: after a thick
+        # restart q_{i-1} is a Ritz vector, coupled through the full pass instead), then
+        # the full pass(es)
+        w, c = _reorthogonalise(Q, aq - a * q - b_prev * q_prev)
+        rows = jnp.arange(Q.shape[0])
+        h = c + jnp.where(rows == i, a, 0.0) + jnp.where(rows == i - 1, b_prev, 0.0)
         b = jnp.linalg.norm(w)
         broke = (b <= breakdown_tol * anorm) | (i + 1 >= n)
         qn = jax.lax.cond(broke, lambda: restart_vector(i, Q), lambda: w / jnp.where(broke, 1.0, b))
         b = jnp.where(broke, 0.0, b)
         Q = Q.at[i + 1].set(qn)
-        alpha = alpha.at[i].set(a)
-        beta = beta.at[i].set(b)
-        return Q, AQ, qn, q, b, alpha, beta, anorm
+        return Q, aq, qn, a, b, h, anorm
+
+    return step
+
+
+def _expand(op: AbstractOperator, Q, start, stop, key, breakdown_tol):
+    """Lanczos steps i = start..stop−1 (`Q` has stop+1 rows: rows < start orthonormal,
+    row `start` the next unit vector, zeros below). Returns Q, the diagonal (q_i·A q_i)
+    and the couplings β_i = ‖w_i‖ (0 at breakdown)."""
+    n, m, dtype = Q.shape[1], Q.shape[0] - 1, Q.dtype
+    step = _step_fn(op, key, breakdown_tol, n, dtype)
+
+    def body(i, carry):
+        Q, q, q_prev, b_prev, alpha, beta, anorm = carry
+        Q, _, qn, a, b, _, anorm = step(i, Q, q, q_prev, b_prev, anorm)
+        return Q, qn, q, b, alpha.at[i].set(a), beta.at[i].set(b), anorm
 
     zero = jnp.zeros((), dtype)
-    init = (Q, AQ, Q[start], jnp.zeros((n,), dtype), zero, jnp.zeros((m,), dtype),
+    init = (Q, Q[start], jnp.zeros((n,), dtype), zero, jnp.zeros((m,), dtype),
             jnp.zeros((m,), dtype), zero)  # fmt: skip
-    Q, AQ, _, _, _, alpha, beta, _ = jax.lax.fori_loop(start, stop, body, init)
-    return Q, AQ, alpha, beta
+    Q, _, _, _, alpha, beta, _ = jax.lax.fori_loop(start, stop, body, init)
+    return Q, alpha, beta
 
 
 def _lanczos_impl(op, v0, key, num_steps, breakdown_tol):
@@ -138,7 +156,7 @@ def _lanczos_impl(op, v0, key, num_steps, breakdown_tol):
     dtype = v0.dtype
     nrm = jnp.linalg.norm(v0)
     Q = jnp.zeros((num_steps + 1, n), dtype).at[0].set(v0 / nrm)
-    Q, _, alpha, beta = _expand(op, Q, None, 0, num_steps, key, breakdown_tol)
+    Q, alpha, beta = _expand(op, Q, 0, num_steps, key, breakdown_tol)
     return LanczosResult(Q[:num_steps], alpha, beta[:-1], beta[-1], nrm)
 
 
@@ -189,58 +207,109 @@ def lanczos(
     return _lanczos_jit(op, v0, key, num_steps, jnp.asarray(tol, dtype))
 
 
-def _eigsh_impl(op, Q0, nstart, key, k, m, keep, largest, tol, max_restarts, breakdown_tol):
+def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_tol):
     n = op.shape[0]
     dtype = Q0.dtype
+    rows = jnp.arange(m)
+    # the wanted end sorts first under `order`; blank (unfilled) positions of the projected
+    # matrix get a diagonal sentinel beyond the other end, so they never mix in
+    sign = jnp.where(largest, 1.0, -1.0).astype(dtype)
+    step = _step_fn(op, key, breakdown_tol, n, dtype)
 
-    # A-images of a warm-start block (rows < nstart; no matvecs when nstart = 0)
-    AQ0 = jax.lax.fori_loop(
-        0,
-        nstart,
-        lambda i, aq: aq.at[i].set(op.matvec(Q0[i]).astype(dtype)),
-        jnp.zeros((m, n), dtype),
-    )
-
-    def ritz(Q, AQ):
-        H = Q[:m] @ AQ.T
-        H = 0.5 * (H + H.T)
-        theta, S = jnp.linalg.eigh(H)
-        order = jnp.argsort(jnp.where(largest, -theta, theta))  # traced: one compile for both
+    def ritz_of(H, j):
+        filled = rows < j
+        big = 2 * jnp.max(jnp.abs(H)) + 1
+        Hm = jnp.where(filled[:, None] & filled[None, :], H, 0.0)
+        Hm = Hm + jnp.diag(jnp.where(filled, 0.0, -sign * big))
+        theta, S = jnp.linalg.eigh(0.5 * (Hm + Hm.T))
+        order = jnp.argsort(-sign * theta)  # traced: one compile for both ends
         theta, S = theta[order], S[:, order]
-        Y = S.T @ Q[:m]
-        AY = S.T @ AQ
+        scale = jnp.maximum(
+            jnp.max(jnp.where(rows < j, jnp.abs(theta), 0.0)), jnp.finfo(dtype).tiny
+        )
+        return theta, S, scale
+
+    def expand(Q, AQ, H, start, allow_exit):
+        """Steps start.. until the basis is full, or (if `allow_exit`) until the residual
+        estimates |β_j s_j| of the wanted Ritz pairs pass `tol` (confirmed afterwards on
+        the true residuals)."""
+
+        def cond(c):
+            return (c[0] < m) & ~c[-1]
+
+        def body(c):
+            i, Q, AQ, H, q, q_prev, b_prev, anorm, broke, _ = c
+            Q, aq, qn, _, b, h, anorm = step(i, Q, q, q_prev, b_prev, anorm)
+            AQ = AQ.at[i].set(aq)
+            h = h[:m]
+            H = H.at[:, i].set(h).at[i, :].set(h)
+            theta, S, scale = ritz_of(H, i + 1)
+            est = jnp.abs(b) * jnp.abs(S[i, :k])
+            # after a breakdown (an invariant subspace: exact but maybe not the extremal
+            # pairs, e.g. a missing copy of a repeated eigenvalue) fill the cycle as usual
+            broke = broke | (b == 0)
+            done = allow_exit & ~broke & (i + 1 > k) & jnp.all(est <= tol * scale)
+            return i + 1, Q, AQ, H, qn, q, b, anorm, broke, done
+
+        zero = jnp.zeros((), dtype)
+        false = jnp.asarray(False)
+        init = (start, Q, AQ, H, Q[start], jnp.zeros((n,), dtype), zero, zero, false, false)
+        j, Q, AQ, H, *_ = jax.lax.while_loop(cond, body, init)
+        return j, Q, AQ, H
+
+    def ritz(Q, AQ, j):
+        """Rayleigh–Ritz on the filled rows (< j), from the stored products A q_i."""
+        filled = (rows < j)[:, None]
+        Qf, AQf = jnp.where(filled, Q[:m], 0.0), jnp.where(filled, AQ, 0.0)
+        theta, S, scale = ritz_of(Qf @ AQf.T, j)
+        Y = S.T @ Qf
+        AY = S.T @ AQf
         res = jnp.linalg.norm(AY - theta[:, None] * Y, axis=1)
-        return theta, Y, AY, res
+        return theta, Y, AY, res, scale
 
     def cycle(carry):
-        Q, AQ, start, it, key, *_ = carry
-        key, sub = jr.split(key)
-        Q, AQ, _, _ = _expand(op, Q, AQ, start, m, sub, breakdown_tol)
-        theta, Y, AY, res = ritz(Q, AQ)
-        scale = jnp.maximum(jnp.max(jnp.abs(theta)), jnp.finfo(dtype).tiny)
-        conv = jnp.all(res[:k] <= tol * scale)
-        Qn = jnp.zeros_like(Q).at[:keep].set(Y[:keep]).at[keep].set(Q[m])
-        AQn = jnp.zeros_like(AQ).at[:keep].set(AY[:keep])
-        return Qn, AQn, jnp.asarray(keep), it + 1, key, theta[:k], Y[:k], res[:k], conv
+        Q, AQ, H, start, restarts, allow_exit, nmv, *_ = carry
+        j, Q, AQ, H = expand(Q, AQ, H, start, allow_exit)
+        nmv = nmv + (j - start)
+        theta, Y, AY, res, scale = ritz(Q, AQ, j)
+        conv = (j > k) & jnp.all(res[:k] <= tol * scale)
+        full = j >= m
+        # after a full cycle: thick restart keeping the best `keep` Ritz vectors and the
+        # residual direction; after an early stop the true residuals did not confirm: go
+        # on filling the same basis, without early stops until the next restart
+        restart = full & ~conv
+
+        def do_restart():
+            Qn = jnp.zeros_like(Q).at[:keep].set(Y[:keep]).at[keep].set(Q[m])
+            AQn = jnp.zeros_like(AQ).at[:keep].set(AY[:keep])
+            Hn = jnp.diag(jnp.where(rows < keep, theta, 0.0))
+            return Qn, AQn, Hn
+
+        Q, AQ, H = jax.lax.cond(restart, do_restart, lambda: (Q, AQ, H))
+        start = jnp.where(restart, keep, j)
+        restarts = restarts + restart.astype(restarts.dtype)
+        return (Q, AQ, H, start, restarts, restart, nmv, theta[:k], Y[:k], res[:k], conv)
 
     def cond(carry):
-        it, conv = carry[3], carry[-1]
-        return (~conv) & (it <= max_restarts)
+        restarts, conv = carry[4], carry[-1]
+        return (~conv) & (restarts <= max_restarts)
 
     init = (
         Q0,
-        AQ0,
-        jnp.asarray(nstart),
+        jnp.zeros((m, n), dtype),
+        jnp.zeros((m, m), dtype),
         jnp.asarray(0),
-        key,
+        jnp.asarray(0),
+        jnp.asarray(True),
+        jnp.asarray(0),
         jnp.zeros((k,), dtype),
         jnp.zeros((k, n), dtype),
         jnp.full((k,), jnp.inf, dtype),
         jnp.asarray(False),
     )
     out = jax.lax.while_loop(cond, cycle, init)
-    _, _, _, it, _, theta, Y, res, conv = out
-    return theta, Y.T, res, it, conv
+    restarts, nmv, theta, Y, res, conv = out[4], out[6], out[7], out[8], out[9], out[10]
+    return theta, Y.T, res, restarts, conv, nmv
 
 
 _eigsh_jit = eqx.filter_jit(_eigsh_impl)
@@ -269,11 +338,15 @@ def eigsh(
     (Krylov–Schur). Stops when every wanted residual
     $\lVert A y_i - \theta_i y_i\rVert \le \text{tol}\cdot\max_j|\theta_j|$
     (default tol $=\sqrt\epsilon$: $1.5\times10^{-8}$ in float64) or after `max_restarts`
-    restarts (a `RuntimeWarning` then, unless `warn=False`).
+    restarts (a `RuntimeWarning` then, unless `warn=False`). The test runs after every
+    step, not only at the end of a cycle: the cheap estimate $|\beta_j s_{j,i}|$ (last
+    coupling times the last component of the Ritz vector in the basis) triggers it and the
+    true residuals confirm it, so a good warm start stops after a few products.
 
     With `which="smallest"` the most negative eigenvalues come first: their count below 0 is
     the saddle index. `v0` warm-starts: a vector, or a matrix `(n, j)` of earlier
-    eigenvectors (e.g. from the previous point of a trajectory).
+    eigenvectors (e.g. from the previous point of a trajectory; Lanczos then starts from
+    the sum of the normalised columns, whose first j Krylov vectors nearly span them).
 
     Returns `(eigenvalues (k,), eigenvectors (n, k), residual_norms (k,))`, ordered from the
     requested end; with `return_info=True` a fourth item `{"restarts", "converged",
@@ -308,25 +381,22 @@ def eigsh(
     if v0.ndim == 1:
         if v0.shape != (n,):
             raise ValueError(f"v0: expected shape ({n},) or ({n}, j), got {v0.shape}")
-        Q0 = Q0.at[0].set(v0 / jnp.linalg.norm(v0))
-        nstart = 0
     elif v0.ndim == 2 and v0.shape[0] == n and 1 <= v0.shape[1] < m:
-        j = v0.shape[1]
-        qb, _ = jnp.linalg.qr(v0)
-        r = jr.normal(kv, (n,), dtype)
-        r = _orthogonalise(qb.T, r)
-        Q0 = Q0.at[:j].set(qb.T).at[j].set(r / jnp.linalg.norm(r))
-        nstart = j
+        # earlier eigenvectors: Lanczos from the sum of the (normalised) columns; near
+        # eigenvectors span the first j Krylov vectors almost exactly
+        v0 = jnp.sum(v0 / jnp.linalg.norm(v0, axis=0), axis=1)
     else:
         raise ValueError(f"v0: expected shape ({n},) or ({n}, j) with j < {m}, got {v0.shape}")
+    if is_concrete(v0) and not float(jnp.linalg.norm(v0)) > 0.0:
+        raise ValueError("v0: the start vector (or the sum of the columns) is zero")
+    Q0 = Q0.at[0].set(v0 / jnp.linalg.norm(v0))
     bt = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
     keep = min(m - 1, k + max((m - k) // 2, 1)) if m < n else m - 1
     restarts = 0 if m == n else int(max_restarts)
     # numbers that may change between calls are passed as arrays (no recompilation)
-    theta, Y, res, it, conv = _eigsh_jit(
+    theta, Y, res, restarts_done, conv, num_matvecs = _eigsh_jit(
         op,
         Q0,
-        jnp.asarray(nstart),
         key,
         k,
         m,
@@ -340,16 +410,16 @@ def eigsh(
         conv = jnp.asarray(True)
     if warn and is_concrete(conv) and not bool(conv):
         warnings.warn(
-            f"eigsh: not converged to tol={tol:g} after {int(it)} cycles "
+            f"eigsh: not converged to tol={tol:g} after {int(restarts_done)} restarts "
             f"(residuals {np.asarray(res)}); raise num_steps or max_restarts",
             RuntimeWarning,
             stacklevel=2,
         )
     if return_info:
         info = {
-            "restarts": it - 1,
+            "restarts": jnp.minimum(restarts_done, restarts),
             "converged": conv,
-            "num_matvecs": nstart + m + (it - 1) * (m - keep),
+            "num_matvecs": num_matvecs,
         }
         return theta, Y, res, info
     return theta, Y, res
