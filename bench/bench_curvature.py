@@ -13,8 +13,8 @@ released version of amirgholami/PyHessian): `.venv/bin/pip install torch==2.13.0
   `top_eig_speedup_vs_ladder` charges PyHessian the whole ladder of runs a user without
   the reference would make; `eigsh(tol=1e-4)` needs no reference, its residual bounds the
   error. `top_eig_bound_equal_hvp_cost` = PyHessian's HVP count / the Lanczos steps that
-  reach 1e-4 from the luckiest of 5 random starts (the Krylov optimum) × the HVP cost ratio: no Krylov
-  method can beat it on this network;
+  reach 1e-4 from the luckiest of 5 random starts × the standalone HVP cost ratio: roughly
+  the best a Krylov method stopped by an oracle could do on this network;
 - `trace_speedup_per_probe`: per-probe time of PyHessian `trace` / toymodels `trace`;
 - `slq_over_900_hvps`: SLQ (90 steps, 10 probes) / 900 sequential HVPs (target <= 1.5);
 - `pyhessian_density`: whether PyHessian's `density()` runs on current PyTorch.

@@ -3,7 +3,7 @@ r"""Lanczos with full reorthogonalisation, and extremal eigenpairs by thick rest
 The Lanczos process builds an orthonormal basis $q_0, \dots, q_{m-1}$ of the Krylov space
 $\mathcal K_m(A, v) = \operatorname{span}\{v, Av, \dots, A^{m-1}v\}$ and the tridiagonal
 $T_m = Q^\top A Q$ with diagonal $\alpha_i = q_i^\top A q_i$ and off-diagonal $\beta_i$
-(coupling $q_i$ and $q_{i+1}$). Every new vector is Gram–Schmidt orthogonalised twice against
+(coupling $q_i$ and $q_{i+1}$). Every new vector is Gram–Schmidt orthogonalised against
 *all* previous ones ("full reorthogonalisation", as in Ghorbani et al. 2019 and PyHessian):
 after the local three-term step $w \leftarrow Aq_i - \alpha_i q_i - \beta_{i-1}q_{i-1}$ one
 classical Gram–Schmidt pass against the whole basis, and a second pass only when the first
@@ -92,19 +92,20 @@ def _reorthogonalise(Q, w):
 _DGKS = 0.7071067811865476  # 1/√2
 
 
-def _step_fn(op: AbstractOperator, key, breakdown_tol, n: int, dtype):
+def _step_fn(op: AbstractOperator, breakdown_tol, n: int, dtype):
     """One Lanczos/Arnoldi step with full reorthogonalisation, shared by `lanczos` (SLQ)
-    and `eigsh`: `step(i, Q, q, q_prev, b_prev, anorm)` with `Q` holding the orthonormal
+    and `eigsh`: `step(i, Q, q, q_prev, b_prev, anorm, key)` with `Q` holding the orthonormal
     rows 0..i (q = Q[i]) and zeros below. It writes q_{i+1} into row i+1 and returns
     `(Q, A q_i, q_{i+1}, alpha_i, beta_i, h_i, anorm)`, where `h_i = Q A q_i` is the
     projected column (rows 0..i) and beta_i = 0 at a breakdown (then q_{i+1} is a fresh
-    random unit vector orthogonal to Q, or 0 once the space is exhausted).
+    random unit vector orthogonal to Q drawn from `fold_in(key, i)`, or 0 once the space
+    is exhausted).
 
     The current and previous vectors travel in the loop carry: reading them back from `Q`
     (which the step also updates in place) makes XLA copy the whole basis every step."""
     eps = jnp.finfo(dtype).eps
 
-    def restart_vector(i, Q):
+    def restart_vector(i, Q, key):
         r = jr.normal(jr.fold_in(key, i), (n,), dtype)
         r0 = jnp.linalg.norm(r)
         r = _orthogonalise(Q, r)
@@ -112,7 +113,7 @@ def _step_fn(op: AbstractOperator, key, breakdown_tol, n: int, dtype):
         ok = (rn > jnp.sqrt(eps) * r0) & (i + 1 < n)
         return jnp.where(ok, r / jnp.where(ok, rn, 1.0), 0.0)
 
-    def step(i, Q, q, q_prev, b_prev, anorm):
+    def step(i, Q, q, q_prev, b_prev, anorm, key):
         aq = op.matvec(q).astype(dtype)
         a = jnp.vdot(q, aq)
         anorm = jnp.maximum(anorm, jnp.linalg.norm(aq))
@@ -124,7 +125,9 @@ def _step_fn(op: AbstractOperator, key, breakdown_tol, n: int, dtype):
         h = c + jnp.where(rows == i, a, 0.0) + jnp.where(rows == i - 1, b_prev, 0.0)
         b = jnp.linalg.norm(w)
         broke = (b <= breakdown_tol * anorm) | (i + 1 >= n)
-        qn = jax.lax.cond(broke, lambda: restart_vector(i, Q), lambda: w / jnp.where(broke, 1.0, b))
+        qn = jax.lax.cond(
+            broke, lambda: restart_vector(i, Q, key), lambda: w / jnp.where(broke, 1.0, b)
+        )
         b = jnp.where(broke, 0.0, b)
         Q = Q.at[i + 1].set(qn)
         return Q, aq, qn, a, b, h, anorm
@@ -137,11 +140,11 @@ def _expand(op: AbstractOperator, Q, start, stop, key, breakdown_tol):
     row `start` the next unit vector, zeros below). Returns Q, the diagonal (q_i·A q_i)
     and the couplings β_i = ‖w_i‖ (0 at breakdown)."""
     n, m, dtype = Q.shape[1], Q.shape[0] - 1, Q.dtype
-    step = _step_fn(op, key, breakdown_tol, n, dtype)
+    step = _step_fn(op, breakdown_tol, n, dtype)
 
     def body(i, carry):
         Q, q, q_prev, b_prev, alpha, beta, anorm = carry
-        Q, _, qn, a, b, _, anorm = step(i, Q, q, q_prev, b_prev, anorm)
+        Q, _, qn, a, b, _, anorm = step(i, Q, q, q_prev, b_prev, anorm, key)
         return Q, qn, q, b, alpha.at[i].set(a), beta.at[i].set(b), anorm
 
     zero = jnp.zeros((), dtype)
@@ -214,7 +217,7 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
     # the wanted end sorts first under `order`; blank (unfilled) positions of the projected
     # matrix get a diagonal sentinel beyond the other end, so they never mix in
     sign = jnp.where(largest, 1.0, -1.0).astype(dtype)
-    step = _step_fn(op, key, breakdown_tol, n, dtype)
+    step = _step_fn(op, breakdown_tol, n, dtype)
 
     def ritz_of(H, j):
         filled = rows < j
@@ -229,7 +232,7 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
         )
         return theta, S, scale
 
-    def expand(Q, AQ, H, start, allow_exit):
+    def expand(Q, AQ, H, start, allow_exit, key):
         """Steps start.. until the basis is full, or (if `allow_exit`) until the residual
         estimates |β_j s_j| of the wanted Ritz pairs pass `tol` (confirmed afterwards on
         the true residuals)."""
@@ -239,7 +242,7 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
 
         def body(c):
             i, Q, AQ, H, q, q_prev, b_prev, anorm, broke, _ = c
-            Q, aq, qn, _, b, h, anorm = step(i, Q, q, q_prev, b_prev, anorm)
+            Q, aq, qn, _, b, h, anorm = step(i, Q, q, q_prev, b_prev, anorm, key)
             AQ = AQ.at[i].set(aq)
             h = h[:m]
             H = H.at[:, i].set(h).at[i, :].set(h)
@@ -258,7 +261,9 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
         return j, Q, AQ, H
 
     def ritz(Q, AQ, j):
-        """Rayleigh–Ritz on the filled rows (< j), from the stored products A q_i."""
+        """Rayleigh–Ritz on the filled rows (< j), from the stored products A q_i (the
+        projected matrix is formed afresh here, not taken from the step-wise estimate,
+        which only decides when to look)."""
         filled = (rows < j)[:, None]
         Qf, AQf = jnp.where(filled, Q[:m], 0.0), jnp.where(filled, AQ, 0.0)
         theta, S, scale = ritz_of(Qf @ AQf.T, j)
@@ -269,7 +274,8 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
 
     def cycle(carry):
         Q, AQ, H, start, restarts, allow_exit, nmv, *_ = carry
-        j, Q, AQ, H = expand(Q, AQ, H, start, allow_exit)
+        # restart vectors after a breakdown: a fresh key per cycle (step i recurs)
+        j, Q, AQ, H = expand(Q, AQ, H, start, allow_exit, jr.fold_in(key, nmv))
         nmv = nmv + (j - start)
         theta, Y, AY, res, scale = ritz(Q, AQ, j)
         conv = (j > k) & jnp.all(res[:k] <= tol * scale)
