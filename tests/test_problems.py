@@ -109,7 +109,7 @@ def test_problem_is_immutable_pytree_and_jittable(key):
 
 def test_equinox_model_as_problem(key):
     """The README example: a user's own equinox model as a problem in a few lines."""
-    kx, km, kp = jr.split(key, 3)
+    kx, kp = jr.split(key)
     x = jr.normal(kx, (32, 2))
     y = jnp.sin(x[:, 0])
 
@@ -118,7 +118,7 @@ def test_equinox_model_as_problem(key):
         return jnp.mean((jax.vmap(model)(xb)[:, 0] - yb) ** 2)
 
     problem = problems.EquinoxProblem(
-        lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k), loss_fn, data=(x, y), key=km
+        lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k), loss_fn, data=(x, y)
     )
     params = problem.init(kp)
     model = problem.model(params)

@@ -116,3 +116,22 @@ def check_params_tree(name: str, params: Any, reference: Any) -> None:
     for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(reference)):
         if np.shape(a) != np.shape(b):
             raise ValueError(f"{name}: leaf of shape {np.shape(a)} where {np.shape(b)} is expected")
+
+
+def check_key(name: str, key: Any) -> None:
+    """``key`` must be a JAX PRNG key (typed, from ``jax.random.key``, or a legacy uint32
+    ``(2,)`` key from ``jax.random.PRNGKey``); ``None`` and plain integers are refused."""
+    if key is None:
+        raise TypeError(f"{name}: a PRNG key is required (jax.random.key(seed)); got None")
+    if isinstance(key, bool | int | float | np.integer | np.floating):
+        raise TypeError(
+            f"{name}: expected a PRNG key from jax.random.key(seed), got the number {key!r}"
+        )
+    dtype = getattr(key, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"{name}: expected a PRNG key from jax.random.key(seed), got {key!r}")
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return
+    if dtype == jnp.uint32 and np.shape(key)[-1:] == (2,):
+        return
+    raise TypeError(f"{name}: expected a PRNG key from jax.random.key(seed), got {key!r}")

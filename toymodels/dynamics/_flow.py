@@ -10,8 +10,6 @@ missing half). Pass `time_scale` to multiply the gradient by a constant if you w
 the flow is then $\dot\theta = -c\,\nabla L$ and $t$ is divided by $c$.
 """
 
-import dataclasses
-import enum
 from typing import Any
 
 import diffrax
@@ -22,44 +20,26 @@ import lineax as lx
 import numpy as np
 import optimistix as optx
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array
 
 from .._custom_types import Params
-from .._validation import as_enum, check_positive
+from .._validation import check_positive
 from ._common import check_problem, flat_loss, flatten_params, max_abs
+from ._run import Stop, StopCode, StopReason, reason_code
 
 
-class StopReason(enum.Enum):
-    """Why a flow (or a training run) ended.
-
-    - `T1`: reached the final time `t1`.
-    - `CONVERGED`: the gradient ∞-norm fell below `gtol`.
-    - `DIVERGED`: the params left the ball ‖θ‖∞ ≤ `max_norm`, or became non-finite.
-    - `MAX_STEPS`: the solver used up `max_steps` steps.
-    - `FAILED`: the solver failed otherwise (step size underflow, nonlinear solve failure).
-    """
-
-    T1 = "t1"
-    CONVERGED = "converged"
-    DIVERGED = "diverged"
-    MAX_STEPS = "max_steps"
-    FAILED = "failed"
-
-
-class FlowMethod(enum.Enum):
-    r"""ODE solver of `gradient_flow`.
-
-    - `TSIT5`: explicit Runge–Kutta 5(4) (default; cheap per step, fine unless stiff).
-    - `DOPRI8`: explicit Runge–Kutta 8(7), for very tight tolerances on non-stiff flows.
-    - `KVAERNO5`: stiff (L-stable ESDIRK 5(4)). The implicit stage equations are solved
-      with chord-Newton iterations on $I + \gamma h\,\nabla^2 L$: densely (LU) for small
-      parameter counts, matrix-free (GMRES on Hessian–vector products; no Hessian is ever
-      formed) above `dense_limit` parameters or when `matrix_free=True`.
-    """
-
-    TSIT5 = "tsit5"
-    DOPRI8 = "dopri8"
-    KVAERNO5 = "kvaerno5"
+def stiff_solver(*, matrix_free: bool = False) -> diffrax.AbstractSolver:
+    r"""Kvaerno5 (L-stable ESDIRK 5(4)) for stiff flows, its stage equations solved by Newton
+    with the step-size controller's tolerances: densely (LU) or, with `matrix_free=True`,
+    by GMRES on Hessian–vector products (no Hessian is formed; for many parameters)."""
+    if matrix_free:
+        linear_solver = lx.GMRES(rtol=1e-8, atol=1e-14, restart=40, stagnation_iters=40)
+    else:
+        linear_solver = lx.AutoLinearSolver(well_posed=None)
+    root = diffrax.with_stepsize_controller_tols(optx.Newton)(
+        linear_solver=linear_solver, cauchy_termination=False
+    )
+    return diffrax.Kvaerno5(root_finder=root)
 
 
 class NormBarrier(eqx.Module):
@@ -86,35 +66,35 @@ class NormBarrier(eqx.Module):
         return self.strength / 3.0 * jnp.maximum(w - self.max_weightnorm, 0.0) ** 3
 
 
-@dataclasses.dataclass(frozen=True)
-class FlowResult:
+class FlowResult(eqx.Module):
     """Output of `gradient_flow`.
 
-    - `ts`: save times reached before the flow stopped, shape `(T,)`.
-    - `params`: the params at `ts`, a pytree like `params0` with a leading axis `T`.
+    - `ts`: save times reached before the flow stopped, shape `(T,)`; `ys`: the params at
+      `ts` (a pytree like `params0` with a leading axis `T`).
     - `loss`, `grad_norm`: loss and gradient ∞-norm at `ts` (loss without the barrier).
-    - `t_final`, `final_params`, `final_loss`, `final_grad_norm`: where the flow stopped
-      (`t1`, or the time of the stop event).
-    - `stop_reason`: a `StopReason`.
+    - `params`, `t_final`, `final_loss`, `final_grad_norm`: where the flow stopped (`t1`, or
+      the time of the stop event).
+    - `stop_reason`: a `StopCode` (compare with `"completed"`, `"converged"`, `"diverged"`,
+      `"max_steps"`, `"failed"`).
     - `num_steps`, `num_accepted_steps`: solver step counts (rejected steps included in
       the first).
     """
 
     ts: np.ndarray
-    params: Params
+    ys: Params
     loss: np.ndarray
     grad_norm: np.ndarray
+    params: Params
     t_final: float
-    final_params: Params
     final_loss: float
     final_grad_norm: float
-    stop_reason: StopReason
+    stop_reason: StopCode
     num_steps: int
     num_accepted_steps: int
 
     @property
     def converged(self) -> bool:
-        return self.stop_reason is StopReason.CONVERGED
+        return bool(self.stop_reason == StopReason.CONVERGED)
 
 
 def log_times(t1: float, num: int, *, t_first: float | None = None) -> np.ndarray:
@@ -157,38 +137,19 @@ def _solve(
     params0,
     ts,
     t1,
-    rtol,
-    atol,
     gtol,
     max_norm,
     barrier,
     time_scale,
+    solver,
+    stepsize_controller,
     *,
-    method,
-    matrix_free,
     max_steps,
     use_gtol,
 ):
     flat0, unravel = ravel_pytree(params0)
     f = _vector_field(problem, unravel, barrier, time_scale)
     term = diffrax.ODETerm(f)
-    if method is FlowMethod.TSIT5:
-        solver = diffrax.Tsit5()
-    elif method is FlowMethod.DOPRI8:
-        solver = diffrax.Dopri8()
-    else:
-        # Newton on the stage equations; matrix-free: GMRES on Jacobian–vector products
-        # (HVPs), no Hessian is formed (diffrax's VeryChord cannot carry an iterative
-        # solver's state, and was slower with frequent rejections in the dense case).
-        if matrix_free:
-            linear_solver = lx.GMRES(rtol=1e-8, atol=1e-14, restart=40, stagnation_iters=40)
-        else:
-            linear_solver = lx.AutoLinearSolver(well_posed=None)
-        root = optx.Newton(
-            rtol=rtol, atol=atol, linear_solver=linear_solver, cauchy_termination=False
-        )
-        solver = diffrax.Kvaerno5(root_finder=root)
-    controller = diffrax.PIDController(rtol=rtol, atol=atol)
 
     def stop_value(t, y, args, **kwargs):
         # One continuous condition whose sign change is either event; its crossing time is
@@ -199,15 +160,20 @@ def _solve(
         return value
 
     event = diffrax.Event(stop_value, root_finder=_TimeBisection(rtol=1e-14, atol=1e-14))
+    dt0 = (
+        None
+        if isinstance(stepsize_controller, diffrax.AbstractAdaptiveStepSizeController)
+        else (t1 / max_steps)
+    )
     sol = diffrax.diffeqsolve(
         term,
         solver,
         t0=0.0,
         t1=t1,
-        dt0=None,
+        dt0=dt0,
         y0=flat0,
         saveat=diffrax.SaveAt(ts=ts, t1=True),
-        stepsize_controller=controller,
+        stepsize_controller=stepsize_controller,
         max_steps=max_steps,
         event=event,
         throw=False,
@@ -237,44 +203,39 @@ def gradient_flow(
     params0: Params,
     *,
     t1: float,
-    ts: Float[ArrayLike, " T"] | None = None,
-    num_saves: int = 100,
-    method: FlowMethod | str = FlowMethod.TSIT5,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-    gtol: float | None = None,
-    max_norm: float = 1e8,
+    solver: diffrax.AbstractSolver = diffrax.Tsit5(),
+    stepsize_controller: diffrax.AbstractStepSizeController = diffrax.PIDController(
+        rtol=1e-10, atol=1e-12
+    ),
+    save: diffrax.SaveAt | None = None,
+    stop: Stop = Stop(max_norm=1e8, loss_ratio=None),
     barrier: NormBarrier | None = None,
     time_scale: float = 1.0,
     max_steps: int = 1_000_000,
-    matrix_free: bool | None = None,
-    dense_limit: int = 1024,
 ) -> FlowResult:
     r"""Integrate the gradient flow $\dot\theta = -c\,\nabla[L(\theta) + R(\theta)]$ from
-    `params0` over $t\in[0, t_1]$ with an adaptive diffrax solver.
+    `params0` over $t\in[0, t_1]$ with diffrax.
 
     **Arguments:**
     - `problem`: any `toymodels.problems.AbstractProblem`; `params0` any params pytree.
     - `t1` (keyword-only): final time, > 0. Times follow the problem's loss as defined (a mean
       over samples for the supervised problems; see the module docstring for the sum-loss
       convention of MLPGradientFlow.jl).
-    - `ts`: save times in `[0, t1]`, increasing. Default: 0 and `num_saves − 1` log-spaced
-      times up to `t1` (`log_times`).
-    - `method`: a `FlowMethod` (or its name): `"tsit5"` (default), `"dopri8"`, or the stiff
-      `"kvaerno5"`.
-    - `rtol`, `atol`: PID step-size tolerances (float64 defaults 1e-10, 1e-12).
-    - `gtol`: stop when $\lVert\nabla L\rVert_\infty <$ `gtol` (`StopReason.CONVERGED`);
-      `None` (default) never stops early for convergence.
-    - `max_norm`: stop when $\lVert\theta\rVert_\infty$ reaches `max_norm`
-      (`StopReason.DIVERGED`); the crossing time is root-found on the dense output, so
-      `t_final` is the exact blow-up time to that level.
+    - `solver`: any `diffrax.AbstractSolver` (default `Tsit5()`; `Dopri8()` for very tight
+      tolerances; `stiff_solver()` or `diffrax.Kvaerno5()` for stiff flows; the channel
+      flow's `ROS2` of `toymodels.models.channels`).
+    - `stepsize_controller`: any diffrax controller (default
+      `PIDController(rtol=1e-10, atol=1e-12)`, for float64).
+    - `save`: a `diffrax.SaveAt(ts=...)` with save times in `[0, t1]`, increasing (the
+      params are saved; loss and gradient norm are evaluated there). Default: 0 and 99
+      log-spaced times up to `t1` (`log_times`).
+    - `stop`: a `Stop`; its `max_norm` stops the flow when $\lVert\theta\rVert_\infty$
+      reaches it (`DIVERGED`; the crossing time is root-found on the dense output, so
+      `t_final` is the exact blow-up time to that level), its `gtol` when
+      $\lVert\nabla L\rVert_\infty <$ `gtol` (`CONVERGED`). Loss bounds are not used.
     - `barrier`: an optional `NormBarrier` $R$ (MLPGradientFlow's cubic weight-norm
-      barrier).
-    - `time_scale`: the constant $c$ (default 1).
-    - `max_steps`: solver step budget (`StopReason.MAX_STEPS` when used up).
-    - `matrix_free`, `dense_limit`: for `"kvaerno5"`, solve the Newton systems with GMRES on
-      Hessian–vector products instead of a dense LU; default: matrix-free above
-      `dense_limit` parameters.
+      barrier); `time_scale`: the constant $c$ (default 1).
+    - `max_steps`: solver step budget (`MAX_STEPS` when used up).
 
     **Returns:** a `FlowResult`. A flow that stops early keeps its trajectory up to the stop.
     Non-finite `params0` or a bad `t1` raise `ValueError`.
@@ -283,35 +244,43 @@ def gradient_flow(
     check_positive("t1", t1)
     t1 = float(t1)
     flat0, unravel = flatten_params("params0", params0)
-    method = as_enum("method", method, FlowMethod)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
-    check_positive("max_norm", max_norm)
+    if not isinstance(solver, diffrax.AbstractSolver):
+        raise TypeError(f"solver: expected a diffrax.AbstractSolver, got {type(solver).__name__}")
+    if not isinstance(stepsize_controller, diffrax.AbstractStepSizeController):
+        raise TypeError(
+            "stepsize_controller: expected a diffrax.AbstractStepSizeController, got "
+            f"{type(stepsize_controller).__name__}"
+        )
+    if not isinstance(stop, Stop):
+        raise TypeError(f"stop: expected a toymodels.dynamics.Stop, got {type(stop).__name__}")
+    max_norm = np.inf if stop.max_norm is None else float(stop.max_norm)
+    gtol = None if stop.gtol is None else float(stop.gtol)
     check_positive("time_scale", time_scale)
-    if gtol is not None:
-        check_positive("gtol", gtol)
     if barrier is not None and not isinstance(barrier, NormBarrier):
         raise TypeError(f"barrier: expected a NormBarrier or None, got {type(barrier).__name__}")
     if int(max_steps) <= 0:
         raise ValueError(f"max_steps: must be positive, got {max_steps}")
     if float(max_abs(flat0)) >= max_norm:
         raise ValueError(
-            f"params0: ∞-norm {float(max_abs(flat0)):.3g} is not below max_norm {max_norm:g}"
+            f"params0: ∞-norm {float(max_abs(flat0)):.3g} is not below stop.max_norm {max_norm:g}"
         )
-    if ts is None:
-        ts_np = log_times(t1, num_saves)
+    if save is None:
+        ts_np = log_times(t1, 100)
     else:
-        ts_np = np.asarray(ts, dtype=np.float64).reshape(-1)
+        if not isinstance(save, diffrax.SaveAt):
+            raise TypeError(f"save: expected a diffrax.SaveAt(ts=...), got {type(save).__name__}")
+        sub = save.subs
+        if not isinstance(sub, diffrax.SubSaveAt) or sub.ts is None or sub.steps or sub.t0:
+            raise ValueError("save: expected diffrax.SaveAt(ts=...) with save times only")
+        ts_np = np.asarray(sub.ts, dtype=np.float64).reshape(-1)
         if ts_np.size == 0:
-            raise ValueError("ts: empty")
+            raise ValueError("save: empty ts")
         if not np.all(np.isfinite(ts_np)):
-            raise ValueError("ts: contains non-finite values")
+            raise ValueError("save: ts contains non-finite values")
         if np.any(np.diff(ts_np) < 0):
-            raise ValueError("ts: must be non-decreasing")
+            raise ValueError("save: ts must be non-decreasing")
         if ts_np[0] < 0 or ts_np[-1] > t1:
-            raise ValueError(f"ts: must lie in [0, t1] = [0, {t1:g}]")
-    if matrix_free is None:
-        matrix_free = flat0.size > dense_limit
+            raise ValueError(f"save: ts must lie in [0, t1] = [0, {t1:g}]")
     dtype = flat0.dtype
     # Always pass a barrier with array fields (strength 0 = none): one compilation for all.
     b = NormBarrier(1.0, 1.0) if barrier is None else barrier
@@ -324,14 +293,12 @@ def gradient_flow(
         params0,
         jnp.asarray(ts_np, dtype),
         jnp.asarray(t1, dtype),
-        jnp.asarray(rtol, dtype),
-        jnp.asarray(atol, dtype),
-        jnp.asarray(0.0 if gtol is None else gtol, dtype),
-        jnp.asarray(max_norm, dtype),
+        jnp.asarray(1.0 if gtol is None else gtol, dtype),
+        jnp.asarray(np.finfo(np.float64).max if not np.isfinite(max_norm) else max_norm, dtype),
         barrier,
         jnp.asarray(time_scale, dtype),
-        method=method,
-        matrix_free=bool(matrix_free),
+        solver,
+        stepsize_controller,
         max_steps=int(max_steps),
         use_gtol=gtol is not None,
     )
@@ -347,14 +314,14 @@ def gradient_flow(
     stacked = jax.vmap(unravel)(jnp.asarray(sys_[:k]))
     return FlowResult(
         ts=sts[:k],
-        params=stacked,
+        ys=stacked,
         loss=losses[:k],
         grad_norm=gnorms[:k],
+        params=unravel(jnp.asarray(y_final)),
         t_final=t_final,
-        final_params=unravel(jnp.asarray(y_final)),
         final_loss=float(losses[k]),
         final_grad_norm=float(gnorms[k]),
-        stop_reason=reason,
+        stop_reason=StopCode(jnp.asarray(reason_code(reason), jnp.int32)),
         num_steps=int(nsteps),
         num_accepted_steps=int(nacc),
     )
@@ -364,7 +331,7 @@ def _stop_reason(result: Any, y_final, final_gnorm, max_norm) -> StopReason:
     if not np.all(np.isfinite(y_final)):
         return StopReason.DIVERGED
     if result == diffrax.RESULTS.successful:
-        return StopReason.T1
+        return StopReason.COMPLETED
     if result == diffrax.RESULTS.event_occurred:
         if np.max(np.abs(y_final)) >= max_norm * (1 - 1e-6):
             return StopReason.DIVERGED

@@ -36,6 +36,32 @@ class AbstractProblem(eqx.Module):
     def value_and_grad(self, params: Params) -> tuple[Scalar, Params]:
         return jax.value_and_grad(self.loss)(params)
 
+    # The minibatch protocol: a problem that carries data says how many samples it has and
+    # gives the same problem on a subset of them. `toymodels.dynamics.run(..., batch_size=B)`
+    # draws `B` indices per step and trains on `problem.batch(indices)`.
+    @property
+    def num_samples(self) -> int | None:
+        """Number of data samples the loss averages over; `None` for a problem without data
+        (minibatches then raise)."""
+        return None
+
+    def batch(self, indices: Array) -> "AbstractProblem":
+        """The same problem on the samples `indices` (an integer array); works under jit."""
+        raise TypeError(
+            f"batch_size: {type(self).__name__} carries no data to draw minibatches from "
+            "(define `num_samples` and `batch(indices)`, see toymodels.problems.AbstractProblem)"
+        )
+
+
+class AbstractStochasticProblem(AbstractProblem):
+    """A problem whose objective is redrawn at every step of `toymodels.dynamics.run`:
+    `sample(key)` returns the deterministic problem for one step (for example a curve
+    fitted at a random point along it)."""
+
+    @abc.abstractmethod
+    def sample(self, key: PRNGKeyArray) -> AbstractProblem:
+        """The problem for one step, drawn with `key`."""
+
 
 class AbstractObjective(eqx.Module):
     """A per-sample loss of network outputs against targets, averaged over samples."""
@@ -105,6 +131,9 @@ class AbstractSupervisedProblem(AbstractProblem):
     def num_samples(self) -> int:
         return self.x.shape[0]
 
+    def batch(self, indices: Array):
+        return self.with_data(self.x[indices], self.targets[indices])
+
 
 class FunctionProblem(AbstractProblem):
     """A problem from two plain functions: `loss_fn(params)` and `init_fn(key)`.
@@ -124,6 +153,12 @@ class FunctionProblem(AbstractProblem):
         return self.init_fn(key)
 
 
+def _is_inexact_leaf(x) -> bool:
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return jnp.issubdtype(x.dtype, jnp.inexact)
+    return eqx.is_inexact_array(x)
+
+
 class EquinoxProblem(AbstractProblem):
     """Use your own equinox model as a problem.
 
@@ -135,7 +170,7 @@ class EquinoxProblem(AbstractProblem):
     ```python
     problem = EquinoxProblem(lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k),
                              lambda m, d: jnp.mean((jax.vmap(m)(d[0])[:, 0] - d[1]) ** 2),
-                             data=(x, y), key=jr.key(0))
+                             data=(x, y))
     params = problem.init(jr.key(1))
     model = problem.model(params)      # back to an equinox module
     ```
@@ -146,13 +181,14 @@ class EquinoxProblem(AbstractProblem):
     make_model: Callable[[PRNGKeyArray], eqx.Module] = eqx.field(static=True)
     loss_fn: Callable[[eqx.Module, Any], Scalar] = eqx.field(static=True)
 
-    def __init__(self, make_model, loss_fn, *, data: Any = None, key: PRNGKeyArray | None = None):
+    def __init__(self, make_model, loss_fn, *, data: Any = None):
         if not callable(make_model):
             raise TypeError("make_model: expected a function key -> equinox module")
         if not callable(loss_fn):
             raise TypeError("loss_fn: expected a function (model, data) -> scalar")
-        key = jr.key(0) if key is None else key
-        _, static = eqx.partition(make_model(key), eqx.is_inexact_array)
+        # Only the structure is needed here: trace `make_model` abstractly (no random draw).
+        shape = eqx.filter_eval_shape(make_model, jr.key(0))
+        _, static = eqx.partition(shape, _is_inexact_leaf)
         self.data = data
         self.static = static
         self.make_model = make_model
@@ -168,3 +204,23 @@ class EquinoxProblem(AbstractProblem):
     def init(self, key: PRNGKeyArray) -> Params:
         params, _ = eqx.partition(self.make_model(key), eqx.is_inexact_array)
         return params
+
+    @property
+    def num_samples(self) -> int | None:
+        """The common leading axis of the arrays in `data` (`None` without data)."""
+        leaves = [a for a in jax.tree_util.tree_leaves(self.data) if jnp.ndim(a) > 0]
+        if not leaves:
+            return None
+        sizes = {int(jnp.shape(a)[0]) for a in leaves}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"data: arrays have different leading (sample) axes {sorted(sizes)}; "
+                "minibatches need one sample axis"
+            )
+        return sizes.pop()
+
+    def batch(self, indices: Array) -> "EquinoxProblem":
+        if self.num_samples is None:
+            return super().batch(indices)
+        data = jax.tree_util.tree_map(lambda a: a[indices] if jnp.ndim(a) > 0 else a, self.data)
+        return eqx.tree_at(lambda p: p.data, self, data, is_leaf=lambda x: x is None)
