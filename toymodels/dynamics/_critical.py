@@ -72,7 +72,8 @@ def _code(result, value) -> Array:
             result == optx.RESULTS.successful,
             reason_code(StopReason.CONVERGED),
             jnp.where(
-                result == optx.RESULTS.max_steps_reached,
+                (result == optx.RESULTS.nonlinear_max_steps_reached)
+                | (result == optx.RESULTS.max_steps_reached),
                 reason_code(StopReason.MAX_STEPS),
                 reason_code(StopReason.FAILED),
             ),

@@ -143,6 +143,7 @@ def _solve(
     time_scale,
     solver,
     stepsize_controller,
+    dt0,
     *,
     max_steps,
     use_gtol,
@@ -212,6 +213,7 @@ def gradient_flow(
     barrier: NormBarrier | None = None,
     time_scale: float = 1.0,
     max_steps: int = 1_000_000,
+    dt0: float | None = None,
 ) -> FlowResult:
     r"""Integrate the gradient flow $\dot\theta = -c\,\nabla[L(\theta) + R(\theta)]$ from
     `params0` over $t\in[0, t_1]$ with diffrax.
@@ -236,6 +238,8 @@ def gradient_flow(
     - `barrier`: an optional `NormBarrier` $R$ (MLPGradientFlow's cubic weight-norm
       barrier); `time_scale`: the constant $c$ (default 1).
     - `max_steps`: solver step budget (`MAX_STEPS` when used up).
+    - `dt0`: the first step (diffrax's `dt0`); `None` lets an adaptive controller choose it,
+      and is what `diffrax.StepTo` needs; `diffrax.ConstantStepSize` needs a number.
 
     **Returns:** a `FlowResult`. A flow that stops early keeps its trajectory up to the stop.
     Non-finite `params0` or a bad `t1` raise `ValueError`.
@@ -299,6 +303,7 @@ def gradient_flow(
         jnp.asarray(time_scale, dtype),
         solver,
         stepsize_controller,
+        None if dt0 is None else jnp.asarray(dt0, dtype),
         max_steps=int(max_steps),
         use_gtol=gtol is not None,
     )
