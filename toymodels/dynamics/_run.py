@@ -372,7 +372,7 @@ def _run(
         loss = jnp.asarray(problem.loss(params), dtype)
         return save_fn(k, params, state, loss)
 
-    example = jax.eval_shape(record_value, 0, params0, opt_state)
+    example = jax.eval_shape(record_value, jnp.zeros((), jnp.int32), params0, opt_state)
     buffer = jax.tree_util.tree_map(lambda s: jnp.zeros((num_save,) + s.shape, s.dtype), example)
 
     def write(buffer, slot, k, params, state):
@@ -447,7 +447,7 @@ def _run(
     xs = (jnp.arange(num_steps, dtype=jnp.int32), jnp.asarray(slots[:-1]))
     (params, state, _, _, code, stop_step, buffer), losses = jax.lax.scan(body, init, xs)
     final = jnp.asarray(problem.loss(params), dtype)
-    buffer = write(buffer, jnp.asarray(slots[-1]), num_steps, params, state)
+    buffer = write(buffer, jnp.asarray(slots[-1]), jnp.asarray(num_steps, jnp.int32), params, state)
     return Trajectory(
         params=params,
         opt_state=state,
