@@ -34,14 +34,14 @@ def sym():
 
 def test_full_lanczos_reproduces_eigh(sym, key):
     n = sym.shape[0]
-    res = lanczos(sym, jr.normal(key, (n,)), n)
+    res = lanczos(sym, jr.normal(key, (n,)), n, key=jr.key(101))
     np.testing.assert_allclose(
         np.linalg.eigvalsh(res.tridiagonal()), np.linalg.eigvalsh(sym), atol=1e-10
     )
     q = np.asarray(res.basis)
     np.testing.assert_allclose(q @ q.T, np.eye(n), atol=1e-10)
     np.testing.assert_allclose(q @ np.asarray(sym) @ q.T, res.tridiagonal(), atol=1e-10)
-    vals, vecs, r = eigsh(sym, n)
+    vals, vecs, r = eigsh(sym, n, key=jr.key(102))
     np.testing.assert_allclose(vals, np.linalg.eigvalsh(sym)[::-1], atol=1e-10)
 
 
@@ -68,31 +68,33 @@ def test_eigsh_stops_early_and_warm_starts_along_a_path(key):
     p = jr.normal(k3, (200, 200))
     b = a + 1e-3 * (p + p.T) / 2  # the next point of the trajectory
     wb = np.linalg.eigvalsh(np.asarray(b))[::-1]
-    vals, vecs, res, info = eigsh(a, 3, num_steps=40, tol=1e-10, return_info=True)
+    vals, vecs, res, info = eigsh(a, 3, num_steps=40, tol=1e-10, return_info=True, key=jr.key(103))
     np.testing.assert_allclose(vals, [10.0, 8.0, 6.0], atol=1e-9)
     assert bool(info["converged"]) and int(info["num_matvecs"]) < 40
-    cold = eigsh(b, 3, num_steps=40, tol=1e-10, return_info=True)
-    warm = eigsh(b, 3, num_steps=40, tol=1e-10, v0=vecs, return_info=True)
+    cold = eigsh(b, 3, num_steps=40, tol=1e-10, return_info=True, key=jr.key(104))
+    warm = eigsh(b, 3, num_steps=40, tol=1e-10, v0=vecs, return_info=True, key=jr.key(105))
     for v, _, r, inf in (cold, warm):
         np.testing.assert_allclose(v, wb[:3], atol=1e-9)
         assert bool(inf["converged"]) and np.all(np.asarray(r) <= 1e-10 * 10.5)
     assert int(warm[3]["num_matvecs"]) < int(cold[3]["num_matvecs"])
     # one vector, float32-like loose tolerance: a handful of products
-    one = eigsh(b, 1, tol=1e-4, v0=vecs[:, 0], return_info=True)[3]
+    one = eigsh(b, 1, tol=1e-4, v0=vecs[:, 0], return_info=True, key=jr.key(106))[3]
     assert int(one["num_matvecs"]) <= 6
 
 
 def test_eigsh_finds_both_copies_of_a_repeated_top_eigenvalue(key):
     """Lanczos from one vector sees one copy of a repeated eigenvalue, then breaks down on
-    the invariant subspace; the cycle must go on with a fresh vector, not stop early."""
-    k1, k2 = jr.split(key)
-    eigs = jnp.concatenate([jnp.array([5.0, 5.0, 3.0]), 2.0 * jr.uniform(k1, (47,))])
-    a = _rotated(k2, eigs)
-    vals, _, res = eigsh(a, 2, num_steps=20, tol=1e-10)
-    np.testing.assert_allclose(vals, [5.0, 5.0], atol=1e-9)
+    the invariant subspace; the cycle must go on with a fresh vector, not stop early.
+
+    Without a breakdown (a repeated eigenvalue of a full-rank matrix) the second copy only
+    appears through rounding: with 2 of 8 start keys `eigsh(k=2)` returns [5, 3], both
+    genuine converged eigenpairs (the known limit of single-vector Lanczos, ARPACK's too).
+    That case is not asserted; the breakdown case below is, for several start keys."""
+    k2, *keys = jr.split(key, 5)
     low_rank = _rotated(k2, jnp.concatenate([jnp.array([4.0, 4.0, 1.0]), jnp.zeros(47)]))
-    vals, _, _ = eigsh(low_rank, 2, num_steps=20, tol=1e-10)  # breaks down after 3 steps
-    np.testing.assert_allclose(vals, [4.0, 4.0], atol=1e-9)
+    for k in keys:  # breaks down after 3 steps
+        vals, _, _ = eigsh(low_rank, 2, num_steps=20, tol=1e-10, key=k)
+        np.testing.assert_allclose(vals, [4.0, 4.0], atol=1e-9)
 
 
 def test_operator_inputs_and_bad_input(sym):
@@ -105,32 +107,32 @@ def test_operator_inputs_and_bad_input(sym):
             return sym @ v
 
     v = jnp.ones(sym.shape[0])
-    ref = lanczos(sym, v, 10)
+    ref = lanczos(sym, v, 10, key=jr.key(109))
     for o in (op, Obj()):
-        np.testing.assert_allclose(lanczos(o, v, 10).alpha, ref.alpha, atol=1e-12)
+        np.testing.assert_allclose(lanczos(o, v, 10, key=jr.key(110)).alpha, ref.alpha, atol=1e-12)
     np.testing.assert_allclose(op.to_dense(), sym, atol=1e-14)
     with pytest.raises(ValueError, match="^k"):
-        eigsh(sym, 61)
+        eigsh(sym, 61, key=jr.key(111))
     with pytest.raises(ValueError, match="^op"):
-        eigsh(jnp.ones((3, 4)), 1)
+        eigsh(jnp.ones((3, 4)), 1, key=jr.key(112))
     with pytest.raises(ValueError, match="^op"):
-        eigsh(jnp.triu(sym), 1)
+        eigsh(jnp.triu(sym), 1, key=jr.key(113))
     with pytest.raises(ValueError, match="^op"):
-        eigsh(sym.at[0, 0].set(jnp.nan), 1)
+        eigsh(sym.at[0, 0].set(jnp.nan), 1, key=jr.key(114))
     with pytest.raises(ValueError, match="^which"):
-        eigsh(sym, 1, which="middle")
+        eigsh(sym, 1, which="middle", key=jr.key(115))
 
 
 def test_low_rank_no_nan(key):
     x = jr.normal(key, (60, 3))
     a = x @ x.T
-    vals, vecs, res = eigsh(a, 4, num_steps=20)
+    vals, vecs, res = eigsh(a, 4, num_steps=20, key=jr.key(116))
     assert np.all(np.isfinite(vals)) and np.all(np.isfinite(vecs)) and np.all(np.isfinite(res))
     np.testing.assert_allclose(vals, np.linalg.eigvalsh(a)[::-1][:4], atol=1e-9)
-    res = lanczos(a, jnp.ones(60), 60)
+    res = lanczos(a, jnp.ones(60), 60, key=jr.key(117))
     assert np.all(np.isfinite(res.alpha)) and np.all(np.isfinite(res.beta))
     assert np.sum(np.asarray(res.beta) == 0) >= 1
-    zero = lanczos(jnp.zeros((5, 5)), jnp.ones(5), 5)
+    zero = lanczos(jnp.zeros((5, 5)), jnp.ones(5), 5, key=jr.key(118))
     assert np.all(np.isfinite(zero.basis)) and np.all(np.asarray(zero.alpha) == 0)
 
 
@@ -154,7 +156,7 @@ def test_quadrature_exactness_and_matfree_agreement(key):
         exact = u @ w  # uᵀ A^j u
         np.testing.assert_allclose(sd.moments(j)[0], exact, rtol=1e-10)
         w = an @ w
-    res = lanczos(a, v, m)
+    res = lanczos(a, v, m, key=jr.key(119))
     ref = decomp.tridiag_sym(m, materialize=False)(lambda x: a @ x, v)
     diag, off = ref.J_small
     np.testing.assert_allclose(res.alpha, diag, atol=1e-10)

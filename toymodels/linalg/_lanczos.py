@@ -35,7 +35,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._validation import as_enum, check_finite, is_concrete
+from .._validation import as_enum, check_finite, check_key, is_concrete
 from ._operator import AbstractOperator, as_operator
 
 
@@ -184,15 +184,15 @@ def lanczos(
     v0: Float[Array, " n"],
     num_steps: int,
     *,
-    key: PRNGKeyArray | None = None,
+    key: PRNGKeyArray,
     breakdown_tol: float | None = None,
 ) -> LanczosResult:
     r"""`num_steps` Lanczos steps from `v0` with full reorthogonalisation (jitted).
 
     Returns a `LanczosResult`: `basis` $Q$ (rows), tridiagonal `alpha`, `beta`, so that
     $Q A Q^\top = T$ and $v_0^\top A^j v_0 = \lVert v_0\rVert^2 (T^j)_{11}$ for
-    $j \le 2m-1$. `key` draws restart vectors after a breakdown (default: a fixed key; the
-    result does not depend on it unless a breakdown happens). `breakdown_tol` is relative
+    $j \le 2m-1$. `key` (required) draws restart vectors after a breakdown (the result does
+    not depend on it unless a breakdown happens). `breakdown_tol` is relative
     to the largest $\lVert A q_i\rVert$ seen (default $\epsilon^{3/4}$).
     """
     op = as_operator(op)
@@ -205,7 +205,7 @@ def lanczos(
     check_finite("v0", v0)
     if is_concrete(v0) and float(jnp.linalg.norm(v0)) == 0.0:
         raise ValueError("v0: the start vector is zero")
-    key = jr.key(0) if key is None else key
+    check_key("key", key)
     tol = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
     return _lanczos_jit(op, v0, key, num_steps, jnp.asarray(tol, dtype))
 
@@ -326,7 +326,7 @@ def eigsh(
     k: int = 1,
     *,
     which: Which | Literal["largest", "smallest"] = "largest",
-    key: PRNGKeyArray | None = None,
+    key: PRNGKeyArray,
     tol: float | None = None,
     v0: Float[Array, "n ..."] | None = None,
     num_steps: int | None = None,
@@ -354,6 +354,9 @@ def eigsh(
     eigenvectors (e.g. from the previous point of a trajectory; Lanczos then starts from
     the sum of the normalised columns, whose first j Krylov vectors nearly span them).
 
+    `key` (required) draws the start vector when `v0` is not given and the restart vectors
+    after a breakdown.
+
     Returns `(eigenvalues (k,), eigenvectors (n, k), residual_norms (k,))`, ordered from the
     requested end; with `return_info=True` a fourth item `{"restarts", "converged",
     "num_matvecs"}`.
@@ -377,7 +380,7 @@ def eigsh(
         raise ValueError(f"tol: must be > 0, got {tol}")
     if int(max_restarts) < 0:
         raise ValueError(f"max_restarts: must be >= 0, got {max_restarts}")
-    key = jr.key(0) if key is None else key
+    check_key("key", key)
     key, kv = jr.split(key)
     Q0 = jnp.zeros((m + 1, n), dtype)
     if v0 is None:
