@@ -36,10 +36,17 @@ from .._validation import as_float_array, is_concrete
 
 
 def _hyper(x) -> Array:
+    # A strongly typed float array (python numbers and ints become the default float
+    # dtype), so that 0.1 and np.float64(0.2) give the same compiled program.
     a = jnp.asarray(x)
-    if not jnp.issubdtype(a.dtype, jnp.inexact):
-        a = a.astype(jnp.result_type(float))
+    if not jnp.issubdtype(a.dtype, jnp.inexact) or bool(getattr(a, "weak_type", False)):
+        a = jnp.asarray(x, dtype=jnp.result_type(float))
     return a
+
+
+def _like(opt, dtype):
+    """`opt` with its float hyperparameters in `dtype` (that of the Hessian or params)."""
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, opt)
 
 
 def check_hyper(name: str, value, *, lo: float, hi: float | None = None, lo_open=True) -> None:
@@ -123,15 +130,15 @@ class GD(AbstractOptimizer):
 
     def operator(self, hessian) -> Array:
         h = _hessian_matrix(hessian)
+        self = _like(self, h.dtype)
         return jnp.eye(h.shape[0], dtype=h.dtype) - self.learning_rate * h
 
     def threshold_product(self) -> Array:
         return jnp.full_like(self.learning_rate, 2.0)
 
 
-class HeavyBall(AbstractOptimizer):
-    r"""Heavy ball, torch `SGD(lr, momentum)`: $b \leftarrow \beta b + g$,
-    $\theta \leftarrow \theta - \eta b$. Threshold $\eta\lambda = 2(1+\beta)$."""
+class _AbstractMomentum(AbstractOptimizer):
+    """An optimizer with a learning rate and a momentum β ∈ [0, 1)."""
 
     learning_rate: Array = eqx.field(converter=_hyper)
     momentum: Array = eqx.field(converter=_hyper)
@@ -140,11 +147,17 @@ class HeavyBall(AbstractOptimizer):
         check_hyper("learning_rate", self.learning_rate, lo=0.0)
         check_hyper("momentum", self.momentum, lo=0.0, hi=1.0, lo_open=False)
 
+
+class HeavyBall(_AbstractMomentum):
+    r"""Heavy ball, torch `SGD(lr, momentum)`: $b \leftarrow \beta b + g$,
+    $\theta \leftarrow \theta - \eta b$. Threshold $\eta\lambda = 2(1+\beta)$."""
+
     def transform(self) -> optax.GradientTransformation:
         return optax.sgd(self.learning_rate, momentum=self.momentum)
 
     def operator(self, hessian) -> Array:
         h = _hessian_matrix(hessian)
+        self = _like(self, h.dtype)
         b, eye = self.momentum, jnp.eye(h.shape[0], dtype=h.dtype)
         return _two_step((1 + b) * eye - self.learning_rate * h, -b * eye, eye, 0 * eye)
 
@@ -160,22 +173,16 @@ class HeavyBall(AbstractOptimizer):
         return (1.0 - s) ** 2, (1.0 + s) ** 2
 
 
-class Nesterov(AbstractOptimizer):
+class Nesterov(_AbstractMomentum):
     r"""Nesterov momentum, torch `SGD(lr, momentum, nesterov=True)`.
     Threshold $\eta\lambda = (2+2\beta)/(1+2\beta)$."""
-
-    learning_rate: Array = eqx.field(converter=_hyper)
-    momentum: Array = eqx.field(converter=_hyper)
-
-    def __check_init__(self):
-        check_hyper("learning_rate", self.learning_rate, lo=0.0)
-        check_hyper("momentum", self.momentum, lo=0.0, hi=1.0, lo_open=False)
 
     def transform(self) -> optax.GradientTransformation:
         return optax.sgd(self.learning_rate, momentum=self.momentum, nesterov=True)
 
     def operator(self, hessian) -> Array:
         h = _hessian_matrix(hessian)
+        self = _like(self, h.dtype)
         b, eye = self.momentum, jnp.eye(h.shape[0], dtype=h.dtype)
         a = eye - self.learning_rate * h
         return _two_step((1 + b) * a, -b * a, eye, 0 * eye)
@@ -185,22 +192,16 @@ class Nesterov(AbstractOptimizer):
         return (2.0 + 2.0 * b) / (1.0 + 2.0 * b) + 0 * self.learning_rate
 
 
-class EMAMomentum(AbstractOptimizer):
+class EMAMomentum(_AbstractMomentum):
     r"""EMA momentum $m \leftarrow \beta m + (1-\beta)g$, $\theta \leftarrow \theta - \eta m$.
     Threshold $\eta\lambda = 2(1+\beta)/(1-\beta)$."""
-
-    learning_rate: Array = eqx.field(converter=_hyper)
-    momentum: Array = eqx.field(converter=_hyper)
-
-    def __check_init__(self):
-        check_hyper("learning_rate", self.learning_rate, lo=0.0)
-        check_hyper("momentum", self.momentum, lo=0.0, hi=1.0, lo_open=False)
 
     def transform(self) -> optax.GradientTransformation:
         return optax.chain(optax.ema(self.momentum, debias=False), optax.scale(-self.learning_rate))
 
     def operator(self, hessian) -> Array:
         h = _hessian_matrix(hessian)
+        self = _like(self, h.dtype)
         eye = jnp.eye(h.shape[0], dtype=h.dtype)
         return _ema_operator(h, self.learning_rate * eye, self.momentum)
 
@@ -249,6 +250,7 @@ class Adam(AbstractOptimizer):
 
     def operator(self, hessian, *, preconditioner: Float[ArrayLike, " n"] | None = None) -> Array:
         h = _hessian_matrix(hessian)
+        self = _like(self, h.dtype)
         if preconditioner is None:
             raise ValueError(
                 "preconditioner: Adam's operator needs the frozen diagonal M "
