@@ -2,10 +2,12 @@
 
 import itertools
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optimistix as optx
 import pytest
 
 from toymodels import dynamics as D, landscape, problems
@@ -18,10 +20,11 @@ def test_teacher_recovery_flow_then_newton():
     k1, k2 = jr.split(jr.key(0))
     teacher = problems.two_layer_init(k1, 4, 3)
     prob = problems.teacher_student_population(teacher, 3)
-    flow = D.gradient_flow(prob, prob.init(k2), t1=1e4, num_saves=5)
+    flow = D.gradient_flow(prob, prob.init(k2), t1=1e4, save=diffrax.SaveAt(ts=D.log_times(1e4, 5)))
+    assert flow.stop_reason == "completed"
     assert flow.final_grad_norm > 1e-8  # the flow alone is far from machine precision
-    cp = D.find_critical_point(prob, flow.final_params)
-    assert cp.converged and cp.grad_norm < 1e-12 and cp.steps <= 10
+    cp = D.find_critical_point(prob, flow.params)
+    assert cp.converged and cp.grad_norm < 1e-12 and cp.num_steps <= 10
     # the population loss is a sum of O(1) kernel terms that cancel at the teacher, so its
     # floor is rounding (~1e-16; exactly 0 only by luck, which depends on the XLA build)
     assert cp.index == 0 and abs(cp.loss) < 100 * np.finfo(np.float64).eps
@@ -35,15 +38,23 @@ def test_teacher_recovery_flow_then_newton():
     np.testing.assert_allclose(neurons(cp.params), neurons(teacher), atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["newton", "grad_norm"])
-def test_saddle_and_minimum_of_the_goodfellow_toy(method):
-    """J = ½(1 − w₁w₂)²: from near the origin both methods land on the saddle (index 1,
-    Hessian eigenvalues ±1); near the hyperbola on a minimum with one zero mode."""
+SOLVERS = {
+    "newton": None,  # the default: D.newton(gtol=gtol), SVD steps
+    "levenberg_marquardt": optx.LevenbergMarquardt(rtol=1e-14, atol=1e-12, norm=optx.max_norm),
+}
+
+
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_saddle_and_minimum_of_the_goodfellow_toy(solver):
+    """J = ½(1 − w₁w₂)²: from near the origin Newton on ∇L and Levenberg–Marquardt on the
+    residual ∇L both land on the saddle (index 1, Hessian eigenvalues ±1); near the hyperbola
+    on a minimum with one zero mode."""
     prob = problems.scalar_factorization(1.0)
-    sad = D.find_critical_point(prob, jnp.array([0.05, -0.03]), method=method)
+    method = SOLVERS[solver]
+    sad = D.find_critical_point(prob, jnp.array([0.05, -0.03]), solver=method)
     assert sad.converged and sad.index == 1 and sad.num_zero_modes == 0
     np.testing.assert_allclose(sad.eigenvalues, [-1.0, 1.0], atol=1e-10)
-    mini = D.find_critical_point(prob, jnp.array([1.3, 0.9]), method=method)
+    mini = D.find_critical_point(prob, jnp.array([1.3, 0.9]), solver=method)
     u, v = np.asarray(mini.params)
     assert mini.converged and mini.index == 0 and mini.num_zero_modes == 1
     np.testing.assert_allclose(u * v, 1.0, atol=1e-12)
@@ -54,9 +65,11 @@ def test_saddle_and_minimum_of_the_goodfellow_toy(method):
 def test_matrix_free_newton(key):
     x = jr.normal(key, (20, 2))
     prob = problems.mlp_regression(x, jnp.tanh(x @ jnp.array([1.0, -0.5])), (2,))
-    p0 = D.train(prob, prob.init(jr.key(1)), D.gd(0.5), num_steps=3000).final_params
+    p0 = D.run(
+        prob, prob.init(jr.key(1)), D.GD(learning_rate=0.5), num_steps=3000, key=jr.key(2)
+    ).params
     dense = D.find_critical_point(prob, p0)
-    free = D.find_critical_point(prob, p0, matrix_free=True, num_eigs=4)
+    free = D.find_critical_point(prob, p0, matrix_free=True, num_eigs=4, key=jr.key(3))
     assert dense.converged and free.converged
     a, _ = jax.flatten_util.ravel_pytree(dense.params)
     b, _ = jax.flatten_util.ravel_pytree(free.params)
@@ -69,8 +82,10 @@ def test_critical_point_bad_input():
     p0 = jnp.array([1.0, 0.5])
     with pytest.raises(ValueError, match="^params"):
         D.find_critical_point(prob, p0 * jnp.nan)
-    with pytest.raises(ValueError, match="^method"):
-        D.find_critical_point(prob, p0, method="bfgs")
+    with pytest.raises(TypeError, match="^solver"):
+        D.find_critical_point(prob, p0, solver=optx.BFGS(rtol=1e-8, atol=1e-8))
+    with pytest.raises(TypeError, match="^solver"):
+        D.find_critical_point(prob, p0, solver="newton")
     with pytest.raises(ValueError, match="^gtol"):
         D.find_critical_point(prob, p0, gtol=0.0)
 
@@ -114,14 +129,18 @@ def test_noise_covariance_and_one_step_expectation(regression, batch_size, repla
     )
     change = float(np.mean(ls) - prob.loss(p))
     np.testing.assert_allclose(
-        D.sgd_expected_loss_change(prob, p, lr, batch_size=batch_size, replace=replace),
+        D.sgd_expected_loss_change(
+            prob, p, learning_rate=lr, batch_size=batch_size, replace=replace
+        ),
         change,
         rtol=1e-10,
     )
     # the threshold step size: expected change vanishes there
     eta_c = float(D.sgd_decrease_threshold(prob, p, batch_size=batch_size, replace=replace))
     np.testing.assert_allclose(
-        D.sgd_expected_loss_change(prob, p, eta_c, batch_size=batch_size, replace=replace),
+        D.sgd_expected_loss_change(
+            prob, p, learning_rate=eta_c, batch_size=batch_size, replace=replace
+        ),
         0.0,
         atol=1e-12,
     )

@@ -15,6 +15,7 @@ $\mathbb E[L(\theta - \eta g_B)] = L - \eta\lVert\nabla L\rVert^2 + \tfrac{\eta^
 \mathrm{tr}\big(H(\nabla L\nabla L^\top + \Sigma_B)\big)$ (second order in general).
 """
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
@@ -43,16 +44,20 @@ def per_sample_gradients(problem, params: Params) -> Float[Array, "N P"]:
     r"""$\nabla\ell_n(\theta)$ for every sample, as rows of an `(N, P)` array (`ravel_pytree`
     order)."""
     _check_supervised(problem)
-    flat, unravel = flatten_params("params", params)
-    return _per_sample(problem, flat, unravel)
+    flatten_params("params", params)
+    return _per_sample(problem, params)
 
 
-def _per_sample(problem, flat, unravel):
+@eqx.filter_jit
+def _per_sample(problem, params):
+    # jitted once per problem structure and shapes (the problem's arrays are traced)
+    flat, unravel = ravel_pytree(params)
+
     def one(x, y):
         prob = problem.with_data(x[None], y[None])
         return jax.grad(lambda f: prob.loss(unravel(f)))(flat)
 
-    return jax.jit(jax.vmap(one))(problem.x, problem.targets)
+    return jax.vmap(one)(problem.x, problem.targets)
 
 
 def gradient_noise_covariance(
@@ -82,7 +87,13 @@ def fisher_information(problem, params: Params) -> Float[Array, "P P"]:
     _check_supervised(problem)
     if not isinstance(problem.objective, CrossEntropy):
         raise ValueError("problem: the Fisher identity needs a CrossEntropy objective")
-    flat, unravel = flatten_params("params", params)
+    flatten_params("params", params)
+    return _fisher(problem, params)
+
+
+@eqx.filter_jit
+def _fisher(problem, params):
+    flat, unravel = ravel_pytree(params)
 
     def one(x):
         logits_fn = lambda f: problem.apply(unravel(f), x[None])[0]  # noqa: E731
@@ -92,11 +103,16 @@ def fisher_information(problem, params: Params) -> Float[Array, "P P"]:
         a = jnp.diag(p) - jnp.outer(p, p)
         return jac.T @ a @ jac
 
-    return jnp.mean(jax.jit(jax.vmap(one))(problem.x), axis=0)
+    return jnp.mean(jax.vmap(one)(problem.x), axis=0)
 
 
 def sgd_expected_loss_change(
-    problem, params: Params, lr: float, *, batch_size: int = 1, replace: bool = True
+    problem,
+    params: Params,
+    *,
+    learning_rate: float,
+    batch_size: int = 1,
+    replace: bool = True,
 ) -> Float[Array, ""]:
     r"""Second-order prediction of $\mathbb E[L(\theta - \eta g_B)] - L(\theta)$:
     $-\eta\lVert\nabla L\rVert^2 + \tfrac{\eta^2}{2}(\nabla L^\top H\nabla L + \mathrm{tr}(H\Sigma_B))$,
@@ -106,7 +122,7 @@ def sgd_expected_loss_change(
     from ..landscape import hessian  # noqa: PLC0415
 
     a, q = _quadratic_terms(problem, params, batch_size, replace, hessian)
-    return -lr * a + 0.5 * lr**2 * q
+    return -learning_rate * a + 0.5 * learning_rate**2 * q
 
 
 def sgd_decrease_threshold(
