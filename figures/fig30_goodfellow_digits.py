@@ -6,11 +6,10 @@ import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 
 from derivations import deep_linear as theory
 from figures._common import cli, save
-from toymodels import landscape as L
+from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
 from toymodels.problems import mlp_classification, scalar_factorization
@@ -22,16 +21,14 @@ PAPER = "Goodfellow, Vinyals & Saxe 2015 (symmetry-channels-minima §4)"
 
 
 def compute(*, fast: bool) -> dict:
-    k_split, k_init = jr.split(jr.key(SEED))
+    k_split, k_init, k_run = jr.split(jr.key(SEED), 3)
     split = digits_split(k_split, dtype=jnp.float32)
     hidden = (32,) if fast else (128, 128)
     train = mlp_classification(split.x_train, split.y_train, hidden, activation="tanh")
     test = train.with_data(split.x_test, split.y_test)
     p0 = train.init(k_init)
     steps = 300 if fast else 2000
-    res = L.train_with_checkpoints(
-        train, p0, optimizer=optax.adam(3e-3), num_steps=steps, every=steps
-    )
+    res = dynamics.run(train, p0, dynamics.Adam(learning_rate=3e-3), num_steps=steps, key=k_run)
     alphas = jnp.linspace(-0.25, 1.25, 61 if fast else 301, dtype=jnp.float32)
     metric = {"train": train.loss, "test": test.loss, "test_error": test.error}
     vals = L.interpolate(train, p0, res.params, alphas, metric=metric)

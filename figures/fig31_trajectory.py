@@ -6,10 +6,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 
 from figures._common import cli, save
-from toymodels import landscape as L
+from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
 from toymodels.problems import mlp_classification
@@ -28,7 +27,7 @@ def _rescale(params, c):
 
 
 def compute(*, fast: bool) -> dict:
-    k_split, k_init, k_dir, k_plane = jr.split(jr.key(SEED), 4)
+    k_split, k_init, k_dir, k_plane, k_run = jr.split(jr.key(SEED), 5)
     split = digits_split(k_split)
     # a smallish init (0.3 × LeCun) starts near the saddle at the origin, as after "breaking
     # symmetry with a random initialization"; full-batch heavy-ball steps
@@ -36,30 +35,31 @@ def compute(*, fast: bool) -> dict:
         split.x_train, split.y_train, (32, 32), activation="relu", init_scale=0.3
     )
     steps, every = (300, 3) if fast else (2000, 5)
-    run = L.train_with_checkpoints(
+    run = dynamics.run(
         problem,
         problem.init(k_init),
-        optimizer=optax.sgd(0.1, momentum=0.9),
+        dynamics.HeavyBall(learning_rate=0.1, momentum=0.9),
         num_steps=steps,
-        every=every,
+        key=k_run,
+        save=dynamics.Save(every=every),
     )
-    final = run.params
+    final, trajectory = run.params, run.saved  # checkpoints at steps 0, every, ..., steps
     n = 13 if fast else 51
     # filter-normalized random plane around the solution, and the invariance check
-    plane = L.plane_through(final, key=k_plane)
+    plane = L.random_plane(final, key=k_plane)
     grid = jnp.linspace(-1.0, 1.0, n)
     z_random = L.plane_values(problem, plane, grid, grid)
     alphas = jnp.linspace(-1.0, 1.0, 41)
     scaled = _rescale(final, RESCALE)
-    d1 = L.random_direction(k_dir, final)
-    d2 = L.random_direction(k_dir, scaled)
-    raw = L.random_direction(k_dir, final, normalization="none")
+    d1 = L.random_direction(final, key=k_dir)
+    d2 = L.random_direction(scaled, key=k_dir)
+    raw = L.random_direction(final, key=k_dir, normalization="none")
     curve = L.along_direction(problem, final, d1, alphas)
     curve_scaled = L.along_direction(problem, scaled, d2, alphas)
     curve_raw_scaled = L.along_direction(problem, scaled, raw, alphas)
     curve_raw = L.along_direction(problem, final, raw, alphas)
     # PCA of the trajectory (directions of θ_t − θ_T) and the loss on its plane
-    pca = L.trajectory_pca(run.trajectory, num_components=2)
+    pca = L.trajectory_pca(trajectory, num_components=2)
     c = pca.coordinates
     lo, hi = c.min(axis=0), c.max(axis=0)
     pad = 0.15 * (hi - lo)
@@ -67,8 +67,8 @@ def compute(*, fast: bool) -> dict:
     ys = jnp.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
     z_pca = L.plane_values(problem, pca.plane(), xs, ys)
     # Lipton: chords between consecutive checkpoints, distance against loss
-    chords = L.chord_test(problem, run.trajectory, num_alphas=5)
-    dist = L.distance_travelled(problem, run.trajectory)
+    chords = L.chord_test(problem, trajectory, num_alphas=5)
+    dist = L.distance_travelled(problem, trajectory)
     return {
         "grid": np.asarray(grid),
         "z_random": np.asarray(z_random),
@@ -85,7 +85,7 @@ def compute(*, fast: bool) -> dict:
         "chord_alphas": np.asarray(chords.alphas),
         "chord_values": np.asarray(chords.values),
         "chord_gap": np.asarray(chords.midpoint_gap),
-        "step": np.arange(0, steps + 1, every),
+        "step": np.asarray(run.save_steps),
         "path_length": np.asarray(dist.path_length),
         "distance_from_start": np.asarray(dist.distance_from_start),
         "distance_to_end": np.asarray(dist.distance_to_end),

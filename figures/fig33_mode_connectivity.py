@@ -8,10 +8,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 
 from figures._common import cli, save
-from toymodels import landscape as L
+from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
 from toymodels.problems import mlp_classification
@@ -23,31 +22,31 @@ PAPER = "Garipov et al. 2018; Yang et al. 2021 (hessian-goldilocks-wedges-taxono
 
 
 def compute(*, fast: bool) -> dict:
-    k_data, k_init, k_curve, k_curv = jr.split(jr.key(SEED), 4)
+    k_data, k_init, k_curve, k_curv, k_run = jr.split(jr.key(SEED), 5)
     n = 500 if fast else 1000
     x, y = gaussian_mixture(k_data, n, 20, 5, separation=1.0, dtype=jnp.float32)
     problem = mlp_classification(x, y, (64, 64), activation="relu")
     steps = 500 if fast else 2000
 
-    def train(k):
-        return L.train_with_checkpoints(
-            problem, problem.init(k), optimizer=optax.adam(1e-2), num_steps=steps, every=steps
-        ).params
+    def train(k_init, k_run):
+        adam = dynamics.Adam(learning_rate=1e-2)
+        return dynamics.run(problem, problem.init(k_init), adam, num_steps=steps, key=k_run).params
 
-    both = jax.vmap(train)(jr.split(k_init, 2))
+    both = jax.vmap(train)(jr.split(k_init, 2), jr.split(k_run, 2))
     pa = jax.tree_util.tree_map(lambda a: a[0], both)
     pb = jax.tree_util.tree_map(lambda a: a[1], both)
     # the untrained Bezier (bend at the midpoint) is exactly the straight line; using it
     # shares the compiled evaluation with the trained curve
     line = L.Bezier(pa, pb)
-    curve, fit_losses = L.fit_curve(
+    fit = L.fit_curve(
         problem,
         line,
         key=k_curve,
         num_steps=300 if fast else 1500,
         samples_per_step=4,
-        optimizer=optax.adam(1e-2 if fast else 5e-3),
+        optimizer=dynamics.Adam(learning_rate=1e-2 if fast else 5e-3),
     )
+    curve = fit.curve
     ts = jnp.linspace(0.0, 1.0, 41 if fast else 101, dtype=jnp.float32)
     metric = {"loss": problem.loss, "error": problem.error}
     on_line = L.curve_values(problem, line, ts, metric=metric)
@@ -59,7 +58,7 @@ def compute(*, fast: bool) -> dict:
         "line_error": np.asarray(on_line["error"]),
         "curve_loss": np.asarray(on_curve["loss"]),
         "curve_error": np.asarray(on_curve["error"]),
-        "fit_losses": np.asarray(fit_losses),
+        "fit_losses": np.asarray(fit.loss),
         # Yang et al.: training error in % at t = 0, .25, .5, .75, 1
         "mc_line": np.asarray(L.mode_connectivity(100 * on_line["error"][five])),
         "mc_curve": np.asarray(L.mode_connectivity(100 * on_curve["error"][five])),
@@ -73,9 +72,9 @@ def compute(*, fast: bool) -> dict:
                 problem, path, t_curv, key=kl if name == "line" else kc, num_probes=100
             )
             out["t_curv"] = np.asarray(t_curv)
-            out[f"{name}_top_eig"] = np.asarray(c["top_eigenvalues"][:, 0])
-            out[f"{name}_trace"] = np.asarray(c["trace"])
-            out[f"{name}_trace_stderr"] = np.asarray(c["trace_stderr"])
+            out[f"{name}_top_eig"] = np.asarray(c.top_eigenvalues[:, 0])
+            out[f"{name}_trace"] = np.asarray(c.trace)
+            out[f"{name}_trace_stderr"] = np.asarray(c.trace_stderr)
     return out
 
 

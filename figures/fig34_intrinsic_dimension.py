@@ -26,7 +26,7 @@ def compute(*, fast: bool) -> dict:
     seeds = 3 if fast else 10
     for i, (dim, groups) in enumerate(CASES):
         k_prob, k_run = jr.split(jr.fold_in(jr.key(SEED), i))
-        prob = L.group_sum_problem(k_prob, dim=dim, groups=groups, tol=1e-2)
+        prob = L.group_sum_problem(key=k_prob, dim=dim, groups=groups, tol=1e-2)
         res = L.intrinsic_dimension(
             prob,
             key=k_run,

@@ -77,6 +77,32 @@ def test_curvature_bad_input(mlp):
         landscape.hvp(problem, params, params[:1])
 
 
+def test_dense_hessian_of_any_pytree():
+    """`landscape.hessian` on a dict of a scalar, a vector and a matrix, in ravel_pytree order
+    (keys sorted: s, v, w), against the closed form of
+    L = ½ s² Σw² + s Σv + Σv³/6."""
+    from toymodels.problems import FunctionProblem
+
+    def loss(p):
+        return (
+            0.5 * p["s"] ** 2 * jnp.sum(p["w"] ** 2)
+            + p["s"] * jnp.sum(p["v"])
+            + jnp.sum(p["v"] ** 3) / 6
+        )
+
+    params = {"w": jnp.array([[1.0, -2.0, 0.5], [0.3, 0.0, 4.0]]), "s": jnp.array(1.5)}
+    params["v"] = jnp.array([0.2, -1.0, 3.0])
+    prob = FunctionProblem(loss, lambda k: params)
+    s, v, w = 1.5, np.asarray(params["v"]), np.asarray(params["w"]).ravel()
+    ref = np.zeros((10, 10))
+    ref[0, 0] = np.sum(w**2)
+    ref[0, 1:4] = ref[1:4, 0] = 1.0
+    ref[1:4, 1:4] = np.diag(v)
+    ref[0, 4:] = ref[4:, 0] = 2 * s * w
+    ref[4:, 4:] = s**2 * np.eye(6)
+    np.testing.assert_allclose(landscape.hessian(prob, params), ref, rtol=1e-14, atol=1e-14)
+
+
 def test_linear_regression_closed_form(key):
     """Mean MSE (½ convention) of a linear model: H = XᵀX/N exactly."""
     k1, k2, k3 = jr.split(key, 3)
@@ -188,7 +214,8 @@ def test_gradient_fraction_and_keskar(mlp, mlp_dense, key):
     w, v = np.linalg.eigh(mlp_dense)
     top = v[:, ::-1][:, :5]
     ref = np.sum((top.T @ np.asarray(g)) ** 2) / np.sum(np.asarray(g) ** 2)
-    frac = landscape.gradient_fraction_in_top_subspace(problem, params, 5, key=key, tol=1e-10)
+    _, vecs, _ = eigsh(landscape.hessian_operator(problem, params), 5, key=key, tol=1e-10)
+    frac = landscape.gradient_fraction_in_top_subspace(problem, params, eigenvectors=vecs)
     np.testing.assert_allclose(frac, ref, rtol=1e-8)
     assert 0 < float(frac) < 1
     # Keskar ε-sharpness of a diagonal convex quadratic at its minimum c: the box maximum is

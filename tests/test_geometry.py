@@ -40,20 +40,20 @@ def test_filter_normalized_curves_invariant_under_layer_rescaling(relu_mlp):
     p2 = _rescale(p, (7.0, 0.2 / 7.0, 1 / 0.2))
     assert float(jnp.max(jnp.abs(prob.outputs(p) - prob.outputs(p2)))) < 1e-12
     for norm, biases in [("filter", "zero"), ("filter", "keep"), ("layer", "zero")]:
-        d1 = L.random_direction(jr.key(5), p, normalization=norm, biases=biases)
-        d2 = L.random_direction(jr.key(5), p2, normalization=norm, biases=biases)
+        d1 = L.random_direction(p, key=jr.key(5), normalization=norm, biases=biases)
+        d2 = L.random_direction(p2, key=jr.key(5), normalization=norm, biases=biases)
         c1 = L.along_direction(prob, p, d1, ALPHAS)
         c2 = L.along_direction(prob, p2, d2, ALPHAS)
         assert float(jnp.max(jnp.abs(c1 - c2))) < 1e-12, (norm, biases)
         assert float(jnp.ptp(c1)) > 0.1  # the curve is not flat
-    raw = L.random_direction(jr.key(5), p, normalization="none")
+    raw = L.random_direction(p, key=jr.key(5), normalization="none")
     diff = jnp.abs(
         L.along_direction(prob, p, raw, ALPHAS) - L.along_direction(prob, p2, raw, ALPHAS)
     )
     assert float(jnp.max(diff)) > 1.0
     # whole-model normalization is not layer-wise: it breaks the invariance too
-    m1 = L.random_direction(jr.key(5), p, normalization="model")
-    m2 = L.random_direction(jr.key(5), p2, normalization="model")
+    m1 = L.random_direction(p, key=jr.key(5), normalization="model")
+    m2 = L.random_direction(p2, key=jr.key(5), normalization="model")
     diff = L.along_direction(prob, p, m1, ALPHAS) - L.along_direction(prob, p2, m2, ALPHAS)
     assert float(jnp.max(jnp.abs(diff))) > 1e-3
 
@@ -69,31 +69,31 @@ def test_per_neuron_rescaling_breaks_filter_invariance(relu_mlp):
         p[2],
     )
     assert float(jnp.max(jnp.abs(prob.outputs(p) - prob.outputs(p3)))) < 1e-12
-    c1 = L.along_direction(prob, p, L.random_direction(jr.key(5), p), ALPHAS)
-    c3 = L.along_direction(prob, p3, L.random_direction(jr.key(5), p3), ALPHAS)
+    c1 = L.along_direction(prob, p, L.random_direction(p, key=jr.key(5)), ALPHAS)
+    c3 = L.along_direction(prob, p3, L.random_direction(p3, key=jr.key(5)), ALPHAS)
     assert float(jnp.max(jnp.abs(c1 - c3))) > 1e-3
 
 
 def test_direction_normalizations_by_value(relu_mlp):
     _, p = relu_mlp
-    d = L.random_direction(jr.key(7), p, normalization="filter", biases="zero")
+    d = L.random_direction(p, key=jr.key(7), normalization="filter", biases="zero")
     for dl, pl in zip(d, p):
         np.testing.assert_allclose(
             np.linalg.norm(dl["w"], axis=1), np.linalg.norm(pl["w"], axis=1), rtol=1e-13
         )
         assert not np.any(np.asarray(dl["b"]))
-    d = L.random_direction(jr.key(7), p, normalization="layer", biases="keep")
+    d = L.random_direction(p, key=jr.key(7), normalization="layer", biases="keep")
     for dl, pl in zip(d, p):
         for k in ("w", "b"):
             np.testing.assert_allclose(np.linalg.norm(dl[k]), np.linalg.norm(pl[k]), rtol=1e-13)
-    d = L.random_direction(jr.key(7), p, normalization="filter", biases="copy")
+    d = L.random_direction(p, key=jr.key(7), normalization="filter", biases="copy")
     assert all(np.array_equal(dl["b"], pl["b"]) for dl, pl in zip(d, p))
-    d = L.random_direction(jr.key(7), p, normalization="model", biases="keep")
+    d = L.random_direction(p, key=jr.key(7), normalization="model", biases="keep")
     flat = lambda t: np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(t)])
     np.testing.assert_allclose(np.linalg.norm(flat(d)), np.linalg.norm(flat(p)), rtol=1e-13)
     # any pytree: an equinox-style dict with a conv kernel (out, in, h, w) and a scalar
     tree = {"conv": jr.normal(jr.key(8), (3, 2, 4, 4)), "scale": jnp.array(2.0)}
-    d = L.random_direction(jr.key(9), tree)
+    d = L.random_direction(tree, key=jr.key(9))
     np.testing.assert_allclose(
         np.linalg.norm(np.asarray(d["conv"]).reshape(3, -1), axis=1),
         np.linalg.norm(np.asarray(tree["conv"]).reshape(3, -1), axis=1),
@@ -139,9 +139,9 @@ def test_deep_linear_toy_through_generic_path_code():
 
 def test_plane_chunking_and_metrics(relu_mlp):
     prob, p = relu_mlp
-    q = L.random_direction(jr.key(11), p, normalization="none")
+    q = L.random_direction(p, key=jr.key(11), normalization="none")
     q = jax.tree_util.tree_map(lambda a, b: a + 0.3 * b, p, q)
-    plane = L.plane_through(p, q, key=jr.key(12))
+    plane = L.random_plane(p, key=jr.key(12), toward=q)
     xs, ys = jnp.linspace(-0.5, 1.5, 9), jnp.linspace(-1.0, 1.0, 5)
     metric = {"loss": prob.loss, "accuracy": prob.accuracy}
     z1 = L.plane_values(prob, plane, xs, ys, metric=metric, chunk_size=4)
@@ -158,7 +158,7 @@ def test_plane_chunking_and_metrics(relu_mlp):
     assert float(z1["loss"][2, 6]) == pytest.approx(float(prob.loss(q)), rel=1e-12)
     flat = lambda t: np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(t)])
     assert abs(flat(plane.u) @ flat(plane.v)) < 1e-10 * np.linalg.norm(flat(plane.u)) ** 2
-    assert L.auto_chunk_size(prob, p, 10**6) >= 1
+    assert L.auto_chunk_size(prob, p, num_points=10**6) >= 1
 
 
 def test_trajectory_pca_matches_sklearn_and_projection():
@@ -252,7 +252,7 @@ def test_bad_input(relu_mlp):
         L.interpolate(prob, p, p, jnp.zeros((0,)))
     with pytest.raises(ValueError, match="^alphas: .*non-finite"):
         L.interpolate(prob, p, p, jnp.array([0.0, jnp.nan]))
-    plane = L.plane_through(p, key=jr.key(1))
+    plane = L.random_plane(p, key=jr.key(1))
     with pytest.raises(ValueError, match="^ys: expected a 1-D grid"):
         L.plane_values(prob, plane, ALPHAS, jnp.zeros((2, 2)))
     q = jax.tree_util.tree_map(lambda a: 2.0 * a, p)
@@ -260,15 +260,21 @@ def test_bad_input(relu_mlp):
     with pytest.raises(ValueError, match="^points: the three points are collinear"):
         L.plane_through(p, q, r)
     with pytest.raises(ValueError, match="^points\\[1\\]: coincides"):
-        L.plane_through(p, p, key=jr.key(0))
-    with pytest.raises(ValueError, match="^key: a plane through 1 point"):
-        L.plane_through(p)
-    with pytest.raises(ValueError, match="^points: a plane goes through 1, 2 or 3"):
+        L.plane_through(p, p, q)
+    with pytest.raises(ValueError, match="^toward: coincides"):
+        L.random_plane(p, key=jr.key(0), toward=p)
+    with pytest.raises(TypeError, match="^key: a PRNG key is required"):
+        L.random_plane(p, key=None)
+    with pytest.raises(TypeError, match="^key: a PRNG key is required"):
+        L.random_direction(p, key=None)
+    with pytest.raises(ValueError, match="^points: a plane goes through 3 points"):
         L.plane_through(p, q, r, p)
+    with pytest.raises(ValueError, match="^points: a plane goes through 3 points"):
+        L.plane_through(p)
     with pytest.raises(ValueError, match="^normalization: unknown value 'filters'"):
-        L.random_direction(jr.key(0), p, normalization="filters")
+        L.random_direction(p, key=jr.key(0), normalization="filters")
     with pytest.raises(ValueError, match="^biases: unknown value"):
-        L.random_direction(jr.key(0), p, biases="drop")
+        L.random_direction(p, key=jr.key(0), biases="drop")
     with pytest.raises(ValueError, match="^chunk_size: must be >= 1"):
         L.interpolate(prob, p, q, ALPHAS, chunk_size=0)
     with pytest.raises(TypeError, match="^metric: expected a function"):

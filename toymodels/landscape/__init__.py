@@ -15,6 +15,9 @@ from ._curvature import (
 from ._curves import (
     AbstractCurve as AbstractCurve,
     Bezier as Bezier,
+    CurvatureAlong as CurvatureAlong,
+    CurveFit as CurveFit,
+    CurveProblem as CurveProblem,
     Line as Line,
     PolyChain as PolyChain,
     barrier_height as barrier_height,
@@ -44,19 +47,20 @@ from ._paths import (
     interpolate as interpolate,
     plane_through as plane_through,
     plane_values as plane_values,
+    random_plane as random_plane,
 )
 from ._similarity import linear_cka as linear_cka, model_cka as model_cka
 from ._subspace import (
     GroupSumProblem as GroupSumProblem,
     IntrinsicDimension as IntrinsicDimension,
     SeedStatistic as SeedStatistic,
+    SubspaceProblem as SubspaceProblem,
     SubspaceResult as SubspaceResult,
     group_sum_problem as group_sum_problem,
     intrinsic_dimension as intrinsic_dimension,
     random_subspace as random_subspace,
     subspace_train as subspace_train,
 )
-from ._train import Checkpoints as Checkpoints, train_with_checkpoints as train_with_checkpoints
 from ._trajectory import (
     Center as Center,
     ChordTest as ChordTest,

@@ -20,14 +20,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import check_positive
-from ..linalg._lanczos import eigsh
-from ..problems._base import AbstractSupervisedProblem
-from ._hessian import _check_params, _check_problem, _ParamsOperator, hessian_operator
+from .._validation import check_key, check_positive
+from ..dynamics import Stop, run
+from ..problems._base import AbstractProblem, AbstractSupervisedProblem
+from ._hessian import _check_params, _check_problem, _ParamsOperator
 
 
 def _objective_of_outputs(problem: AbstractSupervisedProblem):
@@ -94,25 +95,60 @@ def residual_operator(problem: AbstractSupervisedProblem, params: Params) -> Res
 def gradient_fraction_in_top_subspace(
     problem: Any,
     params: Params,
-    k: int,
     *,
-    key: PRNGKeyArray | None = None,
-    eigenvectors: Float[Array, "n k"] | None = None,
-    tol: float | None = None,
+    eigenvectors: Float[Array, "n k"],
 ) -> Scalar:
     r"""$\lVert P_k g\rVert^2/\lVert g\rVert^2$: the share of the gradient's squared norm in
-    the span of the top-$k$ (largest algebraic) Hessian eigenvectors (Gur-Ari et al. 2018;
-    Ghorbani et al. 2019). Pass `eigenvectors` (n, k) to reuse a computation."""
+    the span of the top-$k$ Hessian eigenvectors (Gur-Ari et al. 2018; Ghorbani et al. 2019).
+
+    `eigenvectors` is the `(n, k)` matrix of orthonormal eigenvectors (`ravel_pytree` order),
+    e.g. `toymodels.linalg.eigsh(hessian_operator(problem, params), k, key=key)[1]`."""
     _check_problem(problem)
     _check_params(params)
     g = ravel_pytree(problem.grad(params))[0]
-    if eigenvectors is None:
-        _, eigenvectors, _ = eigsh(hessian_operator(problem, params), k, key=key, tol=tol)
     V = jnp.asarray(eigenvectors, g.dtype)
     if V.ndim != 2 or V.shape[0] != g.shape[0]:
         raise ValueError(f"eigenvectors: expected shape ({g.shape[0]}, k), got {V.shape}")
     proj = V.T @ g
     return jnp.sum(proj**2) / jnp.sum(g**2)
+
+
+class _KeskarProblem(AbstractProblem):
+    r"""The inner problem of Keskar et al.'s ε-sharpness as a problem transform: params
+    $u\in[-1, 1]^p$ (box coordinates), loss $-L(\theta + A(b\odot u))$ with the box
+    half-widths $b$ (`box`) and $A$ = `directions` (`None`: the identity). Minimising it
+    maximises $L$ over the box $C_\varepsilon = \{|y_i|\le b_i\}$, $y = b\odot u$."""
+
+    problem: AbstractProblem
+    params: Params
+    box: Float[Array, " p"]
+    directions: Float[Array, "n p"] | None
+
+    def loss(self, u: Float[Array, " p"]) -> Scalar:
+        flat, unravel = ravel_pytree(self.params)
+        y = self.box * u
+        step = y if self.directions is None else self.directions @ y
+        return -self.problem.loss(unravel(flat + step))
+
+    def init(self, key: PRNGKeyArray) -> Float[Array, " p"]:
+        """A uniform random point of the box."""
+        return jr.uniform(key, self.box.shape, self.box.dtype, -1.0, 1.0)
+
+
+def _box_sign_ascent_init(params):
+    del params
+    return optax.EmptyState()
+
+
+def _box_sign_ascent_update(updates, state, params=None):
+    r"""$u \leftarrow \mathrm{clip}(u - \mathrm{sign}(g), -1, 1)$ as an optax update."""
+    new = jax.tree_util.tree_map(lambda u, g: jnp.clip(u - jnp.sign(g), -1.0, 1.0), params, updates)
+    return jax.tree_util.tree_map(lambda n, u: n - u, new, params), state
+
+
+#: projected sign-gradient steps of one box width in box coordinates (module-level, so that
+#: every call of `keskar_sharpness` shares one compiled run)
+_BOX_SIGN_DESCENT = optax.GradientTransformation(_box_sign_ascent_init, _box_sign_ascent_update)
 
 
 def keskar_sharpness(
@@ -130,17 +166,20 @@ def keskar_sharpness(
     \quad C_\varepsilon = \{|y_i| \le \varepsilon(|(A^+\theta)_i| + 1)\}.$$
 
     $A = I$ by default (full space); `num_directions=p` uses a random Gaussian $n\times p$
-    $A$. The inner maximisation is projected sign-gradient ascent (`num_steps` steps from a
-    random point of the box, the best value kept) instead of the paper's L-BFGS-B; it
-    returns a lower bound of the true maximum, exact when the maximiser is a corner reached
-    by the ascent (e.g. a convex quadratic with diagonal Hessian).
+    $A$. The inner maximisation is projected sign-gradient ascent, $y \leftarrow
+    \mathrm{clip}(y + b\odot\mathrm{sign}\,\nabla L, -b, b)$ (`num_steps` steps of
+    `toymodels.dynamics.run` on the problem transform $u\mapsto -L(\theta + A(b\odot u))$ from a random point of the box, the best value
+    kept) instead of the paper's L-BFGS-B; it returns a lower bound of the true maximum, exact
+    when the maximiser is a corner reached by the ascent (e.g. a convex quadratic with
+    diagonal Hessian).
     """
     _check_problem(problem)
     _check_params(params)
     check_positive("epsilon", epsilon)
-    flat, unravel = ravel_pytree(params)
+    check_key("key", key)
+    flat, _ = ravel_pytree(params)
     n = flat.shape[0]
-    k1, k2 = jr.split(key)
+    k1, k2, k3 = jr.split(key, 3)
     if num_directions is None:
         A = None
         box = epsilon * (jnp.abs(flat) + 1.0)
@@ -152,26 +191,21 @@ def keskar_sharpness(
         box = epsilon * (jnp.abs(jnp.linalg.pinv(A) @ flat) + 1.0)
     if int(num_steps) < 1:
         raise ValueError(f"num_steps: must be >= 1, got {num_steps}")
-    return _keskar(problem, params, A, box, k2, int(num_steps))
+    inner = _KeskarProblem(problem, params, box, A)
+    traj = run(
+        inner,
+        inner.init(k2),
+        _BOX_SIGN_DESCENT,
+        num_steps=int(num_steps),
+        key=k3,
+        stop=Stop(max_norm=None, loss_ratio=None),
+    )
+    return _keskar_value(problem, params, traj.loss, traj.final_loss)
 
 
 @eqx.filter_jit
-def _keskar(problem, params, A, box, key, num_steps):
-    flat, unravel = ravel_pytree(params)
-
-    def f(y):
-        return problem.loss(unravel(flat + (y if A is None else A @ y)))
-
-    f0 = f(jnp.zeros_like(box))
-    y0 = box * jr.uniform(key, box.shape, box.dtype, -1.0, 1.0)
-    vg = jax.value_and_grad(f)
-
-    def step(carry, _):
-        y, best = carry
-        val, g = vg(y)
-        y = jnp.clip(y + box * jnp.sign(g), -box, box)
-        return (y, jnp.maximum(best, val)), None
-
-    (y, best), _ = jax.lax.scan(step, (y0, f(y0)), None, length=num_steps)
-    best = jnp.maximum(best, f(y))
+def _keskar_value(problem, params, losses, final_loss):
+    # the best of the values at u_0 .. u_{num_steps} (`loss` holds -L at u_0 .. u_{N-1})
+    best = jnp.maximum(jnp.max(-losses), -final_loss)
+    f0 = problem.loss(params)
     return 100.0 * (best - f0) / (1.0 + f0)

@@ -1,5 +1,6 @@
 r"""Curves between minima (Garipov et al. 2018): straight segments, quadratic Bezier curves and
-polychains with fixed endpoints, trained by sampling $t\sim U[0,1]$ at every step; metrics
+polychains with fixed endpoints, trained by sampling $t\sim U[0,1]$ at every step (a
+stochastic problem transform, `CurveProblem`, trained by `toymodels.dynamics.run`); metrics
 along a curve, the barrier height, and Yang et al. (2021)'s mode-connectivity metric.
 """
 
@@ -15,10 +16,11 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from .._custom_types import Params, Scalar
-from .._validation import as_float_array, check_finite
-from ..problems._base import AbstractSupervisedProblem
+from .._validation import as_float_array, check_finite, check_key
+from ..dynamics import AbstractOptimizer, Stop, run
+from ..problems._base import AbstractProblem, AbstractStochasticProblem
 from ._directions import check_like
-from ._optim import opt_init, opt_step
+from ._engine import default_optimizer, with_value_fn
 from ._paths import _as_grid, _dtype_of, evaluate_points
 
 
@@ -128,94 +130,144 @@ def curve_values(
     )
 
 
+class CurveProblem(AbstractStochasticProblem):
+    r"""Garipov et al.'s curve objective as a problem transform whose params are the bend
+    $\theta_b$ of `curve` (the endpoints stay fixed):
+
+    $$\ell(\theta_b) = \frac1{|T|}\sum_{t\in T}\Big[L(\varphi_{\theta_b}(t)) +
+    \tfrac{\lambda}{2}\lVert\varphi_{\theta_b}(t)\rVert^2\Big].$$
+
+    `sample(key)` (called by `toymodels.dynamics.run` at every step) draws
+    $T$ = `samples_per_step` fresh $t\sim U[0,1]$; the problem itself averages over the
+    midpoint grid $T = \{(i+\frac12)/n\}_{i<n}$ with $n$ = `num_quadrature` (a deterministic
+    estimate of $E_t$, used for `Trajectory.final_loss`). $\lambda$ is `weight_decay`;
+    `loss_fn(problem, params)` overrides $L$ (default `problem.loss(params)`). Minibatches
+    are the original problem's (`num_samples`, `batch`).
+    """
+
+    problem: AbstractProblem
+    curve: AbstractCurve
+    ts: Float[Array, " n"]
+    weight_decay: Float[Array, ""]
+    samples_per_step: int = eqx.field(static=True)
+    loss_fn: Callable[[Any, Params], Scalar] | None = eqx.field(static=True)
+
+    def __init__(
+        self,
+        problem: AbstractProblem,
+        curve: AbstractCurve,
+        *,
+        samples_per_step: int = 1,
+        weight_decay: float = 0.0,
+        loss_fn: Callable[[Any, Params], Scalar] | None = None,
+        num_quadrature: int = 16,
+    ):
+        _check_curve(curve)
+        if not hasattr(curve, "bend"):
+            raise TypeError(f"curve: a {type(curve).__name__} has no bend to train")
+        if int(samples_per_step) < 1:
+            raise ValueError(f"samples_per_step: must be >= 1, got {samples_per_step}")
+        if float(weight_decay) < 0:
+            raise ValueError(f"weight_decay: must be >= 0, got {weight_decay}")
+        if int(num_quadrature) < 1:
+            raise ValueError(f"num_quadrature: must be >= 1, got {num_quadrature}")
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError("loss_fn: expected a function (problem, params) -> scalar")
+        dtype = _dtype_of(curve.bend)
+        n = int(num_quadrature)
+        self.problem = problem
+        self.curve = curve
+        self.ts = (jnp.arange(n, dtype=dtype) + 0.5) / n
+        self.weight_decay = jnp.asarray(weight_decay, dtype)
+        self.samples_per_step = int(samples_per_step)
+        self.loss_fn = loss_fn
+
+    def with_bend(self, bend: Params) -> AbstractCurve:
+        """`curve` with its bend replaced."""
+        return eqx.tree_at(lambda c: c.bend, self.curve, bend)
+
+    def loss(self, bend: Params) -> Scalar:
+        c = self.with_bend(bend)
+
+        def at(t):
+            p = c(t)
+            val = self.problem.loss(p) if self.loss_fn is None else self.loss_fn(self.problem, p)
+            sq = sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(p))
+            return val + 0.5 * self.weight_decay * sq
+
+        return jnp.mean(jax.vmap(at)(self.ts))
+
+    def init(self, key: PRNGKeyArray) -> Params:
+        del key
+        return self.curve.bend
+
+    def sample(self, key: PRNGKeyArray) -> "CurveProblem":
+        ts = jr.uniform(key, (self.samples_per_step,), self.ts.dtype)
+        return eqx.tree_at(lambda s: s.ts, self, ts)
+
+    @property
+    def num_samples(self) -> int | None:
+        return self.problem.num_samples
+
+    def batch(self, indices: Array) -> "CurveProblem":
+        return eqx.tree_at(lambda s: s.problem, self, self.problem.batch(indices))
+
+
+class CurveFit(eqx.Module):
+    """Output of `fit_curve`: the trained `curve` and the sampled objective `loss` at every
+    step (shape `(num_steps,)`)."""
+
+    curve: AbstractCurve
+    loss: Float[Array, " num_steps"]
+
+
 def fit_curve(
     problem: Any,
     curve: AbstractCurve,
     *,
     key: PRNGKeyArray,
     num_steps: int,
-    optimizer: optax.GradientTransformation | None = None,
+    optimizer: AbstractOptimizer | optax.GradientTransformation | None = None,
     samples_per_step: int = 1,
     batch_size: int | None = None,
     weight_decay: float = 0.0,
-    loss: Callable[[Any, Params], Scalar] | None = None,
-) -> tuple[AbstractCurve, Float[Array, " num_steps"]]:
+    loss_fn: Callable[[Any, Params], Scalar] | None = None,
+) -> CurveFit:
     r"""Train the bend of `curve` with its endpoints fixed (Garipov et al. 2018).
 
     Minimises $\ell(\theta_b) = E_{t\sim U[0,1]}\,L(\varphi_{\theta_b}(t)) +
     \tfrac{\lambda}{2}E_t\lVert\varphi(t)\rVert^2$ by stochastic steps of `optimizer` (default
-    `optax.adam(1e-2)`): at every step `samples_per_step` fresh values of $t$ are drawn and,
-    when `batch_size` is given (supervised problems), a fresh minibatch of samples (without
-    replacement within the step). $\lambda$ is `weight_decay`. `loss(problem, params)`
-    overrides the objective (default `problem.loss(params)`). The loop is one `lax.scan`.
-
-    Returns the trained curve and the sampled objective at every step.
+    `toymodels.dynamics.Adam(learning_rate=1e-2)`, or any optax transformation): the
+    `CurveProblem` trained by `toymodels.dynamics.run`, which at every step draws
+    `samples_per_step` fresh values of $t$ and, when `batch_size` is given (problems with the
+    minibatch protocol), a fresh minibatch of samples (without replacement within the step).
+    $\lambda$ is `weight_decay`. `loss_fn(problem, params)` overrides the objective (default
+    `problem.loss(params)`). The run stops early only on non-finite values.
     """
     _check_curve(curve)
-    if not hasattr(curve, "bend"):
-        raise TypeError(f"curve: a {type(curve).__name__} has no bend to train")
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise TypeError("key: expected a typed PRNG key from jax.random.key")
+    check_key("key", key)
     num_steps = int(num_steps)
     if num_steps < 1:
         raise ValueError(f"num_steps: must be >= 1, got {num_steps}")
-    if int(samples_per_step) < 1:
-        raise ValueError(f"samples_per_step: must be >= 1, got {samples_per_step}")
-    if float(weight_decay) < 0:
-        raise ValueError(f"weight_decay: must be >= 0, got {weight_decay}")
-    if batch_size is not None:
-        if not isinstance(problem, AbstractSupervisedProblem):
-            raise TypeError("batch_size: minibatches need a supervised problem (x, targets)")
-        if not 1 <= int(batch_size) <= problem.num_samples:
-            raise ValueError(f"batch_size: must be in [1, {problem.num_samples}], got {batch_size}")
     check_finite("curve", curve)
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
-    return _fit(
+    cp = CurveProblem(
         problem,
         curve,
-        key,
-        optimizer,
-        num_steps,
-        int(samples_per_step),
-        None if batch_size is None else int(batch_size),
-        float(weight_decay),
-        loss,
+        samples_per_step=samples_per_step,
+        weight_decay=weight_decay,
+        loss_fn=loss_fn,
     )
-
-
-@eqx.filter_jit
-def _fit(problem, curve, key, optimizer, num_steps, samples, batch_size, wd, loss):
-    bend = curve.bend
-    dtype = _dtype_of(bend)
-
-    def objective(bend, prob, ts):
-        c = eqx.tree_at(lambda c: c.bend, curve, bend)
-
-        def at(t):
-            p = c(t)
-            val = prob.loss(p) if loss is None else loss(prob, p)
-            if wd:
-                leaves = jax.tree_util.tree_leaves(p)
-                val = val + 0.5 * wd * sum(jnp.sum(x**2) for x in leaves)
-            return val
-
-        return jnp.mean(jax.vmap(at)(ts))
-
-    def step(carry, k):
-        bend, state = carry
-        kt, kb = jr.split(k)
-        ts = jr.uniform(kt, (samples,), dtype)
-        prob = problem
-        if batch_size is not None:
-            idx = jr.choice(kb, problem.num_samples, (batch_size,), replace=False)
-            prob = problem.with_data(problem.x[idx], problem.targets[idx])
-        val, g = jax.value_and_grad(objective)(bend, prob, ts)
-        bend, state = opt_step(optimizer, g, state, bend)
-        return (bend, state), val
-
-    state = opt_init(optimizer, bend)
-    (bend, _), vals = jax.lax.scan(step, (bend, state), jr.split(key, num_steps))
-    return eqx.tree_at(lambda c: c.bend, curve, bend), vals
+    optimizer = default_optimizer() if optimizer is None else optimizer
+    traj = run(
+        cp,
+        cp.init(key),
+        with_value_fn(optimizer, cp.loss),
+        num_steps=num_steps,
+        key=key,
+        batch_size=batch_size,
+        stop=Stop(max_norm=None, loss_ratio=None),
+    )
+    return CurveFit(curve=cp.with_bend(traj.params), loss=traj.loss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +344,17 @@ class _Percent(eqx.Module):
 # ---------------------------------------------------------------------------------------------
 
 
+class CurvatureAlong(eqx.Module):
+    """Output of `curvature_along`: the grid `t` (shape `(n,)`), the Hessian's largest
+    eigenvalues `top_eigenvalues` (descending, shape `(n, num_eigs)`), Hutchinson's `trace`
+    estimate and its `trace_stderr` (shape `(n,)`)."""
+
+    t: Float[Array, " n"]
+    top_eigenvalues: Float[Array, "n k"]
+    trace: Float[Array, " n"]
+    trace_stderr: Float[Array, " n"]
+
+
 def curvature_along(
     problem: Any,
     curve: AbstractCurve,
@@ -300,19 +363,20 @@ def curvature_along(
     key: PRNGKeyArray,
     num_probes: int = 100,
     num_eigs: int = 1,
-) -> dict[str, Array]:
+) -> CurvatureAlong:
     r"""Hessian top eigenvalue(s) and trace at points of `curve` (Yang et al. 2021's
     sharpness metrics along a path), computed with the curvature toolkit:
     `toymodels.landscape.hessian_operator`, `toymodels.linalg.eigsh(op, k, which="largest")` and
     Hutchinson's `toymodels.linalg.trace(op, num_probes=...)`.
 
-    Returns `{"t", "top_eigenvalues" (n, num_eigs), "trace" (n,), "trace_stderr" (n,)}`.
-    One point after another (Lanczos is not vmapped); each point gets its own keys.
+    Returns a `CurvatureAlong`. One point after another (Lanczos is not vmapped); each point
+    gets its own keys.
     """
     from .. import linalg
     from . import hessian_operator
 
     _check_curve(curve)
+    check_key("key", key)
     if int(num_probes) < 2:
         raise ValueError(f"num_probes: must be >= 2, got {num_probes}")
     ts = _as_grid("ts", ts, _dtype_of(curve.start))
@@ -320,14 +384,14 @@ def curvature_along(
     tops, traces, errs = [], [], []
     for i in range(ts.shape[0]):
         op = hessian_operator(problem, curve(ts[i]))
-        vals, _, _ = linalg.eigsh(op, int(num_eigs), which="largest", key=keys[i, 0])
-        tr, se = linalg.trace(op, num_probes=int(num_probes), key=keys[i, 1])
+        vals = linalg.eigsh(op, int(num_eigs), which="largest", key=keys[i, 0])[0]
+        tr = linalg.trace(op, num_probes=int(num_probes), key=keys[i, 1])
         tops.append(jnp.sort(jnp.asarray(vals))[::-1])
-        traces.append(tr)
-        errs.append(se)
-    return {
-        "t": ts,
-        "top_eigenvalues": jnp.stack(tops),
-        "trace": jnp.stack(traces),
-        "trace_stderr": jnp.stack(errs),
-    }
+        traces.append(tr.estimate)
+        errs.append(tr.stderr)
+    return CurvatureAlong(
+        t=ts,
+        top_eigenvalues=jnp.stack(tops),
+        trace=jnp.stack(traces),
+        trace_stderr=jnp.stack(errs),
+    )

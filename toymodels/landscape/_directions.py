@@ -18,7 +18,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_enum, check_params_tree
+from .._validation import as_enum, check_key, check_params_tree
 
 
 class Normalization(enum.Enum):
@@ -169,9 +169,9 @@ def _model_scale(d: Params, params: Params) -> Params:
 
 
 def random_direction(
-    key: PRNGKeyArray,
     params: Params,
     *,
+    key: PRNGKeyArray,
     normalization: Normalization | str = Normalization.FILTER,
     biases: Biases | str = Biases.ZERO,
 ) -> Params:
@@ -179,6 +179,7 @@ def random_direction(
 
     Entries are i.i.d. $\mathcal N(0, 1)$ in the dtype of each leaf; one key split per leaf.
     """
+    check_key("key", key)
     leaves, treedef = jax.tree_util.tree_flatten(params)
     keys = jr.split(key, max(len(leaves), 1))
     raw = [

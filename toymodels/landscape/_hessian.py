@@ -1,4 +1,5 @@
-r"""Hessian-vector products, dense Hessians and Hessian operators for any params pytree.
+r"""Hessian-vector products, the dense Hessian (the one of the package) and Hessian operators
+for any params pytree.
 
 Coordinates are those of `jax.flatten_util.ravel_pytree(params)`: the dense Hessian's
 entry $(i, j)$ is $\partial^2 L/\partial\theta_i\partial\theta_j$ in that flat order, and the

@@ -22,7 +22,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from .._custom_types import Params
-from .._validation import as_float_array, check_finite
+from .._validation import as_float_array, check_finite, check_key
 from ..problems._base import AbstractProblem
 from ._directions import (
     Biases,
@@ -80,7 +80,7 @@ def _num_elements(tree: Any) -> int:
 
 
 def auto_chunk_size(
-    problem: Any, params: Params, num_points: int, *, memory: int | None = None
+    problem: Any, params: Params, *, num_points: int, memory: int | None = None
 ) -> int:
     r"""Points per vmapped chunk so that one chunk needs about `memory` bytes (default
     `default_memory()`: 16 MiB on CPU, 1 GiB on accelerators).
@@ -99,7 +99,7 @@ def auto_chunk_size(
 
 def _check_chunk(chunk_size, problem, params, n) -> int:
     if chunk_size is None:
-        return auto_chunk_size(problem, params, n)
+        return auto_chunk_size(problem, params, num_points=n)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
         raise TypeError(f"chunk_size: expected a positive int or None, got {chunk_size!r}")
     if chunk_size < 1:
@@ -272,61 +272,79 @@ def _orthogonalize(v: Params, u: Params) -> Params:
     return jax.tree_util.tree_map(lambda a, b: a - (tree_vdot(u, v) / tree_vdot(u, u)) * b, v, u)
 
 
-def plane_through(
-    *points: Params,
-    key: PRNGKeyArray | None = None,
+def random_plane(
+    origin: Params,
+    *,
+    key: PRNGKeyArray,
+    toward: Params | None = None,
     normalization: Normalization | str = Normalization.FILTER,
     biases: Biases | str = Biases.ZERO,
     rtol: float = 1e-8,
 ) -> Plane:
-    r"""A plane through one, two or three params pytrees.
+    r"""A plane through `origin` with random direction(s) (Li et al. 2018).
 
-    - one point $\theta$: $u, v$ are two independent random directions normalized relative
-      to $\theta$ (`normalization`, `biases`; needs `key`); $\theta$ sits at $(0, 0)$;
-    - two points: $u = \theta_1 - \theta_0$ and $v$ a random normalized direction made
-      orthogonal to $u$ and scaled to $\lVert u\rVert$ (needs `key`); the points sit at
-      $(0,0)$ and $(1,0)$, so the $x$ axis is the interpolation parameter $\alpha$;
-    - three points (Garipov et al. 2018): the orthonormal basis $\hat u = (\theta_1 -
-      \theta_0)/\lVert\cdot\rVert$, $\hat v \propto (\theta_2-\theta_0) -
-      \langle\theta_2-\theta_0, \hat u\rangle\hat u$, so coordinates are Euclidean distances.
+    - `toward=None`: $u, v$ are two independent random directions normalized relative to
+      $\theta$ = `origin` (`normalization`, `biases`, see `random_direction`); $\theta$ sits
+      at $(0, 0)$;
+    - `toward` $=\theta_1$: $u = \theta_1 - \theta$ and $v$ a random normalized direction
+      made orthogonal to $u$ and scaled to $\lVert u\rVert$; the points sit at $(0,0)$ and
+      $(1,0)$, so the $x$ axis is the interpolation parameter $\alpha$.
+
+    Raises `ValueError` when `toward` coincides with `origin` (relative tolerance `rtol`).
+    """
+    check_key("key", key)
+    check_finite("origin", origin)
+    dtype = _dtype_of(origin)
+    opts = dict(normalization=normalization, biases=biases)
+    if toward is None:
+        k1, k2 = jax.random.split(key)
+        u = random_direction(origin, key=k1, **opts)
+        v = random_direction(origin, key=k2, **opts)
+        if float(tree_norm(u)) == 0.0:
+            raise ValueError(
+                "origin: every random direction is zero for these params "
+                "(all filters zero?); use normalization='none'"
+            )
+        return Plane(origin, u, v, jnp.zeros((1, 2), dtype))
+    check_like("toward", toward, origin)
+    check_finite("toward", toward)
+    u = tree_sub(toward, origin)
+    nu = float(tree_norm(u))
+    if nu <= rtol * max(float(tree_norm(origin)), 1e-300):
+        raise ValueError("toward: coincides with origin; a plane needs distinct points")
+    v = random_direction(origin, key=key, **opts)
+    v = _orthogonalize(v, u)
+    nv = float(tree_norm(v))
+    if nv == 0.0:
+        raise ValueError("key: the random direction is parallel to toward - origin")
+    v = tree_scale(v, nu / nv)
+    return Plane(origin, u, v, jnp.array([[0.0, 0.0], [1.0, 0.0]], dtype))
+
+
+def plane_through(*points: Params, rtol: float = 1e-8) -> Plane:
+    r"""The plane through three params pytrees (Garipov et al. 2018): the orthonormal basis
+    $\hat u = (\theta_1 - \theta_0)/\lVert\cdot\rVert$, $\hat v \propto (\theta_2-\theta_0) -
+    \langle\theta_2-\theta_0, \hat u\rangle\hat u$, so plane coordinates are Euclidean
+    distances; $\theta_0$ sits at $(0, 0)$. (A plane through one or two points needs random
+    directions: `random_plane`.)
 
     Raises `ValueError` for coincident or collinear points (relative tolerance `rtol`).
     """
-    if not 1 <= len(points) <= 3:
-        raise ValueError(f"points: a plane goes through 1, 2 or 3 points, got {len(points)}")
+    if len(points) != 3:
+        raise ValueError(
+            f"points: a plane goes through 3 points (for 1 or 2 use random_plane), "
+            f"got {len(points)}"
+        )
     p0 = points[0]
     check_finite("points[0]", p0)
     for i, p in enumerate(points[1:], 1):
         check_like(f"points[{i}]", p, p0)
         check_finite(f"points[{i}]", p)
     dtype = _dtype_of(p0)
-    if len(points) < 3 and key is None:
-        raise ValueError(
-            f"key: a plane through {len(points)} point(s) needs a key for its random direction(s)"
-        )
-    opts = dict(normalization=normalization, biases=biases)
-    if len(points) == 1:
-        k1, k2 = jax.random.split(key)
-        u = random_direction(k1, p0, **opts)
-        v = random_direction(k2, p0, **opts)
-        if float(tree_norm(u)) == 0.0:
-            raise ValueError(
-                "points[0]: every random direction is zero for these params "
-                "(all filters zero?); use normalization='none'"
-            )
-        return Plane(p0, u, v, jnp.zeros((1, 2), dtype))
     u = tree_sub(points[1], p0)
     nu = float(tree_norm(u))
     if nu <= rtol * max(float(tree_norm(p0)), 1e-300):
         raise ValueError("points[1]: coincides with points[0]; a plane needs distinct points")
-    if len(points) == 2:
-        v = random_direction(key, p0, **opts)
-        v = _orthogonalize(v, u)
-        nv = float(tree_norm(v))
-        if nv == 0.0:
-            raise ValueError("key: the random direction is parallel to points[1] - points[0]")
-        v = tree_scale(v, nu / nv)
-        return Plane(p0, u, v, jnp.array([[0.0, 0.0], [1.0, 0.0]], dtype))
     w = tree_sub(points[2], p0)
     nw = float(tree_norm(w))
     uh = tree_scale(u, 1.0 / nu)

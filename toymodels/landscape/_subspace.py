@@ -7,6 +7,9 @@ Gaussian matrix, so that a learning rate means the same for every $d$). The intr
 dimension $d_{90}$ is the smallest $d$ whose trained performance reaches 90% of the
 full-space performance.
 
+Training in the subspace is a problem transform: `SubspaceProblem` is the problem whose params
+are $z$ and whose loss is $L(\theta_0 + Pz)$; the engine `toymodels.dynamics.run` trains it.
+
 The first $d$ columns of the QR factor of a Gaussian $D\times d_\max$ matrix are distributed
 as the QR factor of a Gaussian $D\times d$ matrix; so one $P$ of $d_\max$ columns per seed
 serves every $d$ by masking $z$ to its first $d$ entries. This nests the subspaces and lets
@@ -15,7 +18,6 @@ all $d$ share one compiled training loop.
 
 import enum
 from collections.abc import Callable
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -27,14 +29,21 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_enum, as_float_array, check_finite
+from .._validation import as_enum, as_float_array, check_finite, check_key
+from ..dynamics import AbstractOptimizer, Stop, run
 from ..problems._base import AbstractProblem
-from ._optim import opt_init, opt_step
+from ._engine import default_optimizer, with_value_fn
 
 
-def random_subspace(key: PRNGKeyArray, num_params: int, dim: int, *, dtype=None) -> Array:
+#: subspace training stops on non-finite values only (no norm or loss-ratio bound), as a
+#: plain optimizer loop would
+_NO_BOUNDS = Stop(max_norm=None, loss_ratio=None)
+
+
+def random_subspace(*, key: PRNGKeyArray, num_params: int, dim: int, dtype=None) -> Array:
     """A `(num_params, dim)` matrix with orthonormal columns: the Q factor of a Gaussian
     matrix (column signs fixed so that the diagonal of R is positive)."""
+    check_key("key", key)
     num_params, dim = int(num_params), int(dim)
     if not 1 <= dim <= num_params:
         raise ValueError(f"dim: must be in [1, {num_params}] (the number of params), got {dim}")
@@ -45,13 +54,70 @@ def random_subspace(key: PRNGKeyArray, num_params: int, dim: int, *, dtype=None)
     return q * jnp.where(s == 0, 1, s)
 
 
-class SubspaceResult(NamedTuple):
-    """Output of `subspace_train`: the trained subspace coordinates `z` (shape `(d,)`), the
-    params $\\theta_0 + Pz$, and the training loss at every step."""
+class SubspaceProblem(AbstractProblem):
+    r"""A problem transform: the params are the coordinates $z\in\mathbb R^d$ of the affine
+    subspace $\theta = \theta_0 + P(m\odot z)$ and the loss is $L(\theta_0 + P(m\odot z))$.
+
+    - `problem`: the original problem; `origin`: $\theta_0$ (any params pytree);
+    - `basis`: $P$, shape `(D, d)` in `ravel_pytree(origin)` order;
+    - `mask`: $m$, shape `(d,)` (all ones: the whole subspace; a 0/1 mask restricts to the
+      first columns, see `intrinsic_dimension`).
+
+    `init` gives $z = 0$ (the point $\theta_0$); `to_params(z)` maps back. Minibatches are
+    the original problem's (`num_samples`, `batch`).
+    """
+
+    problem: AbstractProblem
+    origin: Params
+    basis: Float[Array, "D d"]
+    mask: Float[Array, " d"]
+
+    def __init__(self, problem: AbstractProblem, origin: Params, basis, mask=None):
+        if not isinstance(problem, AbstractProblem):
+            raise TypeError(
+                f"problem: expected a toymodels AbstractProblem, got {type(problem).__name__}"
+            )
+        flat0, _ = ravel_pytree(origin)
+        basis = jnp.asarray(basis)
+        if basis.ndim != 2:
+            raise ValueError(f"basis: expected a (num_params, dim) matrix, got shape {basis.shape}")
+        if basis.shape[0] != flat0.shape[0]:
+            raise ValueError(
+                f"basis: has {basis.shape[0]} rows but the origin has {flat0.shape[0]} params"
+            )
+        self.problem = problem
+        self.origin = origin
+        self.basis = basis.astype(flat0.dtype)
+        d = basis.shape[1]
+        self.mask = jnp.ones((d,), flat0.dtype) if mask is None else jnp.asarray(mask, flat0.dtype)
+
+    def to_params(self, z: Float[Array, " d"]) -> Params:
+        r"""$\theta_0 + P(m\odot z)$ as a params pytree like `origin`."""
+        flat0, unravel = ravel_pytree(self.origin)
+        return unravel(flat0 + self.basis @ (self.mask * z))
+
+    def loss(self, z: Float[Array, " d"]) -> Scalar:
+        return self.problem.loss(self.to_params(z))
+
+    def init(self, key: PRNGKeyArray) -> Float[Array, " d"]:
+        del key
+        return jnp.zeros(self.basis.shape[1:], self.basis.dtype)
+
+    @property
+    def num_samples(self) -> int | None:
+        return self.problem.num_samples
+
+    def batch(self, indices: Array) -> "SubspaceProblem":
+        return eqx.tree_at(lambda s: s.problem, self, self.problem.batch(indices))
+
+
+class SubspaceResult(eqx.Module):
+    """Output of `subspace_train`: the trained coordinates `z` (shape `(d,)`), the params
+    $\\theta_0 + Pz$, and the training `loss` at every step (shape `(num_steps,)`)."""
 
     z: Array
     params: Params
-    losses: Array
+    loss: Array
 
 
 def subspace_train(
@@ -60,25 +126,31 @@ def subspace_train(
     basis: Float[ArrayLike, "D d"],
     *,
     num_steps: int,
-    optimizer: optax.GradientTransformation | None = None,
+    key: PRNGKeyArray,
+    optimizer: AbstractOptimizer | optax.GradientTransformation | None = None,
+    batch_size: int | None = None,
 ) -> SubspaceResult:
     r"""Minimise $L(\theta_0 + Pz)$ over $z$ (from $z=0$) with `optimizer` (default
-    `optax.adam(1e-2)`), full batch, `num_steps` steps in one `lax.scan`. `basis` is $P$
-    (see `random_subspace`)."""
-    flat0, unravel = ravel_pytree(params0)
+    `toymodels.dynamics.Adam(learning_rate=1e-2)`; any optax transformation, `optax.lbfgs()`
+    included), `num_steps` steps of `toymodels.dynamics.run` on the `SubspaceProblem`
+    (full batch, or minibatches of `batch_size` drawn with `key`). `basis` is $P$ (see
+    `random_subspace`). The run stops early only on non-finite values."""
     check_finite("params0", params0)
     basis = as_float_array("basis", basis, ndim=2)
-    if basis.shape[0] != flat0.shape[0]:
-        raise ValueError(
-            f"basis: has {basis.shape[0]} rows but params0 has {flat0.shape[0]} params"
-        )
+    sub = SubspaceProblem(problem, params0, basis)
     num_steps = _steps(num_steps)
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
-    mask = jnp.ones((basis.shape[1],), flat0.dtype)
-    z, losses = _train_z(
-        problem, flat0, basis.astype(flat0.dtype), mask, unravel, optimizer, num_steps
+    check_key("key", key)
+    optimizer = default_optimizer() if optimizer is None else optimizer
+    traj = run(
+        sub,
+        sub.init(key),
+        with_value_fn(optimizer, sub.loss),
+        num_steps=num_steps,
+        key=key,
+        batch_size=batch_size,
+        stop=_NO_BOUNDS,
     )
-    return SubspaceResult(z, unravel(flat0 + basis.astype(flat0.dtype) @ z), losses)
+    return SubspaceResult(z=traj.params, params=sub.to_params(traj.params), loss=traj.loss)
 
 
 def _steps(num_steps) -> int:
@@ -86,35 +158,6 @@ def _steps(num_steps) -> int:
     if n < 1:
         raise ValueError(f"num_steps: must be >= 1, got {num_steps}")
     return n
-
-
-def _train_z(problem, flat0, basis, mask, unravel, optimizer, num_steps):
-    def loss(z):
-        return problem.loss(unravel(flat0 + basis @ (mask * z)))
-
-    def step(carry, _):
-        z, state = carry
-        val, g = jax.value_and_grad(loss)(z)
-        z, state = opt_step(optimizer, g, state, z, value=val, value_fn=loss)
-        return (z, state), val
-
-    z0 = jnp.zeros((basis.shape[1],), flat0.dtype)
-    (z, _), losses = jax.lax.scan(step, (z0, opt_init(optimizer, z0)), None, length=num_steps)
-    return mask * z, losses
-
-
-def _train_full(problem, flat0, unravel, optimizer, num_steps):
-    def loss(w):
-        return problem.loss(unravel(w))
-
-    def step(carry, _):
-        w, state = carry
-        val, g = jax.value_and_grad(loss)(w)
-        w, state = opt_step(optimizer, g, state, w, value=val, value_fn=loss)
-        return (w, state), val
-
-    (w, _), losses = jax.lax.scan(step, (flat0, opt_init(optimizer, flat0)), None, length=num_steps)
-    return w
 
 
 class SeedStatistic(enum.Enum):
@@ -126,7 +169,7 @@ class SeedStatistic(enum.Enum):
     MEAN = "mean"
 
 
-class IntrinsicDimension(NamedTuple):
+class IntrinsicDimension(eqx.Module):
     r"""Result of `intrinsic_dimension`.
 
     - `dims`: the subspace dimensions tried, shape `(n,)`;
@@ -152,7 +195,7 @@ def intrinsic_dimension(
     performance: Callable[[Params], Scalar],
     num_seeds: int = 3,
     num_steps: int = 1000,
-    optimizer: optax.GradientTransformation | None = None,
+    optimizer: AbstractOptimizer | optax.GradientTransformation | None = None,
     fraction: float = 0.9,
     baseline: Float[ArrayLike, ""] | None = None,
     statistic: SeedStatistic | str = SeedStatistic.MEDIAN,
@@ -162,13 +205,16 @@ def intrinsic_dimension(
 
     For each of `num_seeds` seeds: $\theta_0$ = `problem.init`, one orthonormal
     $P\in\mathbb R^{D\times\max(\text{dims})}$; for every $d$ in `dims` train $z$ in the first
-    $d$ columns of $P$ (`subspace_train`'s loop) and record `performance(params)` (higher is
-    better, e.g. accuracy). Seeds are vmapped; the `dims` are mapped in vmapped chunks of
-    `chunk_size` (default: all at once). The full-space baseline trains all $D$ params from
-    the same $\theta_0$ with the same optimizer, unless `baseline` is given. The threshold is
-    `fraction` × the mean baseline; `d` passes when the `statistic` (median by default, see
-    `SeedStatistic`) of its seeds' performances reaches it.
+    $d$ columns of $P$ (a masked `SubspaceProblem` trained by `toymodels.dynamics.run`,
+    `num_steps` full-batch steps of `optimizer`, default `Adam(learning_rate=1e-2)`) and
+    record `performance(params)` (higher is better, e.g. accuracy). Seeds are vmapped; the
+    `dims` are mapped in vmapped chunks of `chunk_size` (default: all at once). The
+    full-space baseline trains all $D$ params from the same $\theta_0$ with the same
+    optimizer, unless `baseline` is given. The threshold is `fraction` × the mean baseline;
+    `d` passes when the `statistic` (median by default, see `SeedStatistic`) of its seeds'
+    performances reaches it.
     """
+    check_key("key", key)
     dims_np = np.asarray(dims)
     if dims_np.ndim != 1 or dims_np.size == 0:
         raise ValueError(f"dims: expected a non-empty 1-D array of ints, got shape {dims_np.shape}")
@@ -185,33 +231,33 @@ def intrinsic_dimension(
     if num_seeds < 1:
         raise ValueError(f"num_seeds: must be >= 1, got {num_seeds}")
     num_steps = _steps(num_steps)
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    optimizer = default_optimizer() if optimizer is None else optimizer
 
-    k_init, k_basis = jr.split(key)
+    k_init, k_basis, k_run = jr.split(key, 3)
     params0 = jax.vmap(problem.init)(jr.split(k_init, num_seeds))
-    flat0 = jax.vmap(lambda p: ravel_pytree(p)[0])(params0)
-    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], params0))
-    n_params = flat0.shape[1]
+    n_params = ravel_pytree(jax.tree_util.tree_map(lambda x: x[0], params0))[0].shape[0]
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(params0))
     dmax = int(dims_np[-1])
     if dmax > n_params:
         raise ValueError(f"dims: largest d = {dmax} exceeds the number of params {n_params}")
-    bases = jax.vmap(lambda k: random_subspace(k, n_params, dmax, dtype=flat0.dtype))(
+    bases = jax.vmap(lambda k: random_subspace(key=k, num_params=n_params, dim=dmax, dtype=dtype))(
         jr.split(k_basis, num_seeds)
     )
+    run_keys = jr.split(k_run, num_seeds)
     chunk = len(dims_np) if chunk_size is None else max(1, min(int(chunk_size), len(dims_np)))
     perf = _run_dims(
         problem,
-        flat0,
+        params0,
         bases,
         jnp.asarray(dims_np),
-        unravel,
+        run_keys,
         optimizer,
         num_steps,
         performance,
         chunk,
     )
     if baseline is None:
-        base = _run_full(problem, flat0, unravel, optimizer, num_steps, performance)
+        base = _run_full(problem, params0, run_keys, optimizer, num_steps, performance)
     else:
         base = jnp.full((num_seeds,), as_float_array("baseline", baseline, ndim=0))
     threshold = float(fraction) * jnp.mean(base)
@@ -225,30 +271,46 @@ def intrinsic_dimension(
     )
     reached = np.asarray(summary >= threshold)
     dim = int(dims_np[np.argmax(reached)]) if reached.any() else -1
-    return IntrinsicDimension(jnp.asarray(dims_np), perf, base, threshold, dim)
+    return IntrinsicDimension(
+        dims=jnp.asarray(dims_np),
+        performance=perf,
+        baseline=base,
+        threshold=threshold,
+        dimension=dim,
+    )
 
 
 @eqx.filter_jit
-def _run_dims(problem, flat0, bases, dims, unravel, optimizer, num_steps, performance, chunk):
+def _run_dims(problem, params0, bases, dims, keys, optimizer, num_steps, performance, chunk):
     dmax = bases.shape[2]
 
-    def per_seed(f0, basis):
+    def per_seed(p0, basis, key):
         def per_dim(d):
-            mask = (jnp.arange(dmax) < d).astype(f0.dtype)
-            z, _ = _train_z(problem, f0, basis, mask, unravel, optimizer, num_steps)
-            return performance(unravel(f0 + basis @ z))
+            mask = (jnp.arange(dmax) < d).astype(basis.dtype)
+            sub = SubspaceProblem(problem, p0, basis, mask)
+            traj = run(
+                sub,
+                sub.init(key),
+                with_value_fn(optimizer, sub.loss),
+                num_steps=num_steps,
+                key=key,
+                stop=_NO_BOUNDS,
+            )
+            return performance(sub.to_params(traj.params))
 
         return jax.lax.map(per_dim, dims, batch_size=chunk)
 
-    return jax.vmap(per_seed, out_axes=1)(flat0, bases)
+    return jax.vmap(per_seed, out_axes=1)(params0, bases, keys)
 
 
 @eqx.filter_jit
-def _run_full(problem, flat0, unravel, optimizer, num_steps, performance):
-    def per_seed(f0):
-        return performance(unravel(_train_full(problem, f0, unravel, optimizer, num_steps)))
+def _run_full(problem, params0, keys, optimizer, num_steps, performance):
+    def per_seed(p0, key):
+        tx = with_value_fn(optimizer, problem.loss)
+        traj = run(problem, p0, tx, num_steps=num_steps, key=key, stop=_NO_BOUNDS)
+        return performance(traj.params)
 
-    return jax.vmap(per_seed)(flat0)
+    return jax.vmap(per_seed)(params0, keys)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,8 +350,8 @@ class GroupSumProblem(AbstractProblem):
 
 
 def group_sum_problem(
-    key: PRNGKeyArray,
     *,
+    key: PRNGKeyArray,
     dim: int = 1000,
     groups: int = 10,
     init_scale: float = 1.0,
@@ -298,6 +360,7 @@ def group_sum_problem(
 ) -> GroupSumProblem:
     """`GroupSumProblem` with targets drawn from N(0, 1) (`dim` must be a multiple of
     `groups`)."""
+    check_key("key", key)
     dim, groups = int(dim), int(groups)
     if groups < 1:
         raise ValueError(f"groups: must be >= 1, got {groups}")

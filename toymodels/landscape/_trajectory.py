@@ -2,12 +2,14 @@ r"""Training trajectories: PCA of a trajectory of params and projection onto its
 components (Li et al. 2018's trajectory plots), Lipton (2016)'s chord test between consecutive
 checkpoints, and distance travelled against change in loss.
 
-A *trajectory* is a params pytree whose every leaf has a leading time axis of length $T$
-(what `jax.lax.scan` stacks): checkpoint $t$ is `tree_map(lambda x: x[t], trajectory)`.
+A *trajectory* is a params pytree whose every leaf has a leading time axis of length $T$:
+checkpoint $t$ is `tree_map(lambda x: x[t], trajectory)`. The engine records one with
+`toymodels.dynamics.run(..., save=Save(every=k)).saved` (steps $0, k, 2k, \dots$, the final
+step included when $k$ divides `num_steps`).
 """
 
 import enum
-from typing import Any, NamedTuple
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -131,7 +133,7 @@ def _chord_point(traj, c):
     return jax.tree_util.tree_map(lambda x: (1 - a) * x[i] + a * x[i + 1], traj)
 
 
-class ChordTest(NamedTuple):
+class ChordTest(eqx.Module):
     r"""Lipton's chord test on consecutive checkpoints $(\theta_t, \theta_{t+1})$.
 
     - `alphas`: grid on each chord, shape `(n,)` (odd, so $\alpha = ½$ is on it);
@@ -179,7 +181,9 @@ def chord_test(
     v = vals.reshape(t - 1, n)
     chord = (1 - alphas) * v[:, :1] + alphas * v[:, -1:]
     gap = v[:, n // 2] - 0.5 * (v[:, 0] + v[:, -1])
-    return ChordTest(alphas, v, gap, jnp.max(v - chord, axis=1))
+    return ChordTest(
+        alphas=alphas, values=v, midpoint_gap=gap, max_excess=jnp.max(v - chord, axis=1)
+    )
 
 
 def _traj_point(traj, i):
@@ -202,7 +206,7 @@ def trajectory_values(
     )
 
 
-class DistanceLoss(NamedTuple):
+class DistanceLoss(eqx.Module):
     r"""Distance travelled against change in loss along a trajectory (all shape `(T,)`):
     `path_length` $\sum_{s<t}\lVert\theta_{s+1}-\theta_s\rVert$, `distance_from_start`
     $\lVert\theta_t-\theta_0\rVert$, `distance_to_end` $\lVert\theta_T-\theta_t\rVert$, and
@@ -224,8 +228,8 @@ def distance_travelled(
     path = jnp.concatenate([jnp.zeros((1,), flat.dtype), jnp.cumsum(steps)])
     loss = trajectory_values(problem, trajectory, metric=metric, chunk_size=chunk_size)
     return DistanceLoss(
-        path,
-        jnp.linalg.norm(flat - flat[0], axis=1),
-        jnp.linalg.norm(flat - flat[-1], axis=1),
-        loss,
+        path_length=path,
+        distance_from_start=jnp.linalg.norm(flat - flat[0], axis=1),
+        distance_to_end=jnp.linalg.norm(flat - flat[-1], axis=1),
+        loss=loss,
     )
