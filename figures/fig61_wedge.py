@@ -22,7 +22,7 @@ def compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
     k1, k2, k3, k4 = jr.split(key, 4)
     dim = 30
-    Lh = W.wedge_landscape(k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
+    Lh = W.wedge_landscape(key=k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
     core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
     core = core / jnp.linalg.norm(core)
     radii = np.geomspace(0.3, 10, 6 if fast else 15)
@@ -32,10 +32,10 @@ def compute(*, fast: bool) -> dict:
     )
     pred = np.array([float(W.escape_distance(Lh, r * core, u, 0)) for r in radii])
     n = 5
-    Ls = W.wedge_landscape(k1, dim=20, short_dims=(n,), epsilon=0.5)
+    Ls = W.wedge_landscape(key=k1, dim=20, short_dims=(n,), epsilon=0.5)
     dims = list(range(1, 10))
-    rate = W.success_rate(W.subspace_losses(Ls, dims, key=k4, trials=4 if fast else 16))
-    L3 = W.wedge_landscape(k2, dim=30, short_dims=(8, 8, 8), epsilon=0.5)
+    rate = W.success_rate(W.subspace_losses(Ls, dims, key=k4, num_trials=4 if fast else 16))
+    L3 = W.wedge_landscape(key=k2, dim=30, short_dims=(8, 8, 8), epsilon=0.5)
     sx = W.connect_through_intersection(L3, [0, 1, 2], key=k3)
     s0, s1, s2 = sx.solutions
     e1 = s1 - s0

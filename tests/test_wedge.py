@@ -13,7 +13,7 @@ from toymodels.landscape import hessian
 
 @pytest.mark.parametrize("dim,n,eps", [(40, 6, 0.05), (25, 3, 0.12)])
 def test_p1_escape_distance_proportional_to_radius(dim, n, eps, key):
-    L = W.wedge_landscape(key, dim=dim, short_dims=(n, n + 2), epsilon=eps, kind="hinge")
+    L = W.wedge_landscape(key=key, dim=dim, short_dims=(n, n + 2), epsilon=eps, kind="hinge")
     k1, k2 = jr.split(jr.fold_in(key, 1))
     core = L.core_projection(jr.normal(k1, (dim,)), 0)
     core = core / jnp.linalg.norm(core)
@@ -35,7 +35,7 @@ def test_p1_escape_distance_proportional_to_radius(dim, n, eps, key):
 
 
 def test_p2_curvature_scales_as_c_minus_2(key):
-    L = W.wedge_landscape(key, dim=12, short_dims=(3, 4), epsilon=0.3, kind="smooth")
+    L = W.wedge_landscape(key=key, dim=12, short_dims=(3, 4), epsilon=0.3, kind="smooth")
     th = L.core_projection(jr.normal(jr.fold_in(key, 1), (12,)), 0)
     th = th + 0.05 * L.bases[0] @ jnp.ones((4,))  # near, not on, the core
     lam = lambda p: float(jnp.linalg.eigvalsh(hessian(L, p))[-1])
@@ -52,11 +52,11 @@ def test_p2_curvature_scales_as_c_minus_2(key):
 
 
 def test_p3_weight_decay_equilibrium(key):
-    L = W.wedge_landscape(key, dim=30, short_dims=(5, 7), epsilon=1.0)
+    L = W.wedge_landscape(key=key, dim=30, short_dims=(5, 7), epsilon=1.0)
     rs, preds = [], []
     for i, (eta, lam) in enumerate([(0.1, 0.02), (0.1, 0.06), (0.3, 0.02)]):
         steps = int(8 / (eta * lam))
-        _, norms = W.weight_decay_sgd(
+        out = W.weight_decay_sgd(
             L,
             jr.normal(jr.fold_in(key, i), (30,)),
             key=jr.fold_in(key, 10 + i),
@@ -65,18 +65,20 @@ def test_p3_weight_decay_equilibrium(key):
             noise=1.0,
             num_steps=steps,
         )
-        rs.append(float(jnp.mean(norms[steps // 2 :] ** 4)) ** 0.25)
-        preds.append(float(W.equilibrium_norm(eta, lam, 1.0)))
+        assert out.norms.shape == (steps + 1,)
+        np.testing.assert_allclose(out.norms[-1], jnp.linalg.norm(out.params), rtol=1e-14)
+        rs.append(float(jnp.mean(out.norms[steps // 2 :] ** 4)) ** 0.25)
+        preds.append(float(W.equilibrium_norm(learning_rate=eta, weight_decay=lam, noise=1.0)))
         np.testing.assert_allclose(preds[-1], theory.equilibrium_norm(eta, lam, 1.0))
     np.testing.assert_allclose(rs, preds, rtol=0.03)
 
 
 @pytest.mark.parametrize("n,dim", [(4, 20), pytest.param(7, 24, marks=pytest.mark.slow)])
 def test_p4_random_subspace_success_jumps_at_n(n, dim, key):
-    L = W.wedge_landscape(key, dim=dim, short_dims=(n,), epsilon=0.5)
+    L = W.wedge_landscape(key=key, dim=dim, short_dims=(n,), epsilon=0.5)
     thr = W.subspace_threshold((n,))
     dims = [thr - 2, thr - 1, thr, thr + 1, thr + 3]
-    rate = W.success_rate(W.subspace_losses(L, dims, key=jr.fold_in(key, n), trials=6))
+    rate = W.success_rate(W.subspace_losses(L, dims, key=jr.fold_in(key, n), num_trials=6))
     # 0 below n, 1 above; at d = n the plane meets the core in a single point and a start
     # can still end in a spurious stationary point of the (non-convex) ratio, so >= 1/2.
     np.testing.assert_array_equal(rate[[0, 1, 3, 4]], [0, 0, 1, 1])
@@ -89,10 +91,10 @@ def test_p4_random_subspace_success_jumps_at_n(n, dim, key):
     "dim,ns", [(30, (8, 10, 11)), (29, (8, 10, 11)), (28, (8, 10, 11)), (21, (5, 5, 5, 5))]
 )
 def test_p5_common_intersection_iff_dim_exceeds_sum(dim, ns, key):
-    L = W.wedge_landscape(key, dim=dim, short_dims=ns, epsilon=0.3)
+    L = W.wedge_landscape(key=key, dim=dim, short_dims=ns, epsilon=0.3)
     idx = list(range(len(ns)))
     resid = float(W.intersection_residual(L, idx))
-    predicted = W.has_common_intersection(dim, ns)
+    predicted = W.has_common_intersection(dim=dim, short_dims=ns)
     assert (resid < 1e-10) == predicted
     if predicted:
         sx = W.connect_through_intersection(L, idx, key=jr.fold_in(key, 3))
@@ -103,12 +105,12 @@ def test_p5_common_intersection_iff_dim_exceeds_sum(dim, ns, key):
 
 
 def test_p6_ensembling_within_and_across_wedges(key):
-    L = W.wedge_landscape(key, dim=40, short_dims=(8, 8), epsilon=0.5)
+    L = W.wedge_landscape(key=key, dim=40, short_dims=(8, 8), epsilon=0.5)
     ratios = []
     for K in (4, 16):
-        f = jax.vmap(lambda k, K=K: W.ensemble_losses(L, 0, K, key=k, spread=0.05))
-        avg, mean = f(jr.split(jr.fold_in(key, K), 30))
-        ratios.append(float(jnp.mean(avg) / jnp.mean(mean)))
+        f = jax.vmap(lambda k, K=K: W.ensemble_losses(L, 0, num_members=K, key=k, spread=0.05))
+        out = f(jr.split(jr.fold_in(key, K), 30))
+        ratios.append(float(jnp.mean(out.average_loss) / jnp.mean(out.mean_loss)))
     np.testing.assert_allclose(ratios, W.ensemble_loss_ratio([4, 16]), rtol=0.15)
     # members of different wedges average to a high-loss point
     sx = W.connect_through_intersection(L, [0, 1], key=key)
@@ -117,20 +119,63 @@ def test_p6_ensembling_within_and_across_wedges(key):
 
 
 def test_soft_min_and_bad_input(key):
-    Lh = W.wedge_landscape(key, dim=10, short_dims=(2, 3), combine="hard")
-    Ls = W.wedge_landscape(key, dim=10, short_dims=(2, 3), combine="soft", temperature=1e-3)
+    Lh = W.wedge_landscape(key=key, dim=10, short_dims=(2, 3), combine="hard")
+    Ls = W.wedge_landscape(key=key, dim=10, short_dims=(2, 3), combine="soft", temperature=1e-3)
     th = jr.normal(key, (10,))
     assert abs(float(Ls.loss(th)) - float(Lh.loss(th))) < 1e-3 * np.log(2) + 1e-12
     assert float(Ls.loss(th)) <= float(Lh.loss(th))
     with pytest.raises(ValueError, match="^short_dims"):
-        W.wedge_landscape(key, dim=5, short_dims=(5,))
+        W.wedge_landscape(key=key, dim=5, short_dims=(5,))
     with pytest.raises(ValueError, match="^kind"):
-        W.wedge_landscape(key, dim=5, short_dims=(2,), kind="cone")
+        W.wedge_landscape(key=key, dim=5, short_dims=(2,), kind="cone")
     with pytest.raises(ValueError, match="^epsilon"):
-        W.wedge_landscape(key, dim=5, short_dims=(2,), epsilon=0.0)
+        W.wedge_landscape(key=key, dim=5, short_dims=(2,), epsilon=0.0)
     with pytest.raises(ValueError, match="^learning_rate"):
-        W.equilibrium_norm(1.0, 3.0, 1.0)
+        W.equilibrium_norm(learning_rate=1.0, weight_decay=3.0, noise=1.0)
 
 
 def test_derivation_check():
     theory.check()
+
+
+def test_scale_invariant_noise_is_a_keyed_optax_transformation(key):
+    # against a hand-written recurrence with the same key chain: state key k -> split(k) =
+    # (next, sub), xi drawn with sub, projected off theta, scaled to E|xi|^2 = sigma^2.
+    L = W.wedge_landscape(key=key, dim=9, short_dims=(2, 3), epsilon=0.7)
+    th0 = jr.normal(jr.fold_in(key, 1), (9,))
+    kn = jr.fold_in(key, 2)
+    eta, lam, sigma, steps = 0.05, 0.1, 0.8, 40
+
+    @jax.jit
+    def ref_step(th, k):
+        k, sub = jr.split(k)
+        xi = jr.normal(sub, (9,))
+        xi = sigma * (xi - (xi @ th) / (th @ th) * th) / np.sqrt(8)
+        return (1 - eta * lam) * th - eta * (jax.grad(L.loss)(th) + xi / jnp.linalg.norm(th)), k
+
+    th, k, ref = th0, jr.split(kn)[0], [float(jnp.linalg.norm(th0))]
+    for _ in range(steps):
+        th, k = ref_step(th, k)
+        ref.append(float(jnp.linalg.norm(th)))
+    out = W.weight_decay_sgd(
+        L, th0, key=kn, learning_rate=eta, weight_decay=lam, noise=sigma, num_steps=steps
+    )
+    np.testing.assert_allclose(out.norms, ref, rtol=1e-12)
+    np.testing.assert_allclose(out.params, th, rtol=1e-12, atol=1e-14)
+    # the transformation alone: its state carries the key, each update draws anew
+    tx = W.scale_invariant_noise(sigma, key=kn)
+    state = tx.init(th0)
+    zero = jnp.zeros(9)
+    draws = []
+    for _ in range(3):
+        u, state = tx.update(zero, state, th0)
+        draws.append(np.asarray(u) * float(jnp.linalg.norm(th0)))
+    assert abs(float(np.asarray(draws[0]) @ np.asarray(th0))) < 1e-12  # orthogonal to theta
+    assert not np.allclose(draws[0], draws[1]) and not np.allclose(draws[1], draws[2])
+    many = jax.jit(jax.vmap(lambda k: tx.update(zero, W.NoiseState(key=k), th0)[0]))(
+        jr.split(key, 4000)
+    )
+    sq = jnp.sum((many * jnp.linalg.norm(th0)) ** 2, axis=1)
+    np.testing.assert_allclose(float(jnp.mean(sq)), sigma**2, rtol=0.03)
+    with pytest.raises(TypeError, match="^key"):
+        W.scale_invariant_noise(sigma, key=None)

@@ -4,10 +4,15 @@ weight-decay equilibrium, random-subspace success at d = n, common intersections
 D > Σ nᵢ, ensembling)."""
 
 from ._wedge import (
+    AffineSubspace as AffineSubspace,
     Combine as Combine,
+    EnsembleLosses as EnsembleLosses,
+    NoiseState as NoiseState,
+    ScaleInvariantNoise as ScaleInvariantNoise,
     Simplex as Simplex,
     WedgeKind as WedgeKind,
     WedgeLandscape as WedgeLandscape,
+    WeightDecayTrajectory as WeightDecayTrajectory,
     common_point as common_point,
     connect_through_intersection as connect_through_intersection,
     curvature_scaling as curvature_scaling,
@@ -19,6 +24,7 @@ from ._wedge import (
     intersection_residual as intersection_residual,
     log_slope as log_slope,
     measured_escape_distance as measured_escape_distance,
+    scale_invariant_noise as scale_invariant_noise,
     subspace_losses as subspace_losses,
     subspace_threshold as subspace_threshold,
     success_rate as success_rate,

@@ -32,7 +32,6 @@ Predictions (functions of their parameters):
 
 import enum
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -40,11 +39,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..._custom_types import Scalar
-from ..._validation import as_enum, check_positive
-from ...problems._base import AbstractProblem
+from ..._validation import as_enum, check_key, check_positive
+from ...dynamics import Save, Stop, minimize, run
+from ...problems import AbstractProblem
 
 
 class WedgeKind(enum.Enum):
@@ -104,8 +105,8 @@ class WedgeLandscape(AbstractProblem):
 
 
 def wedge_landscape(
-    key: PRNGKeyArray,
     *,
+    key: PRNGKeyArray,
     dim: int,
     short_dims: Sequence[int],
     epsilon: float = 0.1,
@@ -115,7 +116,8 @@ def wedge_landscape(
     dtype=None,
 ) -> WedgeLandscape:
     """Random wedges: wedge $i$'s short basis is the Q factor of a $D\\times n_i$ Gaussian
-    (generic, independent across wedges)."""
+    (generic, independent across wedges), drawn with `key`."""
+    check_key("key", key)
     d = int(dim)
     if d < 2:
         raise ValueError(f"dim: expected an int >= 2, got {dim!r}")
@@ -174,11 +176,12 @@ def measured_escape_distance(
     i: int,
     *,
     t_max: float,
-    iterations: int = 80,
+    num_steps: int = 80,
     tol: float = 0.0,
 ) -> Float[Array, ""]:
-    """Bisection on $t\\mapsto\\ell_i(\\theta + tu) > $ `tol` over $[0, t_\\max]$ (assumes a
-    single crossing; returns `t_max` when none)."""
+    """Bisection (`num_steps` halvings, a `fori_loop` on the scalar $t$) on
+    $t\\mapsto\\ell_i(\\theta + tu) > $ `tol` over $[0, t_\\max]$ (assumes a single crossing;
+    returns `t_max` when none)."""
     theta = jnp.asarray(theta)
     u = jnp.asarray(direction)
     u = u / jnp.linalg.norm(u)
@@ -191,7 +194,7 @@ def measured_escape_distance(
         return jnp.where(out, lo, mid), jnp.where(out, mid, hi)
 
     lo, hi = jax.lax.fori_loop(
-        0, int(iterations), body, (jnp.zeros((), theta.dtype), jnp.asarray(t_max, theta.dtype))
+        0, int(num_steps), body, (jnp.zeros((), theta.dtype), jnp.asarray(t_max, theta.dtype))
     )
     return 0.5 * (lo + hi)
 
@@ -213,7 +216,9 @@ def curvature_scaling(c: ArrayLike) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ P3
-def equilibrium_norm(learning_rate: ArrayLike, weight_decay: ArrayLike, noise: float) -> np.ndarray:
+def equilibrium_norm(
+    *, learning_rate: ArrayLike, weight_decay: ArrayLike, noise: float
+) -> np.ndarray:
     r"""$r_\infty = [\eta\sigma^2/(\lambda(2-\eta\lambda))]^{1/4}$: the fixed point of
     $r^2\mapsto(1-\eta\lambda)^2r^2 + \eta^2\sigma^2/r^2$ (updates orthogonal to
     $\theta$ of norm $\eta\sigma/r$ plus decay)."""
@@ -224,19 +229,77 @@ def equilibrium_norm(learning_rate: ArrayLike, weight_decay: ArrayLike, noise: f
     return (eta * float(noise) ** 2 / (lam * (2 - eta * lam))) ** 0.25
 
 
-@eqx.filter_jit
-def _wd_sgd(landscape, theta0, key, eta, lam, noise, steps):
-    d = theta0.shape[0]
+class NoiseState(eqx.Module):
+    """State of `scale_invariant_noise`: the PRNG key of the next draw."""
 
-    def step(th, k):
-        g = jax.grad(landscape.loss)(th)
-        xi = jr.normal(k, (d,), th.dtype)
+    key: PRNGKeyArray
+
+
+class ScaleInvariantNoise(eqx.Module):
+    """The transformation behind `scale_invariant_noise` (an equinox module, so that a new
+    noise level or key does not recompile `toymodels.dynamics.run`)."""
+
+    noise: Array
+    key: PRNGKeyArray
+
+    def init(self, params) -> NoiseState:
+        del params
+        return NoiseState(key=self.key)
+
+    def update(self, updates, state: NoiseState, params=None):
+        if params is None:
+            raise ValueError("params: scale_invariant_noise needs the params in update")
+        nxt, sub = jr.split(state.key)
+        th = params
+        d = th.shape[0]
+        xi = jr.normal(sub, (d,), th.dtype)
         xi = xi - (xi @ th) / (th @ th) * th
-        xi = noise * xi / jnp.sqrt(jnp.asarray(d - 1, th.dtype))
-        th = (1 - eta * lam) * th - eta * (g + xi / jnp.linalg.norm(th))
-        return th, jnp.linalg.norm(th)
+        xi = self.noise.astype(th.dtype) * xi / jnp.sqrt(jnp.asarray(d - 1, th.dtype))
+        return updates + xi / jnp.linalg.norm(th), NoiseState(key=nxt)
 
-    return jax.lax.scan(step, theta0, jr.split(key, steps))
+
+def scale_invariant_noise(noise: float, *, key: PRNGKeyArray) -> optax.GradientTransformation:
+    r"""An optax transformation adding scale-invariant minibatch noise to the gradient:
+    $g \mapsto g + \xi/\lVert\theta\rVert$ with $\xi$ Gaussian orthogonal to $\theta$ and
+    $\mathbb E\lVert\xi\rVert^2 = \sigma^2$ (`noise` $=\sigma$). Its state (`NoiseState`)
+    holds the key: `init` starts from `key`, every `update` splits it and draws with the new
+    subkey (never reused). Needs `params` (a flat vector $\theta$) in `update`."""
+    check_key("key", key)
+    check_positive("noise", noise, allow_zero=True)
+    m = ScaleInvariantNoise(noise=jnp.asarray(float(noise)), key=key)
+    return optax.GradientTransformation(m.init, m.update)
+
+
+class _NoisyDecayedSGD(eqx.Module):
+    # optax.chain(scale_invariant_noise, add_decayed_weights(wd), sgd(lr)) with array
+    # hyperparameters (optax.chain's closures would recompile run at every call).
+    noise: ScaleInvariantNoise
+    learning_rate: Array
+    weight_decay: Array
+
+    def init(self, params):
+        return self.noise.init(params)
+
+    def update(self, updates, state, params=None):
+        u, state = self.noise.update(updates, state, params)
+        lr = self.learning_rate.astype(params.dtype)
+        wd = self.weight_decay.astype(params.dtype)
+        return -lr * (u + wd * params), state
+
+
+class WeightDecayTrajectory(eqx.Module):
+    r"""Output of `weight_decay_sgd`: the final point `params`, the norms `norms`
+    $\lVert\theta_k\rVert$ for $k = 0, \dots,$ `num_steps` (before step $k$; the last one
+    is the final point) and the loss at every step `loss`."""
+
+    params: Float[Array, " D"]
+    norms: Float[Array, " T"]
+    loss: Float[Array, " T"]
+
+
+def _norm_of(step, params, opt_state, loss):
+    del step, opt_state, loss
+    return jnp.linalg.norm(params)
 
 
 def weight_decay_sgd(
@@ -248,20 +311,35 @@ def weight_decay_sgd(
     weight_decay: float,
     noise: float,
     num_steps: int,
-) -> tuple[Array, Array]:
+) -> WeightDecayTrajectory:
     r"""Noisy GD with weight decay on a scale-invariant landscape:
     $\theta\leftarrow(1-\eta\lambda)\theta - \eta(\nabla L + \xi/\lVert\theta\rVert)$ with
     $\xi\perp\theta$ Gaussian, $\mathbb E\lVert\xi\rVert^2 = \sigma^2$ (scale-invariant
-    minibatch noise). Returns the final point and $\lVert\theta_t\rVert$."""
-    return _wd_sgd(
+    minibatch noise), through `toymodels.dynamics.run` with the optimizer
+    `scale_invariant_noise(σ)` → `optax.add_decayed_weights(λ)` → `optax.sgd(η)` (fused
+    into one transformation with array hyperparameters: new values do not recompile).
+    Returns a `WeightDecayTrajectory` (the norms at every step)."""
+    check_key("key", key)
+    check_positive("learning_rate", learning_rate)
+    check_positive("weight_decay", weight_decay, allow_zero=True)
+    check_positive("noise", noise, allow_zero=True)
+    k_noise, k_run = jr.split(key)
+    opt = _NoisyDecayedSGD(
+        noise=ScaleInvariantNoise(noise=jnp.asarray(float(noise)), key=k_noise),
+        learning_rate=jnp.asarray(float(learning_rate)),
+        weight_decay=jnp.asarray(float(weight_decay)),
+    )
+    tx = optax.GradientTransformation(opt.init, opt.update)
+    traj = run(
         landscape,
         jnp.asarray(theta0),
-        key,
-        float(learning_rate),
-        float(weight_decay),
-        float(noise),
-        int(num_steps),
+        tx,
+        num_steps=int(num_steps),
+        key=k_run,  # no minibatches: run draws nothing from it
+        save=Save(every=1, fn=_norm_of),
+        stop=Stop(loss_ratio=None),
     )
+    return WeightDecayTrajectory(params=traj.params, norms=traj.saved, loss=traj.loss)
 
 
 # ------------------------------------------------------------------------------ P4
@@ -274,22 +352,36 @@ def subspace_threshold(short_dims: Sequence[int]) -> int:
     return min(ns)
 
 
+class AffineSubspace(AbstractProblem):
+    r"""A problem transform: the landscape restricted to the affine plane
+    $\theta_0 + Pz$; params are the coordinates $z\in\mathbb R^d$ (init $z = 0$)."""
+
+    landscape: AbstractProblem
+    origin: Float[Array, " D"]
+    basis: Float[Array, "D d"]
+
+    def loss(self, params: Float[Array, " d"]) -> Scalar:
+        return self.landscape.loss(self.origin + self.basis @ params)
+
+    def init(self, key: PRNGKeyArray) -> Float[Array, " d"]:
+        del key
+        return jnp.zeros((self.basis.shape[1],), self.origin.dtype)
+
+
+# optax's L-BFGS with its zoom line search (strong Wolfe), wrapped as an optimistix
+# minimiser; tolerances for float64 (a run that meets a core ends at a loss ~1e-30). The
+# scale-invariant loss tends to a plateau as |z| -> oo, and a backtracking BFGS
+# (`optx.BFGS`) runs off to it more often at d = n (1/6 against 4/6 starts on the test's
+# wedge).
+_SUBSPACE_SOLVER = optx.OptaxMinimiser(optax.lbfgs(), rtol=1e-13, atol=1e-13)
+
+
 @eqx.filter_jit
-def _subspace_min(landscape, theta0, bases, steps):
+def _subspace_min(landscape, theta0, bases, solver, max_steps):
     def one(p):
-        opt = optax.lbfgs()
+        sub = AffineSubspace(landscape=landscape, origin=theta0, basis=p)
         z0 = jnp.zeros((p.shape[1],), theta0.dtype)
-        f = lambda z: landscape.loss(theta0 + p @ z)
-        vg = optax.value_and_grad_from_state(f)
-
-        def step(carry, _):
-            z, s = carry
-            v, g = vg(z, state=s)
-            up, s = opt.update(g, s, z, value=v, grad=g, value_fn=f)
-            return (optax.apply_updates(z, up), s), None
-
-        (z, _), _ = jax.lax.scan(step, (z0, opt.init(z0)), None, length=steps)
-        return f(z)
+        return minimize(sub, z0, solver=solver, max_steps=max_steps).loss
 
     return jax.vmap(one)(bases)
 
@@ -299,28 +391,33 @@ def subspace_losses(
     dims: Sequence[int],
     *,
     key: PRNGKeyArray,
-    trials: int = 8,
-    num_steps: int = 300,
+    num_trials: int = 8,
+    max_steps: int = 300,
 ) -> Float[Array, "dims trials"]:
-    r"""Final losses of training $z$ in $\theta_0 + Pz$ (L-BFGS with line search,
-    `num_steps` steps from $z = 0$) for every $d$ in `dims` and `trials` random
-    orthonormal $P$ ($D\times d$) from one standard normal $\theta_0$. All $d$ share one
-    compiled program ($P$ is padded with zero columns to $\max d$)."""
+    r"""Final losses of minimising over $z$ in $\theta_0 + Pz$ (the problem transform
+    `AffineSubspace`, L-BFGS through `toymodels.dynamics.minimize`, at most `max_steps` steps
+    from $z = 0$) for every $d$ in `dims` and `num_trials` random orthonormal $P$
+    ($D\times d$) from one standard normal $\theta_0$. All $d$ share one compiled program
+    ($P$ is padded with zero columns to $\max d$; the padded coordinates have zero gradient
+    and stay at 0)."""
+    check_key("key", key)
     dims = [int(d) for d in dims]
     if not dims or min(dims) < 1 or max(dims) > landscape.dim:
         raise ValueError(f"dims: each d must be in [1, {landscape.dim}], got {dims}")
+    if int(num_trials) < 1:
+        raise ValueError(f"num_trials: must be >= 1, got {num_trials}")
+    if int(max_steps) < 1:
+        raise ValueError(f"max_steps: must be >= 1, got {max_steps}")
     k0, kp = jr.split(key)
     dim, dmax, dt = landscape.dim, max(dims), landscape.bases.dtype
     theta0 = jr.normal(k0, (dim,), dt)
     ps = []
     for d, k in zip(dims, jr.split(kp, len(dims))):
-        q = jnp.linalg.qr(jr.normal(k, (int(trials), dim, d), dt))[0]
+        q = jnp.linalg.qr(jr.normal(k, (int(num_trials), dim, d), dt))[0]
         ps.append(jnp.pad(q, ((0, 0), (0, 0), (0, dmax - d))))
     bases = jnp.concatenate(ps)
-    # optax's L-BFGS mixes int32/int64 counters internally; allow that under strict promotion.
-    with jax.numpy_dtype_promotion("standard"):
-        out = _subspace_min(landscape, theta0, bases, int(num_steps))
-    return out.reshape(len(dims), int(trials))
+    out = _subspace_min(landscape, theta0, bases, _SUBSPACE_SOLVER, int(max_steps))
+    return out.reshape(len(dims), int(num_trials))
 
 
 def success_rate(losses: ArrayLike, *, tol: float = 1e-12) -> np.ndarray:
@@ -329,7 +426,7 @@ def success_rate(losses: ArrayLike, *, tol: float = 1e-12) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ P5
-def has_common_intersection(dim: int, short_dims: Sequence[int]) -> bool:
+def has_common_intersection(*, dim: int, short_dims: Sequence[int]) -> bool:
     """Generic cores $\\ker S_i^\\top$ share a nonzero point iff $D > \\sum_i n_i$."""
     return int(dim) > sum(int(n) for n in short_dims)
 
@@ -349,7 +446,7 @@ def common_point(landscape: WedgeLandscape, indices: Sequence[int]) -> Float[Arr
     return jnp.linalg.eigh(a)[1][:, 0]
 
 
-class Simplex(NamedTuple):
+class Simplex(eqx.Module):
     """Solutions `solutions` $(m, D)$ (one per wedge, on its core), the common point
     `center`, and the largest loss on the segments solution→center (`path_max`) and on the
     straight segments between solutions (`direct_max`)."""
@@ -361,7 +458,7 @@ class Simplex(NamedTuple):
 
 
 def connect_through_intersection(
-    landscape: WedgeLandscape, indices: Sequence[int], *, key: PRNGKeyArray, points: int = 65
+    landscape: WedgeLandscape, indices: Sequence[int], *, key: PRNGKeyArray, num_points: int = 65
 ) -> Simplex:
     """Pick a solution on each chosen wedge's core (a random point projected onto it,
     rescaled to the center's norm), join each to the common point by a straight segment and
@@ -375,37 +472,53 @@ def connect_through_intersection(
         s = landscape.core_projection(jr.normal(k, (landscape.dim,), center.dtype), i)
         sols.append(r * s / jnp.linalg.norm(s))
     sols = jnp.stack(sols)
-    ts = jnp.linspace(0.0, 1.0, int(points))
+    ts = jnp.linspace(0.0, 1.0, int(num_points))
     seg = lambda a, b: jax.vmap(lambda t: landscape.loss((1 - t) * a + t * b))(ts)
     path = jnp.max(jnp.stack([seg(s, center) for s in sols]))
     direct = jnp.stack(
         [jnp.max(seg(sols[a], sols[b])) for a in range(len(idx)) for b in range(a + 1, len(idx))]
     )
-    return Simplex(sols, center, path, direct)
+    return Simplex(solutions=sols, center=center, path_max=path, direct_max=direct)
 
 
 # ------------------------------------------------------------------------------ P6
-def ensemble_loss_ratio(members: ArrayLike) -> np.ndarray:
+def ensemble_loss_ratio(num_members: ArrayLike) -> np.ndarray:
     """Predicted $\\ell_i(\\bar\\theta)/\\langle\\ell_i(\\theta_k)\\rangle \\approx 1/K$ for
     $K$ members $\\theta_k = c + \\delta_k$ of one smooth wedge ($c$ on the core, i.i.d.
     small isotropic short-direction noise $\\delta_k$)."""
-    k = np.asarray(members, dtype=np.float64)
+    k = np.asarray(num_members, dtype=np.float64)
     if np.any(k < 1):
-        raise ValueError("members: must be >= 1")
+        raise ValueError("num_members: must be >= 1")
     return 1.0 / k
 
 
+class EnsembleLosses(eqx.Module):
+    """Output of `ensemble_losses`: the loss of the members' average `average_loss` and the
+    members' mean loss `mean_loss`."""
+
+    average_loss: Array
+    mean_loss: Array
+
+
 def ensemble_losses(
-    landscape: WedgeLandscape, i: int, members: int, *, key: PRNGKeyArray, spread: float
-) -> tuple[Array, Array]:
-    """`members` points of wedge `i`: a core point of norm $\\sqrt D$ plus short-direction
-    noise of std `spread`; returns (loss of their average, mean loss of the members)."""
+    landscape: WedgeLandscape,
+    i: int,
+    *,
+    num_members: int,
+    key: PRNGKeyArray,
+    spread: float,
+) -> EnsembleLosses:
+    """`num_members` points of wedge `i`: a core point of norm $\\sqrt D$ plus
+    short-direction noise of std `spread`; the smooth loss $\\ell_i$ of their average and
+    their mean loss."""
     kc, kn = jr.split(key)
     dim = landscape.dim
     c = landscape.core_projection(jr.normal(kc, (dim,), landscape.bases.dtype), i)
     c = jnp.sqrt(jnp.asarray(dim, c.dtype)) * c / jnp.linalg.norm(c)
     s = landscape.bases[i]
-    noise = spread * jr.normal(kn, (int(members), s.shape[1]), c.dtype) @ s.T
+    noise = spread * jr.normal(kn, (int(num_members), s.shape[1]), c.dtype) @ s.T
     pts = c + noise
     f = jax.vmap(lambda th: landscape.wedge_losses(th)[i])
-    return f(jnp.mean(pts, axis=0, keepdims=True))[0], jnp.mean(f(pts))
+    return EnsembleLosses(
+        average_loss=f(jnp.mean(pts, axis=0, keepdims=True))[0], mean_loss=jnp.mean(f(pts))
+    )
