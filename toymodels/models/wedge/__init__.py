@@ -4,7 +4,6 @@ weight-decay equilibrium, random-subspace success at d = n, common intersections
 D > Σ nᵢ, ensembling)."""
 
 from ._wedge import (
-    AffineSubspace as AffineSubspace,
     Combine as Combine,
     EnsembleLosses as EnsembleLosses,
     NoiseState as NoiseState,

@@ -45,6 +45,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from ..._custom_types import Scalar
 from ..._validation import as_enum, check_key, check_positive
 from ...dynamics import Save, Stop, minimize, run
+from ...landscape import SubspaceProblem
 from ...problems import AbstractProblem
 
 
@@ -352,22 +353,6 @@ def subspace_threshold(short_dims: Sequence[int]) -> int:
     return min(ns)
 
 
-class AffineSubspace(AbstractProblem):
-    r"""A problem transform: the landscape restricted to the affine plane
-    $\theta_0 + Pz$; params are the coordinates $z\in\mathbb R^d$ (init $z = 0$)."""
-
-    landscape: AbstractProblem
-    origin: Float[Array, " D"]
-    basis: Float[Array, "D d"]
-
-    def loss(self, params: Float[Array, " d"]) -> Scalar:
-        return self.landscape.loss(self.origin + self.basis @ params)
-
-    def init(self, key: PRNGKeyArray) -> Float[Array, " d"]:
-        del key
-        return jnp.zeros((self.basis.shape[1],), self.origin.dtype)
-
-
 # optax's L-BFGS with its zoom line search (strong Wolfe), wrapped as an optimistix
 # minimiser; tolerances for float64 (a run that meets a core ends at a loss ~1e-30). The
 # scale-invariant loss tends to a plateau as |z| -> oo, and a backtracking BFGS
@@ -379,7 +364,7 @@ _SUBSPACE_SOLVER = optx.OptaxMinimiser(optax.lbfgs(), rtol=1e-13, atol=1e-13)
 @eqx.filter_jit
 def _subspace_min(landscape, theta0, bases, solver, max_steps):
     def one(p):
-        sub = AffineSubspace(landscape=landscape, origin=theta0, basis=p)
+        sub = SubspaceProblem(landscape, theta0, p)
         z0 = jnp.zeros((p.shape[1],), theta0.dtype)
         return minimize(sub, z0, solver=solver, max_steps=max_steps).loss
 
@@ -395,7 +380,7 @@ def subspace_losses(
     max_steps: int = 300,
 ) -> Float[Array, "dims trials"]:
     r"""Final losses of minimising over $z$ in $\theta_0 + Pz$ (the problem transform
-    `AffineSubspace`, L-BFGS through `toymodels.dynamics.minimize`, at most `max_steps` steps
+    `toymodels.landscape.SubspaceProblem`, L-BFGS through `toymodels.dynamics.minimize`, at most `max_steps` steps
     from $z = 0$) for every $d$ in `dims` and `num_trials` random orthonormal $P$
     ($D\times d$) from one standard normal $\theta_0$. All $d$ share one compiled program
     ($P$ is padded with zero columns to $\max d$; the padded coordinates have zero gradient
