@@ -43,7 +43,7 @@ def _best_of(fn, repeats):
 def compare(problem, repeats: int = 3) -> dict:
     """Time both ways on one problem; returns seconds, ratio and the largest difference."""
     params = problem.init(jr.key(1))
-    plane = L.plane_through(params, key=jr.key(2))
+    plane = L.random_plane(params, key=jr.key(2))
     grid = jnp.linspace(-1.0, 1.0, N_GRID, dtype=jnp.float32)
 
     def vmapped():
@@ -77,7 +77,7 @@ def compare(problem, repeats: int = 3) -> dict:
         "seconds_vmapped": t_vmapped,
         "seconds_vmapped_first_call_with_compile": t_compile_vmapped,
         "seconds_sequential_2601_jitted_calls": t_sequential,
-        "chunk_size": L.auto_chunk_size(problem, params, N_GRID * N_GRID),
+        "chunk_size": L.auto_chunk_size(problem, params, num_points=N_GRID * N_GRID),
         "max_relative_difference": diff,
     }
 
