@@ -166,12 +166,13 @@ def keskar_sharpness(
     \quad C_\varepsilon = \{|y_i| \le \varepsilon(|(A^+\theta)_i| + 1)\}.$$
 
     $A = I$ by default (full space); `num_directions=p` uses a random Gaussian $n\times p$
-    $A$. The inner maximisation is projected sign-gradient ascent, $y \leftarrow
-    \mathrm{clip}(y + b\odot\mathrm{sign}\,\nabla L, -b, b)$ (`num_steps` steps of
-    `toymodels.dynamics.run` on the problem transform $u\mapsto -L(\theta + A(b\odot u))$ from a random point of the box, the best value
-    kept) instead of the paper's L-BFGS-B; it returns a lower bound of the true maximum, exact
-    when the maximiser is a corner reached by the ascent (e.g. a convex quadratic with
-    diagonal Hessian).
+    $A$. The inner maximisation is projected sign-gradient ascent with the box half-widths
+    $b$, $y \leftarrow \mathrm{clip}(y + b\odot\mathrm{sign}\,\nabla L, -b, b)$: `num_steps`
+    steps of `toymodels.dynamics.run` on the problem transform $u \mapsto -L(\theta +
+    A(b\odot u))$ in box coordinates $y = b\odot u$, from a random point of the box, the best
+    value kept. It replaces the paper's L-BFGS-B and returns a lower bound of the true
+    maximum, exact when the maximiser is a corner reached by the ascent (e.g. a convex
+    quadratic with diagonal Hessian).
     """
     _check_problem(problem)
     _check_params(params)

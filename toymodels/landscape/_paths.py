@@ -125,7 +125,7 @@ def evaluate_points(
     chunk_size: int | None = None,
     reference: Params | None = None,
 ) -> PyTree:
-    """The engine: `metric(point_fn(data, c))` for every row `c` of `coords`, in vmapped
+    """The evaluator: `metric(point_fn(data, c))` for every row `c` of `coords`, in vmapped
     chunks. `point_fn` should be a module-level function (it is a static argument of the
     compiled loop) and `data` a pytree of arrays. Returns the metric's pytree with a leading
     axis of length `len(coords)`."""
