@@ -1,6 +1,7 @@
 """Saxe et al. (2014): gradient flow of a two-layer linear network on whitened data against
 the closed-form learning curve u(t) = s e^{2st}/(e^{2st} − 1 + s/u₀)."""
 
+import diffrax
 import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
@@ -33,9 +34,13 @@ def flow_mode_strength(s: float, *, dim: int, hidden: int, num_samples: int, ts,
     problem = deep_linear_regression(x, y, (hidden,))
     params0 = balanced_rank_one_init(e1, hidden, 1, U0)
     sol = gradient_flow(
-        problem, params0, t1=float(ts[-1]), ts=jnp.asarray(ts), rtol=1e-12, atol=1e-13
+        problem,
+        params0,
+        t1=float(ts[-1]),
+        save=diffrax.SaveAt(ts=jnp.asarray(ts)),
+        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-13),
     )
-    w1, w2 = sol.params[0]["w"], sol.params[1]["w"]
+    w1, w2 = sol.ys[0]["w"], sol.ys[1]["w"]
     return jnp.einsum("toh,thd->tod", w2, w1)[:, 0, 0]
 
 

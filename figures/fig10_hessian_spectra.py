@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 
 from figures._common import cli, save
 from toymodels import dynamics, landscape, linalg, rmt
@@ -34,8 +33,10 @@ def _smoothed(eigs, grid, sigma):
     return d / np.trapezoid(d, grid)
 
 
-def _train(problem, params, steps):
-    return dynamics.train(problem, params, optax.adam(1e-2), num_steps=steps).final_params
+def _train(problem, params, steps, *, key):
+    # full batch: the key draws nothing, `run` requires one all the same
+    adam = dynamics.Adam(learning_rate=1e-2)  # optax.adam(1e-2)'s defaults
+    return dynamics.run(problem, params, adam, num_steps=steps, key=key).params
 
 
 def compute(*, fast: bool) -> dict:
@@ -47,19 +48,20 @@ def compute(*, fast: bool) -> dict:
     perm = jr.permutation(k_data, x.shape[0])[:n_train]
     problem = mlp_classification(x[perm], y[perm], 16 if fast else 32, num_classes=10)
     p0 = problem.init(k_init)
-    params = _train(problem, p0, TRAIN_STEPS)
+    k_run = jr.fold_in(key, 1)
+    params = _train(problem, p0, TRAIN_STEPS, key=k_run)
     h = np.asarray(landscape.hessian(problem, params))
     exact = np.linalg.eigvalsh(h)
     # the same network and training on centred and scaled pixels, for contrast
     xc = (x - x.mean(0)) / jnp.where(x.std(0) > 0, x.std(0), 1.0)
     centred = problem.with_data(xc[perm], y[perm])
     exact_c = np.linalg.eigvalsh(
-        np.asarray(landscape.hessian(centred, _train(centred, p0, TRAIN_STEPS)))
+        np.asarray(landscape.hessian(centred, _train(centred, p0, TRAIN_STEPS, key=k_run)))
     )
     op = landscape.hessian_operator(problem, params)
     sd = linalg.spectral_density(op, num_steps=NUM_STEPS, num_probes=4 if fast else 10, key=k_slq)
     top, vecs, res = linalg.eigsh(op, TOP_K, key=k_eig, tol=1e-9)
-    frac = landscape.gradient_fraction_in_top_subspace(problem, params, TOP_K, eigenvectors=vecs)
+    frac = landscape.gradient_fraction_in_top_subspace(problem, params, eigenvectors=vecs)
     ws = linalg.wolkowicz_styan(np.trace(h), np.sum(h * h), h.shape[0])
     lo, hi = exact[0], exact[-1]
     grid = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 4000)

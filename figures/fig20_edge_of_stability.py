@@ -7,7 +7,7 @@ import numpy as np
 
 from figures._common import cli, save
 from toymodels.claims import Claim, Comparison
-from toymodels.dynamics import gd, train
+from toymodels.dynamics import GD, train
 from toymodels.problems import mlp_regression
 
 
@@ -31,10 +31,17 @@ def compute(*, fast: bool) -> dict:
     every = 50 if fast else 25
     data = {"etas": np.asarray(ETAS)}
     for i, eta in enumerate(ETAS):
+        # one compilation for both η (the learning rate is an array); full batch, so the
+        # key only starts the Lanczos runs
         r = train(
-            prob, p0, gd(eta), num_steps=steps, sharpness_steps=np.arange(0, steps + 1, every)
+            prob,
+            p0,
+            GD(learning_rate=eta),
+            num_steps=steps,
+            key=jr.key(SEED),
+            sharpness_steps=np.arange(0, steps + 1, every),
         )
-        data[f"loss_{i}"] = r.loss
+        data[f"loss_{i}"] = np.asarray(r.trajectory.loss)
         data[f"sharp_steps_{i}"] = r.sharpness_steps
         data[f"sharpness_{i}"] = r.sharpness
     return data
