@@ -1,4 +1,4 @@
-"""Ghost mechanism: gradient descent on r below and above the critical learning rate
+"""Ghost mechanism: gradient descent on r (`toymodels.dynamics.run`, vmapped) below and above the critical learning rate
 η_c = 3π⁴/(32T⁴). Below, GD oscillates around the cusp at r* forever; above, one step from the
 cusp lands in the no-learning zone, where the gradient is 0 and GD is trapped."""
 
@@ -22,17 +22,19 @@ EXAMPLE = (0.9, 1.1)
 def compute(*, fast: bool) -> dict:
     num_seeds, num_steps = (20, 4000) if fast else (50, 10000)
     ratios = np.array([0.3, 0.6, 0.9, 0.95, 1.05, 1.1, 1.5, 3.0, 10.0])
-    keys = jr.split(jr.key(SEED), num_seeds)
+    key = jr.key(SEED)
     frac = []
     for d in DELAYS:  # the delay is a traced leaf: one compilation for all T
         p = ghost.canonical_ghost(d, time="limit")
-        res = ghost.lr_seed_sweep(p, ghost.critical_lr(d) * jnp.asarray(ratios), keys, num_steps=num_steps)  # fmt: skip
+        lrs = ghost.critical_lr(d) * jnp.asarray(ratios)
+        res = ghost.lr_seed_sweep(p, lrs, key=key, num_seeds=num_seeds, num_steps=num_steps)
         frac.append(np.asarray(res.trapped_fraction))
     p = ghost.canonical_ghost(100.0, time="limit")
-    ex = ghost.lr_seed_sweep(
+    ex = ghost.lr_seed_sweep(  # seed 0 of the sweep above (split(key, n)[0] for every n)
         p,
         ghost.critical_lr(100.0) * jnp.asarray(EXAMPLE),
-        keys[:1],
+        key=key,
+        num_seeds=1,
         num_steps=600,
         keep_trajectory=True,
     )

@@ -1,5 +1,5 @@
 """Ghost mechanism: the critical learning rate, located by bisection of reduced GD runs
-(vmapped over T as one computation), against η_c = (π⁴/8T²)(1/T² − 1/(T+T_R)²): slope −4 on
+(`toymodels.dynamics.run` at each bisection step, vmapped over seeds and T as one computation), against η_c = (π⁴/8T²)(1/T² − 1/(T+T_R)²): slope −4 on
 log-log for the paper's loss (T_R = T), −5 without the 1/T normalization or with a short
 fixed response window T_R."""
 
@@ -20,15 +20,12 @@ T_R_SHORT = 2.0
 
 def compute(*, fast: bool) -> dict:
     delays = np.geomspace(10.0, 400.0, 6 if fast else 16)
-    keys = jr.split(jr.key(SEED), 20)
-    kw = dict(num_steps=4000, num_iters=25 if fast else 40)
+    kw = dict(key=jr.key(SEED), num_seeds=20, num_steps=4000, num_iters=25 if fast else 40)
     data = {"delays": delays}
-    data["normalized"] = np.asarray(ghost.critical_lr_vs_delay(delays, keys, **kw))
-    data["unnormalized"] = np.asarray(
-        ghost.critical_lr_vs_delay(delays, keys, normalized=False, **kw)
-    )
+    data["normalized"] = np.asarray(ghost.critical_lr_vs_delay(delays, **kw))
+    data["unnormalized"] = np.asarray(ghost.critical_lr_vs_delay(delays, normalized=False, **kw))
     # short window: a fixed T_R for every T
-    data["short"] = np.asarray(ghost.critical_lr_vs_delay(delays, keys, window=T_R_SHORT, **kw))
+    data["short"] = np.asarray(ghost.critical_lr_vs_delay(delays, window=T_R_SHORT, **kw))
     return data
 
 

@@ -1,5 +1,6 @@
 """Ghost mechanism in a real network: the paper's rank-one RNN (N = 100, α = 0.5, T = 20,
-x₀ = −0.3·𝟙, readout σ(10(κ − 1))) trained by full-batch GD. At lr = 0.003 the loss sits on a
+x₀ = −0.3·𝟙, readout σ(10(κ − 1))) trained by full-batch GD (`toymodels.dynamics.run`, vmapped
+over the learning rates and seeds). At lr = 0.003 the loss sits on a
 plateau, then drops abruptly; at lr = 0.02 the run is trapped (loss → 1, gradient → 0). The
 1-D reduction κ = nᵀx (exact) shows why: a fixed point of the κ-flow blocks the path to the
 readout threshold on the plateau and in the trapped run; after learning the path is open and
@@ -28,20 +29,27 @@ def compute(*, fast: bool) -> dict:
     # fast: one seed, 5·10⁴ epochs (the plateau at lr 0.003 ends near 3.8·10⁴); full: four
     # seeds, 4·10⁵ epochs (the paper: 5·10⁵; at 2·10⁵ one seed still sat at 0.0101)
     num_seeds, num_epochs, every = (1, 50_000, 250) if fast else (4, 400_000, 1000)
-    keys = jr.split(jr.key(SEED), num_seeds)
-    hist = ghost.rnn_sweep(rnn, jnp.asarray(LRS), keys, num_epochs=num_epochs, record_every=every)
+    key = jr.key(SEED)
+    hist = ghost.rnn_sweep(
+        rnn,
+        jnp.asarray(LRS),
+        key=key,
+        num_seeds=num_seeds,
+        num_steps=num_epochs,
+        record_every=every,
+    )
     data = {
         "lrs": np.asarray(LRS),
-        "epochs": np.asarray(hist.epochs),
+        "epochs": np.asarray(hist.steps),  # full batch: one GD step per epoch
         "loss": np.asarray(hist.loss),  # (lr, seed, record)
         "grad_norm": np.asarray(hist.grad_norm),
         "final_loss": np.asarray(hist.final_loss),
     }
     grid = jnp.linspace(-3.0, 2.0, 501)
     nets = {
-        "init": rnn.init(keys[0]),
-        "learned": jax.tree.map(lambda a: a[0, 0], hist.final_params),
-        "trapped": jax.tree.map(lambda a: a[1, 0], hist.final_params),
+        "init": rnn.init(jr.split(key, num_seeds)[0]),  # seed 0's start
+        "learned": jax.tree.map(lambda a: a[0, 0], hist.params),
+        "trapped": jax.tree.map(lambda a: a[1, 0], hist.params),
     }
     data["kappa_grid"] = np.asarray(grid)
     for name, p in nets.items():

@@ -25,11 +25,17 @@ def compute(*, fast: bool) -> dict:
         ranks, lrs, seeds, epochs = (1, 0), np.array([0.03, 0.1, 0.3]), 2, 3000
     else:
         ranks, lrs, seeds, epochs = (1, 3, 10, 0), np.logspace(-3, 0, 10), 4, 20_000
-    keys = jr.split(jr.key(SEED), seeds)
     final = []
     for k in ranks:  # 0 = full rank
         net = leaky_rnn(rank=None if k == 0 else k, readout="sigmoid")
-        h = ghost.rnn_sweep(net, jnp.asarray(lrs), keys, num_epochs=epochs, record_every=epochs // 10)  # fmt: skip
+        h = ghost.rnn_sweep(
+            net,
+            jnp.asarray(lrs),
+            key=jr.key(SEED),
+            num_seeds=seeds,
+            num_steps=epochs,
+            record_every=epochs // 10,
+        )
         final.append(np.asarray(h.final_loss))
     return {"ranks": np.asarray(ranks), "lrs": lrs, "final_loss": np.stack(final)}
 

@@ -1,5 +1,5 @@
 """Ghost mechanism, remedy 2: lower output confidence. Gradient descent on r through the Euler
-simulation (T = 100, Δt = 0.1), started inside the no-learning zone (r₀ = 0.15 r*), for
+simulation (T = 100, Δt = 0.1; `toymodels.dynamics.run`), started inside the no-learning zone (r₀ = 0.15 r*), for
 readout confidences a ∈ {0.1, 1, 10}, one vmapped computation over a. At a = 10 the gradient
 is zero to the last bit and r never moves; at a = 0.1 the gradient points out of the zone and
 GD escapes towards r*."""
@@ -7,10 +7,12 @@ GD escapes towards r*."""
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._common import cli, save
+from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
 
@@ -31,11 +33,19 @@ def compute(*, fast: bool) -> dict:
     steps = 600 if fast else 3000
 
     @jax.jit
-    def run(a):
+    def gd_on_r(a):
         p = eqx.tree_at(lambda q: q.confidence, base, a)
-        return ghost.gradient_descent(p, START * r_star, lr, num_steps=steps)
+        traj = dynamics.run(
+            p,
+            START * r_star,
+            dynamics.GD(learning_rate=lr),
+            num_steps=steps,
+            key=jr.key(SEED),  # full-batch GD: nothing is drawn
+            save=dynamics.Save(every=1),  # r_0 .. r_K
+        )
+        return traj.saved
 
-    rs = jax.vmap(run)(jnp.asarray(CONFIDENCES))
+    rs = jax.vmap(gd_on_r)(jnp.asarray(CONFIDENCES))
     return {
         "confidence": np.asarray(CONFIDENCES),
         "r": np.asarray(rs / r_star),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from derivations import ghost as theory
-from toymodels import problems
+from toymodels import dynamics, problems
 from toymodels.models import ghost
 
 
@@ -186,42 +186,66 @@ def test_continuous_loss_and_gradient():
 
 
 # ------------------------------------------------------------------ GD on r
-def test_gradient_descent_matches_python_loop():
+def test_gd_on_r_through_run_matches_python_loop():
+    """GD on r is `dynamics.run` on the problem whose params are r; its step is the SymPy
+    gradient (the LIMIT loss carries the closed-form derivative)."""
     p = ghost.canonical_ghost(50.0, time="limit")
     r0 = p.init(jr.key(1))
     lr = 0.7 * float(ghost.critical_lr(50.0))
-    rs = ghost.gradient_descent(p, r0, lr, num_steps=50)
+    traj = dynamics.run(
+        p,
+        r0,
+        dynamics.GD(learning_rate=lr),
+        num_steps=50,
+        key=jr.key(2),
+        save=dynamics.Save(every=1),
+    )
+    rs = traj.saved
     r = float(r0)
     for k in range(50):
         r = r - lr * float(theory.loss_grad(r, 50.0))
         assert float(rs[k + 1]) == pytest.approx(r, rel=1e-10)
+    assert traj.stop_reason == "completed"
+    # at the cusp the derivative is the right-hand slope, in the zone exactly 0
+    g = jax.vmap(p.grad)(jnp.array([1.0, 0.2, -1.0]) * ghost.optimal_r(50.0))
+    np.testing.assert_allclose(g[0], ghost.cusp_gradient(50.0), rtol=1e-12)
+    np.testing.assert_array_equal(g[1:], 0.0)
 
 
 def test_trapped_fraction_at_critical_lr():
     """Acceptance: trapped fraction 0 at 0.9 η_c and 1 at 1.1 η_c, T ∈ {20, 50, 100, 200}
-    (one vmapped sweep of 20 seeds per T; T is a traced leaf, so one compilation)."""
-    keys = jr.split(jr.key(2), 20)
+    (one vmapped sweep of 20 seeds per T; T is a traced leaf, so one compilation); the sweep
+    equals single `dynamics.run` calls."""
+    key = jr.key(2)
     for d in (20.0, 50.0, 100.0, 200.0):
         p = ghost.canonical_ghost(d, time="limit")
-        res = ghost.lr_seed_sweep(
-            p, ghost.critical_lr(d) * jnp.array([0.5, 0.9, 1.1, 2.0]), keys, num_steps=4000
-        )
+        lrs = ghost.critical_lr(d) * jnp.array([0.5, 0.9, 1.1, 2.0])
+        res = ghost.lr_seed_sweep(p, lrs, key=key, num_seeds=20, num_steps=4000)
         np.testing.assert_array_equal(res.trapped_fraction, [0, 0, 1, 1])
         # trapped runs sit in the zone at loss 1; the others oscillate around r*
         assert np.all(np.asarray(res.final_loss[2:]) == 1.0)
         assert np.all(np.asarray(res.final_loss[:2]) < 1.0)
+    # seed j starts from init(split(key, num_seeds)[j]); a trapped run is one single run
+    k3 = jr.split(key, 20)[3]
+    one = dynamics.run(
+        p, p.init(k3), dynamics.GD(learning_rate=lrs[2]), num_steps=4000, key=jr.key(0)
+    )
+    assert float(one.params) == pytest.approx(float(res.final_r[2, 3]), rel=1e-12)
+    assert bool(p.in_no_learning_zone(one.params))
 
 
 def test_critical_lr_scaling():
     """Acceptance: log-log slope of bisected η_c over T ∈ [10, 400] is −4.00 ± 0.05 (and −5
     unnormalized); the bisected value is within 5% of 3π⁴/(32T⁴)."""
-    keys = jr.split(jr.key(3), 20)
+    key = jr.key(3)
     delays = jnp.geomspace(10.0, 400.0, 6)
-    ec = ghost.critical_lr_vs_delay(delays, keys, num_steps=4000, num_iters=25)
+    ec = ghost.critical_lr_vs_delay(delays, key=key, num_steps=4000, num_iters=25)
     slope = np.polyfit(np.log(delays), np.log(ec), 1)[0]
     assert abs(slope + 4) < 0.05
     np.testing.assert_allclose(ec / ghost.critical_lr(delays), 1.0, atol=0.05)
-    ec5 = ghost.critical_lr_vs_delay(delays, keys, num_steps=4000, num_iters=25, normalized=False)
+    ec5 = ghost.critical_lr_vs_delay(
+        delays, key=key, num_steps=4000, num_iters=25, normalized=False
+    )
     assert abs(np.polyfit(np.log(delays), np.log(ec5), 1)[0] + 5) < 0.05
 
 
@@ -239,13 +263,29 @@ def test_bad_input():
     with pytest.raises(ValueError, match="^threshold"):
         ghost.escape_time(1.0, dt=0.1)
     with pytest.raises(ValueError, match="^window"):
-        ghost.critical_lr_vs_delay([10.0], jr.split(jr.key(0), 2), window=1.0, window_ratio=0.5)
+        ghost.critical_lr_vs_delay([10.0], key=jr.key(0), window=1.0, window_ratio=0.5)
     with pytest.raises(ValueError, match="^bracket"):
-        ghost.critical_lr_vs_delay([10.0], jr.split(jr.key(0), 2), bracket=1.0)
+        ghost.critical_lr_vs_delay([10.0], key=jr.key(0), bracket=1.0)
+    limit = ghost.canonical_ghost(time="limit")
     with pytest.raises(ValueError, match="^num_steps"):
-        ghost.gradient_descent(ghost.canonical_ghost(time="limit"), 1.0, 1.0, num_steps=-1)
+        ghost.lr_seed_sweep(limit, [1.0], key=jr.key(0), num_seeds=2, num_steps=0)
+    with pytest.raises(ValueError, match="^num_seeds"):
+        ghost.lr_seed_sweep(limit, [1.0], key=jr.key(0), num_seeds=0, num_steps=5)
+    with pytest.raises(ValueError, match="^learning_rates"):
+        ghost.lr_seed_sweep(limit, [-1.0], key=jr.key(0), num_seeds=2, num_steps=5)
+    with pytest.raises(TypeError, match="^key"):
+        ghost.lr_seed_sweep(limit, [1.0], key=None, num_seeds=2, num_steps=5)
+    with pytest.raises(TypeError, match="^key"):
+        ghost.bisect_critical_lr(limit, key=0, num_seeds=2, lo=1.0, hi=2.0, num_steps=5)
+    net = problems.leaky_rnn(10)
     with pytest.raises(ValueError, match="^record_every"):
-        ghost.train_gd(problems.leaky_rnn(10), {}, 0.1, num_epochs=10, record_every=3)
+        ghost.train_gd(net, {}, learning_rate=0.1, num_steps=10, record_every=3, key=jr.key(0))
+    with pytest.raises(ValueError, match="^num_steps"):
+        ghost.train_gd(net, {}, learning_rate=0.1, num_steps=0, key=jr.key(0))
+    with pytest.raises(ValueError, match="^learning_rate"):
+        ghost.train_gd(net, {}, learning_rate=-0.1, num_steps=10, key=jr.key(0))
+    with pytest.raises(TypeError, match="^key"):
+        ghost.rnn_sweep(net, [0.1], key=None, num_seeds=2, num_steps=10, record_every=5)
     with pytest.raises(ValueError, match="^problem"):
-        net = problems.leaky_rnn(10, rank=2)
-        ghost.kappa_flow(net, net.init(jr.key(0)), 0.0)
+        net2 = problems.leaky_rnn(10, rank=2)
+        ghost.kappa_flow(net2, net2.init(jr.key(0)), 0.0)

@@ -1,19 +1,19 @@
 """The ghost mechanism of abrupt learning (Dinc et al. 2025): the canonical model
 $\\dot x = x^2 + r$ as a differentiable simulation, its closed-form predictions, gradient
 descent on $r$ with learning-rate × seed sweeps and bisection for $\\eta_c$, and real
-low-rank / full-rank RNNs on the delayed-activation task. Derivation: `derivations/ghost.py`.
+low-rank / full-rank RNNs on the delayed-activation task; all training is
+`toymodels.dynamics.run` (vmapped over learning rate × seed). Derivation: `derivations/ghost.py`.
 """
 
 from ._canonical import (
     CanonicalGhost as CanonicalGhost,
-    SweepResult as SweepResult,
+    CanonicalSweep as CanonicalSweep,
     TimeModel as TimeModel,
     bisect_critical_lr as bisect_critical_lr,
     canonical_ghost as canonical_ghost,
     continuous_escape_time as continuous_escape_time,
     continuous_trajectory as continuous_trajectory,
     critical_lr_vs_delay as critical_lr_vs_delay,
-    gradient_descent as gradient_descent,
     lr_seed_sweep as lr_seed_sweep,
 )
 from ._rnn import (

@@ -1,4 +1,5 @@
-r"""The canonical ghost model as a differentiable simulation, and gradient descent on $r$.
+r"""The canonical ghost model as a differentiable simulation, and gradient descent on $r$
+(through `toymodels.dynamics.run`).
 
 $\dot x = x^2 + r$ from $x(0) = 0$; readout $\hat y = \sigma(a(x - X))$ with confidence $a$
 and threshold $X$ (the paper: $X = 10$); delayed-activation target $y = 0$ for $t \le T$,
@@ -33,7 +34,8 @@ import jax.random as jr
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ..._validation import as_enum, as_float_array, check_positive
+from ..._validation import as_enum, as_float_array, check_key, check_positive, is_concrete
+from ...dynamics import GD, Save, Stop, run
 from ...problems import AbstractProblem
 from ._theory import limit_loss, limit_loss_grad, no_learning_r, optimal_r
 
@@ -42,6 +44,26 @@ class TimeModel(enum.Enum):
     EULER = "euler"
     CONTINUOUS = "continuous"
     LIMIT = "limit"
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _limit_loss(r, delay, window, normalized):
+    return limit_loss(r, delay=delay, window=window, normalized=normalized)
+
+
+@_limit_loss.defjvp
+def _limit_loss_jvp(normalized, primals, tangents):
+    # d/dr is the closed form (the right-hand slope at the cusp r*, 0 in the zone);
+    # derivatives in the delay and the window are autodiff of the closed-form loss.
+    r, delay, window = primals
+    dr, dd, dw = tangents
+    val, t_rest = jax.jvp(
+        lambda d, w: limit_loss(r, delay=d, window=w, normalized=normalized),
+        (delay, window),
+        (dd, dw),
+    )
+    g = limit_loss_grad(r, delay=delay, window=window, normalized=normalized)
+    return val, g * dr + t_rest
 
 
 class CanonicalGhost(AbstractProblem):
@@ -124,14 +146,12 @@ class CanonicalGhost(AbstractProblem):
             return self._euler_loss(r)
         if self.time is TimeModel.CONTINUOUS:
             return self._continuous_loss(r)
-        return limit_loss(r, delay=self.delay, window=self.window, normalized=self.normalized)
+        return _limit_loss(r, self.delay, self.response_window, self.normalized)
 
     def grad(self, params: Float[ArrayLike, ""]) -> Float[Array, ""]:
-        """$dL/dr$: autodiff through the simulation; the closed form for `LIMIT`."""
-        if self.time is TimeModel.LIMIT:
-            return limit_loss_grad(
-                params, delay=self.delay, window=self.window, normalized=self.normalized
-            )
+        """$dL/dr$: autodiff through the simulation; for `LIMIT` the loss carries the closed
+        form `limit_loss_grad` as its derivative (the right-hand slope at the cusp $r^*$), so
+        `jax.grad(loss)` and `toymodels.dynamics.run` see it too."""
         return jax.grad(self.loss)(params)
 
     def init(self, key: PRNGKeyArray) -> Float[Array, ""]:
@@ -248,28 +268,42 @@ def continuous_escape_time(
 
 
 # -------------------------------------------------------------------- GD on r
-def gradient_descent(
-    problem: CanonicalGhost, r0: Float[ArrayLike, ""], lr: Float[ArrayLike, ""], *, num_steps: int
-) -> Float[Array, " num_steps+1"]:
-    """Full-batch GD $r \\leftarrow r - \\eta\\,dL/dr$ in `lax.scan`; returns $r_0..r_K$."""
-    if int(num_steps) < 0:
-        raise ValueError(f"num_steps: must be >= 0, got {num_steps}")
-    r0 = jnp.asarray(r0)
-    lr = jnp.asarray(lr, r0.dtype)
-
-    def body(r, _):
-        r = r - lr * problem.grad(r)
-        return r, r
-
-    _, rs = jax.lax.scan(body, r0, None, length=int(num_steps))
-    return jnp.concatenate([r0[None], rs])
+# The losses are bounded (sigmoid readouts; T_R/T in the zone), so "divergence" means only
+# non-finite values, which `run` always stops on; a huge loss ratio from a start near r* is
+# learning, not divergence.
+_STOP = Stop(max_norm=None, loss_ratio=None)
 
 
-class SweepResult(eqx.Module):
+def _seed_keys(key: PRNGKeyArray, num_seeds: int) -> tuple[PRNGKeyArray, PRNGKeyArray]:
+    """Seed $j$ starts from `init(jr.split(key, num_seeds)[j])`; the runs' own keys (drawn
+    from only by stochastic problems or minibatches, never by full-batch GD) come from the
+    child `fold_in(key, num_seeds)` that no seed uses."""
+    init_keys = jr.split(key, num_seeds)
+    run_keys = jr.split(jr.fold_in(key, num_seeds), num_seeds)
+    return init_keys, run_keys
+
+
+def _check_sweep(key, num_seeds, num_steps) -> tuple[int, int]:
+    check_key("key", key)
+    if isinstance(num_seeds, bool) or int(num_seeds) != num_seeds or int(num_seeds) < 1:
+        raise ValueError(f"num_seeds: must be an integer >= 1, got {num_seeds!r}")
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or int(num_steps) < 1:
+        raise ValueError(f"num_steps: must be an integer >= 1, got {num_steps!r}")
+    return int(num_seeds), int(num_steps)
+
+
+def _check_learning_rates(problem, learning_rates) -> Array:
+    lrs = as_float_array("learning_rates", learning_rates, ndim=1).astype(problem.delay.dtype)
+    if is_concrete(lrs) and not bool(jnp.all(lrs > 0)):
+        raise ValueError(f"learning_rates: must be > 0, got {learning_rates!r}")
+    return lrs
+
+
+class CanonicalSweep(eqx.Module):
     """Learning rate × seed sweep of GD on $r$: arrays of shape `(num_lrs, num_seeds)`
-    (`trajectory`: `(num_lrs, num_seeds, num_steps+1)` when kept)."""
+    (`trajectory`: $r_0..r_K$, `(num_lrs, num_seeds, num_steps+1)`, when kept)."""
 
-    lrs: Array
+    learning_rates: Array
     final_r: Array
     final_loss: Array
     trapped: Array
@@ -280,40 +314,65 @@ class SweepResult(eqx.Module):
         return jnp.mean(self.trapped.astype(self.final_r.dtype), axis=-1)
 
 
-@eqx.filter_jit
 def lr_seed_sweep(
     problem: CanonicalGhost,
-    lrs: Float[ArrayLike, " num_lrs"],
-    keys: PRNGKeyArray,
+    learning_rates: Float[ArrayLike, " num_lrs"],
     *,
+    key: PRNGKeyArray,
+    num_seeds: int,
     num_steps: int,
     keep_trajectory: bool = False,
-) -> SweepResult:
-    """GD on $r$ for every (learning rate, seed) pair as ONE vmapped computation; a run is
-    trapped when it ends in the no-learning zone $r \\le r_{NL}$ (gradient 0 there in the
-    confidence limit, so it stays forever)."""
-    lrs = jnp.asarray(lrs, problem.delay.dtype)
-
-    def one(lr, key):
-        rs = gradient_descent(problem, problem.init(key), lr, num_steps=num_steps)
-        return rs if keep_trajectory else rs[-1:]
-
-    rs = jax.vmap(jax.vmap(one, (None, 0)), (0, None))(lrs, keys)
-    final = rs[..., -1]
-    return SweepResult(
-        lrs=lrs,
-        final_r=final,
-        final_loss=jax.vmap(jax.vmap(problem.loss))(final),
-        trapped=problem.in_no_learning_zone(final),
-        trajectory=rs if keep_trajectory else None,
+) -> CanonicalSweep:
+    """Full-batch GD $r \\leftarrow r - \\eta\\,dL/dr$ (`toymodels.dynamics.run` with
+    `GD`) for every (learning rate, seed) pair as ONE vmapped computation; seed $j$ starts
+    from `problem.init(jr.split(key, num_seeds)[j])`. A run is trapped when it ends in the
+    no-learning zone $r \\le r_{NL}$ (gradient 0 there in the confidence limit, so it stays
+    forever). Learning rates are traced: new values do not recompile."""
+    if not isinstance(problem, CanonicalGhost):
+        raise TypeError(f"problem: expected a CanonicalGhost, got {type(problem).__name__}")
+    num_seeds, num_steps = _check_sweep(key, num_seeds, num_steps)
+    lrs = _check_learning_rates(problem, learning_rates)
+    init_keys, run_keys = _seed_keys(key, num_seeds)
+    return _lr_seed_sweep(
+        problem,
+        lrs,
+        init_keys,
+        run_keys,
+        num_steps=num_steps,
+        keep_trajectory=bool(keep_trajectory),
     )
 
 
 @eqx.filter_jit
+def _lr_seed_sweep(problem, lrs, init_keys, run_keys, *, num_steps, keep_trajectory):
+    save = Save(every=1) if keep_trajectory else Save()
+
+    def one(lr, k_init, k_run):
+        return run(
+            problem,
+            problem.init(k_init),
+            GD(learning_rate=lr),
+            num_steps=num_steps,
+            key=k_run,
+            save=save,
+            stop=_STOP,
+        )
+
+    traj = jax.vmap(jax.vmap(one, (None, 0, 0)), (0, None, None))(lrs, init_keys, run_keys)
+    return CanonicalSweep(
+        learning_rates=lrs,
+        final_r=traj.params,
+        final_loss=traj.final_loss,
+        trapped=problem.in_no_learning_zone(traj.params),
+        trajectory=traj.saved if keep_trajectory else None,
+    )
+
+
 def bisect_critical_lr(
     problem: CanonicalGhost,
-    keys: PRNGKeyArray,
     *,
+    key: PRNGKeyArray,
+    num_seeds: int,
     lo: Float[ArrayLike, ""],
     hi: Float[ArrayLike, ""],
     num_steps: int,
@@ -321,29 +380,55 @@ def bisect_critical_lr(
     fraction: float = 0.5,
 ) -> Float[Array, ""]:
     """Bisection (on $\\log\\eta$, inside jit) for the learning rate at which the trapped
-    fraction of GD runs from `init(keys)` first reaches `fraction`; `[lo, hi]` must bracket
-    it. vmap it over problems with different delays (see `critical_lr_vs_delay`)."""
+    fraction of `num_seeds` GD runs (`toymodels.dynamics.run`, from
+    `init(jr.split(key, num_seeds)[j])`) first reaches `fraction`; `[lo, hi]` must bracket
+    it. The bisection is a `fori_loop` on the scalar $\\log\\eta$; each of its `num_iters`
+    evaluations trains the runs through `run`. See `critical_lr_vs_delay` for many delays."""
+    if not isinstance(problem, CanonicalGhost):
+        raise TypeError(f"problem: expected a CanonicalGhost, got {type(problem).__name__}")
+    num_seeds, num_steps = _check_sweep(key, num_seeds, num_steps)
+    init_keys, run_keys = _seed_keys(key, num_seeds)
     dtype = problem.delay.dtype
-    r0 = jax.vmap(problem.init)(keys)
+    return _bisect(
+        problem,
+        init_keys,
+        run_keys,
+        jnp.asarray(lo, dtype),
+        jnp.asarray(hi, dtype),
+        num_steps=num_steps,
+        num_iters=int(num_iters),
+        fraction=float(fraction),
+    )
 
-    def frac(lr):
-        final = jax.vmap(lambda r: gradient_descent(problem, r, lr, num_steps=num_steps)[-1])(r0)
-        return jnp.mean(problem.in_no_learning_zone(final).astype(dtype))
+
+def _trapped_fraction(problem, r0, run_keys, lr, num_steps):
+    def one(r, k):
+        traj = run(problem, r, GD(learning_rate=lr), num_steps=num_steps, key=k, stop=_STOP)
+        return traj.params
+
+    final = jax.vmap(one)(r0, run_keys)
+    return jnp.mean(problem.in_no_learning_zone(final).astype(r0.dtype))
+
+
+@eqx.filter_jit
+def _bisect(problem, init_keys, run_keys, lo, hi, *, num_steps, num_iters, fraction):
+    r0 = jax.vmap(problem.init)(init_keys)
 
     def body(_, bracket):
         a, b = bracket
         mid = 0.5 * (a + b)
-        too_big = frac(jnp.exp(mid)) >= fraction
+        frac = _trapped_fraction(problem, r0, run_keys, jnp.exp(mid), num_steps)
+        too_big = frac >= fraction
         return jnp.where(too_big, a, mid), jnp.where(too_big, mid, b)
 
-    a, b = jax.lax.fori_loop(
-        0, num_iters, body, (jnp.log(jnp.asarray(lo, dtype)), jnp.log(jnp.asarray(hi, dtype)))
-    )
+    a, b = jax.lax.fori_loop(0, num_iters, body, (jnp.log(lo), jnp.log(hi)))
     return jnp.exp(0.5 * (a + b))
 
 
 @functools.partial(jax.jit, static_argnames=("num_steps", "num_iters", "normalized", "fraction"))
-def _bisect_many(delays, windows, keys, bracket, *, num_steps, num_iters, normalized, fraction):
+def _bisect_many(
+    delays, windows, init_keys, run_keys, bracket, *, num_steps, num_iters, normalized, fraction
+):
     from ._theory import critical_lr
 
     base = canonical_ghost(1.0, window=1.0, normalized=normalized, time=TimeModel.LIMIT)
@@ -351,11 +436,12 @@ def _bisect_many(delays, windows, keys, bracket, *, num_steps, num_iters, normal
     def one(d, w):
         p = eqx.tree_at(lambda q: (q.delay, q.window), base, (d, w))
         guess = critical_lr(d, window=w, normalized=normalized)
-        return bisect_critical_lr(
+        return _bisect(
             p,
-            keys,
-            lo=guess / bracket,
-            hi=guess * bracket,
+            init_keys,
+            run_keys,
+            guess / bracket,
+            guess * bracket,
             num_steps=num_steps,
             num_iters=num_iters,
             fraction=fraction,
@@ -366,8 +452,9 @@ def _bisect_many(delays, windows, keys, bracket, *, num_steps, num_iters, normal
 
 def critical_lr_vs_delay(
     delays: Float[ArrayLike, " n"],
-    keys: PRNGKeyArray,
     *,
+    key: PRNGKeyArray,
+    num_seeds: int = 20,
     num_steps: int = 4000,
     num_iters: int = 30,
     normalized: bool = True,
@@ -377,14 +464,16 @@ def critical_lr_vs_delay(
     fraction: float = 0.5,
 ) -> Float[Array, " n"]:
     r"""Bisected $\eta_c$ for each delay $T$ of the reduced (`LIMIT`) model, vmapped over $T$
-    as one computation; the bracket is $[\eta_c^\text{theory}/b, b\,\eta_c^\text{theory}]$.
-    Response window: `window` (a fixed $T_R$) or `window_ratio` ($T_R/T$); default
-    $T_R = T$ (the paper).
+    as one computation; the bracket is $[\eta_c^\text{theory}/b, b\,\eta_c^\text{theory}]$;
+    the runs start from `init(jr.split(key, num_seeds)[j])` (the same starts, in units of
+    $r^*$, for every $T$). Response window: `window` (a fixed $T_R$) or `window_ratio`
+    ($T_R/T$); default $T_R = T$ (the paper).
 
     The closed form is a strict lower bound (from $r > r^*$ the landing point
     $r - \eta L'(r)$ is above $r_{NL}$ unless $\eta \ge (r - r_{NL})/L'(r) \ge \eta_c$); the
     bisection reaches it when GD comes close to $r^*$ compared with the gap $r^* - r_{NL}$."""
     delays = as_float_array("delays", delays, ndim=1)
+    num_seeds, num_steps = _check_sweep(key, num_seeds, num_steps)
     check_positive("bracket", bracket)
     if bracket <= 1:
         raise ValueError(f"bracket: must be > 1, got {bracket}")
@@ -398,12 +487,14 @@ def critical_lr_vs_delay(
         windows = delays * window_ratio
     else:
         windows = delays
+    init_keys, run_keys = _seed_keys(key, num_seeds)
     return _bisect_many(
         delays,
         windows,
-        keys,
+        init_keys,
+        run_keys,
         jnp.asarray(bracket, delays.dtype),
-        num_steps=int(num_steps),
+        num_steps=num_steps,
         num_iters=int(num_iters),
         normalized=bool(normalized),
         fraction=float(fraction),
