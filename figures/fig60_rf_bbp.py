@@ -20,8 +20,8 @@ PAPER = "Fort & Ganguli 2019; spec hessian-goldilocks-wedges-taxonomy §1.3"
 def compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
     d, n, c = 2000, 200, 3
-    kw = dict(dim=d, samples=n, classes=c)
-    thr = rf.bbp_threshold(**kw)
+    kw = dict(dim=d, num_samples=n, num_classes=c)
+    thr = rf.logit_bbp_threshold(**kw)
     factors = np.array([0.5, 0.8, 1.5, 3.0, 5.0]) if fast else np.linspace(0.3, 6, 16)
     tops, fourth = [], []
     for i, f in enumerate(factors):
@@ -42,12 +42,12 @@ def compute(*, fast: bool) -> dict:
         + theory.bulk_edge(c, d, n, 1.0) * (grid <= thr),
         "edge": np.array(theory.bulk_edge(c, d, n, 1.0)),
         "threshold": np.array(thr),
-        "predicted_top": rf.bbp_outlier(factors * thr, **kw),
+        "predicted_top": rf.logit_bbp_outlier(factors * thr, **kw),
     }
     counts = []
     for j, cc in enumerate((3, 5, 10)):
         m = rf.logit_gradient_model(
-            dim=300, samples=200, classes=cc, mean_scale=3.0, logit_scale=0.5
+            dim=300, num_samples=200, num_classes=cc, mean_scale=3.0, logit_scale=0.5
         )
         ev = np.asarray(rf.gauss_newton_eigenvalues(m.sample(jr.fold_in(key, 100 + j))))
         counts.append(rf.gap_count(ev))

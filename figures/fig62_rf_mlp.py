@@ -8,6 +8,7 @@ import numpy as np
 
 import toymodels.models.random_features as rf
 from figures._common import cli, save
+from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
 from toymodels.problems import mlp_classification
@@ -24,15 +25,14 @@ def compute(*, fast: bool) -> dict:
     prob = mlp_classification(x, y, (16, 16))
     p0 = prob.init(jr.key(1))
     steps, every = (300, 100) if fast else (3000, 100)
-    gd = rf.train(prob, p0, learning_rate=0.2, num_steps=steps, every=every)
-    sgd = rf.train(
-        prob, p0, learning_rate=0.2, num_steps=steps, every=every, batch_size=50, key=jr.key(2)
-    )
-    tg = rf.track_curvature(prob, gd.trajectory, k=C - 1)
-    ts = rf.track_curvature(prob, sgd.trajectory, k=C - 1, indices=range(1, len(tg.loss)))
+    opt, save = dynamics.GD(learning_rate=0.2), dynamics.Save(every=every)
+    gd = dynamics.run(prob, p0, opt, num_steps=steps, key=jr.key(2), save=save)
+    sgd = dynamics.run(prob, p0, opt, num_steps=steps, key=jr.key(2), batch_size=50, save=save)
+    tg = rf.track_curvature(prob, gd.saved, k=C - 1)
+    ts = rf.track_curvature(prob, sgd.saved, k=C - 1, indices=range(1, len(tg.loss)))
     relu = mlp_classification(x, y, (16, 16), activation="relu", bias=False, init_scale=2**0.5)
     scales = [0.1, 0.5, 1.0, 2.0, 5.0] if fast else [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5]
-    gs = rf.goldilocks_scan(relu, relu.init(jr.key(3)), scales, d=20, key=jr.key(4))
+    gs = rf.goldilocks_scan(relu, relu.init(jr.key(3)), scales, dim=20, key=jr.key(4))
     return {
         "steps": np.arange(0, steps + 1, every),
         "gd_top": tg.top,

@@ -19,34 +19,41 @@ def _eigs(model, key):
 @pytest.mark.parametrize("classes", [3, 5, 10])
 def test_logit_means_give_c_minus_1_outliers(classes, key):
     m = rf.logit_gradient_model(
-        dim=300, samples=200, classes=classes, mean_scale=3.0, logit_scale=0.5
+        dim=300, num_samples=200, num_classes=classes, mean_scale=3.0, logit_scale=0.5
     )
     ev = _eigs(m, jr.fold_in(key, classes))
-    assert rf.outlier_count(classes, "logit") == classes - 1
+    assert rf.outlier_count(num_classes=classes, means="logit") == classes - 1
     assert rf.gap_count(ev) == classes - 1
 
 
 @pytest.mark.parametrize("classes", [3, 5])
 def test_logit_class_means_give_c_times_c_minus_1_outliers(classes, key):
     m = rf.logit_gradient_model(
-        dim=300, samples=200, classes=classes, means="logit_class", mean_scale=3.0, logit_scale=0.5
+        dim=300,
+        num_samples=200,
+        num_classes=classes,
+        means="logit_class",
+        mean_scale=3.0,
+        logit_scale=0.5,
     )
     ev = _eigs(m, jr.fold_in(key, classes))
-    assert rf.outlier_count(classes, "logit_class") == classes * (classes - 1)
+    assert rf.outlier_count(num_classes=classes, means="logit_class") == classes * (classes - 1)
     assert rf.gap_count(ev) == classes * (classes - 1)
 
 
 def test_random_means_and_dim_cap(key):
     # Random (non-orthogonal) means: the count is still the rank of the mean part.
     m = rf.logit_gradient_model(
-        dim=300, samples=200, classes=4, mean_scale=3.0, orthogonal_means=False
+        dim=300, num_samples=200, num_classes=4, mean_scale=3.0, orthogonal_means=False
     )
     assert rf.gap_count(_eigs(m, key)) == 3
-    assert rf.outlier_count(5, "logit_class", dim=12) == 12
+    assert rf.outlier_count(num_classes=5, means="logit_class", dim=12) == 12
 
 
 def test_gauss_newton_matches_per_sample_definition(key):
-    m = rf.logit_gradient_model(dim=7, samples=5, classes=3, logit_scale=1.3, class_bias=0.4)
+    m = rf.logit_gradient_model(
+        dim=7, num_samples=5, num_classes=3, logit_scale=1.3, class_bias=0.4
+    )
     s = m.sample(key)
     p = s.probs
     ref = (
@@ -61,12 +68,17 @@ def test_gauss_newton_matches_per_sample_definition(key):
         np.sort(rf.gauss_newton_eigenvalues(s)), np.sort(np.linalg.eigvalsh(ref))[-7:], atol=1e-12
     )
     # residual term: GOE with the predicted semicircle radius
-    big = rf.logit_gradient_model(dim=300, samples=50, classes=3, logit_scale=1.0)
+    big = rf.logit_gradient_model(dim=300, num_samples=50, num_classes=3, logit_scale=1.0)
     sb = big.sample(key)
     hres = rf.residual_term(sb, 2.0, key=jr.fold_in(key, 1))
     ev = np.linalg.eigvalsh(np.asarray(hres))
     rad = float(rf.residual_radius(sb, 2.0))
     assert abs(ev[-1] - rad) < 0.05 * rad and abs(ev[0] + rad) < 0.05 * rad
+    # the model's Hessian is G plus that residual term (same key, same draw)
+    full = rf.logit_hessian(sb, residual_scale=2.0, key=jr.fold_in(key, 1))
+    np.testing.assert_allclose(full, rf.gauss_newton(sb) + hres, atol=1e-14)
+    with pytest.raises(TypeError, match="^key"):
+        rf.logit_hessian(sb, residual_scale=2.0, key=None)
 
 
 @pytest.mark.parametrize(
@@ -77,8 +89,8 @@ def test_gauss_newton_matches_per_sample_definition(key):
     ],  # the spec's parameters, and others
 )
 def test_bbp_threshold_location_and_edge(dim, samples, classes, noise, key):
-    kw = dict(dim=dim, samples=samples, classes=classes, noise=noise)
-    thr = rf.bbp_threshold(**kw)
+    kw = dict(dim=dim, num_samples=samples, num_classes=classes, noise=noise)
+    thr = rf.logit_bbp_threshold(**kw)
     edge = rf.bulk_edge(**kw)
     # the library's closed forms equal the SymPy derivation
     np.testing.assert_allclose(thr, theory.bbp_threshold(classes, dim, samples, noise), rtol=1e-12)
@@ -89,7 +101,7 @@ def test_bbp_threshold_location_and_edge(dim, samples, classes, noise, key):
     for j, f in enumerate((2.0, 4.0)):
         sc = f * thr
         ev = _eigs(rf.logit_gradient_model(mean_scale=sc, **kw), jr.fold_in(key, j))
-        pred = float(rf.bbp_outlier(sc, **kw))
+        pred = float(rf.logit_bbp_outlier(sc, **kw))
         np.testing.assert_allclose(pred, theory.bbp_outlier(sc, classes, dim, samples, noise))
         np.testing.assert_allclose(ev[: classes - 1], pred, rtol=0.05)
         np.testing.assert_allclose(ev[classes - 1], edge, rtol=0.02)
@@ -100,7 +112,9 @@ def test_bbp_threshold_location_and_edge(dim, samples, classes, noise, key):
     "offset,samples", [(0.3, 1000), pytest.param(0.6, 400, marks=pytest.mark.slow)]
 )
 def test_gradient_confinement_fraction(offset, samples, key):
-    m = rf.logit_gradient_model(dim=500, samples=samples, classes=5, logit_scale=1.0, offset=offset)
+    m = rf.logit_gradient_model(
+        dim=500, num_samples=samples, num_classes=5, logit_scale=1.0, offset=offset
+    )
     s = m.sample(jr.fold_in(key, samples))
     meas = rf.measured_confinement(s)
     pred = rf.sample_confinement_prediction(s)
@@ -114,16 +128,18 @@ def test_gradient_confinement_fraction(offset, samples, key):
 
 def test_confinement_falls_without_offset(key):
     # balanced labels and no offset: mean residual -> 0, the gradient leaves the top space
-    m = rf.logit_gradient_model(dim=500, samples=1000, classes=5, logit_scale=1.0)
+    m = rf.logit_gradient_model(dim=500, num_samples=1000, num_classes=5, logit_scale=1.0)
     assert rf.measured_confinement(m.sample(key)) < 0.35
-    m2 = rf.logit_gradient_model(dim=500, samples=1000, classes=5, logit_scale=1.0, offset=1.0)
+    m2 = rf.logit_gradient_model(
+        dim=500, num_samples=1000, num_classes=5, logit_scale=1.0, offset=1.0
+    )
     assert rf.measured_confinement(m2.sample(key)) > 0.9
 
 
 def test_probability_freezing_shrinks_gauss_newton(key):
     traces, spreads = [], []
     for i, sz in enumerate((0.0, 2.0, 8.0, 30.0)):
-        m = rf.logit_gradient_model(dim=300, samples=200, classes=5, logit_scale=sz)
+        m = rf.logit_gradient_model(dim=300, num_samples=200, num_classes=5, logit_scale=sz)
         s = m.sample(jr.fold_in(key, i))
         tr = float(jnp.trace(rf.gauss_newton(s)))
         pred = float(rf.gauss_newton_trace_prediction(s))
@@ -140,12 +156,12 @@ def test_probability_freezing_shrinks_gauss_newton(key):
 @pytest.fixture(scope="module")
 def rf_problem():
     return rf.random_feature_regression(
-        jr.key(7), samples=800, dim=200, features=400, activation="tanh"
+        key=jr.key(7), num_samples=800, dim=200, num_features=400, activation="tanh"
     )
 
 
 def test_feature_hessian_is_the_landscape_hessian(rf_problem):
-    small = rf.random_feature_regression(jr.key(1), samples=30, dim=5, features=8)
+    small = rf.random_feature_regression(key=jr.key(1), num_samples=30, dim=5, num_features=8)
     h = hessian(small, small.init(jr.key(2)))
     np.testing.assert_allclose(h, rf.feature_hessian(small), atol=1e-12)
 
@@ -181,18 +197,18 @@ def test_silverstein_reduces_to_marchenko_pastur():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="^classes"):
-        rf.logit_gradient_model(dim=10, samples=5, classes=1)
+    with pytest.raises(ValueError, match="^num_classes"):
+        rf.logit_gradient_model(dim=10, num_samples=5, num_classes=1)
     with pytest.raises(ValueError, match="^dim"):
-        rf.logit_gradient_model(dim=10, samples=5, classes=4, means="logit_class")
+        rf.logit_gradient_model(dim=10, num_samples=5, num_classes=4, means="logit_class")
     with pytest.raises(ValueError, match="^means"):
-        rf.logit_gradient_model(dim=10, samples=5, classes=3, means="bogus")
+        rf.logit_gradient_model(dim=10, num_samples=5, num_classes=3, means="bogus")
     with pytest.raises(ValueError, match="^noise"):
-        rf.bulk_edge(dim=10, samples=5, classes=3, noise=-1.0)
+        rf.bulk_edge(dim=10, num_samples=5, num_classes=3, noise=-1.0)
     with pytest.raises(ValueError, match="^eigenvalues"):
         rf.gap_count([1.0])
-    with pytest.raises(ValueError, match="^features"):
-        rf.random_feature_regression(jr.key(0), samples=3, dim=2, features=0)
+    with pytest.raises(ValueError, match="^num_features"):
+        rf.random_feature_regression(key=jr.key(0), num_samples=3, dim=2, num_features=0)
 
 
 def test_derivation_check():

@@ -1,6 +1,7 @@
 """Random-feature Hessians: Fort & Ganguli's logit-gradient model (outliers, BBP, gradient
 confinement, probability freezing), random-feature regression spectra, and the same
-measurements on small trained networks (outlier gaps, gradient share, Goldilocks)."""
+measurements on small trained networks (outlier gaps, gradient share, Goldilocks; train
+them with `toymodels.dynamics.run(..., save=Save(every=k))`)."""
 
 from ._features import (
     GaussianMoments as GaussianMoments,
@@ -17,8 +18,6 @@ from ._logit_model import (
     LogitGradientModel as LogitGradientModel,
     LogitGradientSample as LogitGradientSample,
     MeanStructure as MeanStructure,
-    bbp_outlier as bbp_outlier,
-    bbp_threshold as bbp_threshold,
     bulk_edge as bulk_edge,
     confinement_fraction as confinement_fraction,
     gap_count as gap_count,
@@ -27,8 +26,10 @@ from ._logit_model import (
     gauss_newton_factor as gauss_newton_factor,
     gauss_newton_trace_prediction as gauss_newton_trace_prediction,
     gradient as gradient,
-    hessian as hessian,
+    logit_bbp_outlier as logit_bbp_outlier,
+    logit_bbp_threshold as logit_bbp_threshold,
     logit_gradient_model as logit_gradient_model,
+    logit_hessian as logit_hessian,
     measured_confinement as measured_confinement,
     outlier_count as outlier_count,
     residual_radius as residual_radius,
@@ -42,5 +43,4 @@ from ._networks import (
     goldilocks_scan as goldilocks_scan,
     scaled as scaled,
     track_curvature as track_curvature,
-    train as train,
 )

@@ -16,8 +16,6 @@ Predictions (proportional limit $n, d, p\to\infty$, $\gamma = p/n$, $\psi = p/d$
   & Worah 2017). A nonzero $\mu_0$ adds one outlier near $\mu_0^2 p$.
 """
 
-from typing import NamedTuple
-
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
@@ -25,7 +23,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..._custom_types import Params
-from ..._validation import as_enum, check_positive
+from ..._validation import as_enum, check_key, check_positive
 from ...problems._activations import Activation, activation_function
 from ...problems._base import MSE, AbstractObjective, AbstractSupervisedProblem
 
@@ -51,18 +49,21 @@ class RandomFeatureRegression(AbstractSupervisedProblem):
 
 
 def random_feature_regression(
-    key: PRNGKeyArray,
     *,
-    samples: int,
+    key: PRNGKeyArray,
+    num_samples: int,
     dim: int,
-    features: int,
+    num_features: int,
     activation: Activation | str = "tanh",
     dtype=None,
 ) -> RandomFeatureRegression:
     """A `RandomFeatureRegression` with Gaussian inputs $X$ ($n\\times d$), weights
-    $W\\sim\\mathcal N(0, 1/d)$ ($d\\times p$) and targets from a random linear teacher."""
+    $W\\sim\\mathcal N(0, 1/d)$ ($d\\times p$) and targets from a random linear teacher, drawn
+    with `key`."""
+    check_key("key", key)
     n, d, p = (
-        _int(nm, v) for nm, v in (("samples", samples), ("dim", dim), ("features", features))
+        _int(nm, v)
+        for nm, v in (("num_samples", num_samples), ("dim", dim), ("num_features", num_features))
     )
     act = as_enum("activation", activation, Activation)
     dtype = jnp.result_type(float) if dtype is None else dtype
@@ -85,7 +86,7 @@ def _int(name, v):
     return int(v)
 
 
-class GaussianMoments(NamedTuple):
+class GaussianMoments(eqx.Module):
     r"""$\mu_0 = \mathbb E\sigma(g)$, $\mu_1 = \mathbb E[g\sigma(g)]$,
     $\mu_*^2 = \mathbb E\sigma(g)^2 - \mu_0^2 - \mu_1^2$ for $g\sim\mathcal N(0,1)$."""
 
@@ -104,7 +105,7 @@ def gaussian_moments(activation: Activation | str, *, order: int = 120) -> Gauss
     m0 = float(w @ f)
     m1 = float(w @ (g * f))
     m2 = float(w @ f**2)
-    return GaussianMoments(m0, m1, float(np.sqrt(max(m2 - m0**2 - m1**2, 0.0))))
+    return GaussianMoments(mu0=m0, mu1=m1, mu_star=float(np.sqrt(max(m2 - m0**2 - m1**2, 0.0))))
 
 
 def _mp_quantiles(ratio: float, sigma2: float, count: int) -> np.ndarray:
@@ -128,14 +129,15 @@ def silverstein_density(
     gamma: float,
     *,
     eta: float | None = None,
-    iterations: int = 3000,
+    max_steps: int = 3000,
     tol: float = 1e-9,
 ) -> np.ndarray:
     r"""Density of the spectrum of $\frac1n\sum_{i=1}^n f_if_i^\top$ ($p\times p$,
     $\gamma = p/n$) for samples with population covariance eigenvalues `population`:
     the companion Stieltjes transform solves
     $\underline m = -\big(z - \gamma\langle\tau/(1+\tau\underline m)\rangle\big)^{-1}$
-    (Silverstein 1995), iterated with damping at $z = x + i\eta$; the density is
+    (Silverstein 1995), iterated with damping (at most `max_steps` sweeps, until the relative
+    change is below `tol`) at $z = x + i\eta$; the density is
     $\operatorname{Im} m/\pi$ with $m = (\underline m + (1-\gamma)/z)/\gamma$."""
     tau = np.asarray(population, dtype=np.float64)
     g = float(gamma)
@@ -145,7 +147,9 @@ def silverstein_density(
     eta = 1e-3 * scale if eta is None else float(eta)
     z = x + 1j * eta
     m = -1.0 / z
-    for _ in range(int(iterations)):
+    # A damped fixed-point iteration of the Silverstein equation on the grid (NumPy; not
+    # training: nothing here moves params), at most `max_steps` sweeps.
+    for _ in range(int(max_steps)):
         new = -1.0 / (z - g * np.mean(tau[None, :] / (1.0 + tau[None, :] * m[:, None]), axis=1))
         done = np.max(np.abs(new - m)) <= tol * np.max(np.abs(m))
         m = 0.5 * m + 0.5 * new

@@ -25,7 +25,6 @@ Labels are balanced: $y^\mu = \mu \bmod C$.
 """
 
 import enum
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -35,7 +34,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ... import rmt as _rmt
-from ..._validation import as_enum, check_positive
+from ..._validation import as_enum, check_key, check_positive
 
 
 class MeanStructure(enum.Enum):
@@ -52,7 +51,7 @@ def _pos_int(name, v, lo=1):
     return int(v)
 
 
-class LogitGradientSample(NamedTuple):
+class LogitGradientSample(eqx.Module):
     """One draw of the model: `jacobians` $(N, C, D)$, `logits` $(N, C)$, `labels` $(N,)$,
     the mean vectors `means` ($(C, D)$ for `LOGIT`, $(C, C, D)$ indexed `[k, y]` for
     `LOGIT_CLASS`) and the `noise` scale $\\sigma_E$."""
@@ -61,7 +60,7 @@ class LogitGradientSample(NamedTuple):
     logits: Float[Array, "N C"]
     labels: Int[Array, " N"]
     means: Array
-    noise: float
+    noise: float = eqx.field(static=True)
 
     @property
     def probs(self) -> Float[Array, "N C"]:
@@ -132,16 +131,15 @@ def residual_term(
     return 0.5 * residual_radius(sample, scale) * goe
 
 
-def hessian(
-    sample: LogitGradientSample, residual_scale: float = 0.0, *, key: PRNGKeyArray | None = None
+def logit_hessian(
+    sample: LogitGradientSample, *, residual_scale: float, key: PRNGKeyArray
 ) -> Float[Array, "D D"]:
-    """$G + H_\\text{res}$ (`key` needed when `residual_scale > 0`)."""
-    g = gauss_newton(sample)
-    if float(residual_scale) == 0.0:
-        return g
-    if key is None:
-        raise ValueError("key: needed for a nonzero residual_scale")
-    return g + residual_term(sample, residual_scale, key=key)
+    """The model's Hessian $G + H_\\text{res}$ of one draw (dense $D\\times D$): the
+    Gauss–Newton term plus a GOE residual term of scale `residual_scale` drawn with `key`
+    (`gauss_newton(sample)` alone for `residual_scale = 0`). Not a problem's Hessian: for
+    that see `toymodels.landscape.hessian`."""
+    check_key("key", key)
+    return gauss_newton(sample) + residual_term(sample, residual_scale, key=key)
 
 
 class LogitGradientModel(eqx.Module):
@@ -149,8 +147,8 @@ class LogitGradientModel(eqx.Module):
     `sample(key)`."""
 
     dim: int = eqx.field(static=True)
-    samples: int = eqx.field(static=True)
-    classes: int = eqx.field(static=True)
+    num_samples: int = eqx.field(static=True)
+    num_classes: int = eqx.field(static=True)
     means: MeanStructure = eqx.field(static=True)
     orthogonal_means: bool = eqx.field(static=True)
     mean_scale: float
@@ -161,7 +159,8 @@ class LogitGradientModel(eqx.Module):
 
     def sample(self, key: PRNGKeyArray, *, dtype=None) -> LogitGradientSample:
         dtype = jnp.result_type(float) if dtype is None else dtype
-        n, c, d = self.samples, self.classes, self.dim
+        check_key("key", key)
+        n, c, d = self.num_samples, self.num_classes, self.dim
         km, ke, kz, ko = jr.split(key, 4)
         labels = jnp.arange(n) % c
         if self.means is MeanStructure.LOGIT:
@@ -180,14 +179,16 @@ class LogitGradientModel(eqx.Module):
         zbar = self.offset * jr.normal(ko, (c,), dtype)
         onehot = jax.nn.one_hot(labels, c, dtype=dtype)
         z = self.logit_scale * jr.normal(kz, (n, c), dtype) + self.class_bias * onehot + zbar
-        return LogitGradientSample(jac, z, labels, mu, float(self.noise))
+        return LogitGradientSample(
+            jacobians=jac, logits=z, labels=labels, means=mu, noise=float(self.noise)
+        )
 
 
 def logit_gradient_model(
     *,
     dim: int,
-    samples: int,
-    classes: int,
+    num_samples: int,
+    num_classes: int,
     means: MeanStructure | str = MeanStructure.LOGIT,
     mean_scale: float = 1.0,
     noise: float = 1.0,
@@ -198,14 +199,14 @@ def logit_gradient_model(
 ) -> LogitGradientModel:
     r"""The random logit-gradient model (see the module docstring for the math).
 
-    **Arguments (keyword-only):** `dim` $D$, `samples` $N$, `classes` $C\ge2$; `means` a
+    **Arguments (keyword-only):** `dim` $D$, `num_samples` $N$, `num_classes` $C\ge2$; `means` a
     `MeanStructure`; `mean_scale` $\sigma_c$; `noise` $\sigma_E$; `logit_scale` $\sigma_z$;
     `class_bias` $b$; `offset` $o$ (scale of the sample-independent logit offset);
     `orthogonal_means` (default `True`; needs $D\ge C$, or $D\ge C^2$ for `LOGIT_CLASS`).
     """
     d = _pos_int("dim", dim)
-    n = _pos_int("samples", samples)
-    c = _pos_int("classes", classes, 2)
+    n = _pos_int("num_samples", num_samples)
+    c = _pos_int("num_classes", num_classes, 2)
     ms = as_enum("means", means, MeanStructure)
     for name, v in (
         ("mean_scale", mean_scale),
@@ -221,8 +222,8 @@ def logit_gradient_model(
         raise ValueError(f"dim: orthogonal means need dim >= {need}, got {d}")
     return LogitGradientModel(
         dim=d,
-        samples=n,
-        classes=c,
+        num_samples=n,
+        num_classes=c,
         means=ms,
         orthogonal_means=bool(orthogonal_means),
         mean_scale=float(mean_scale),
@@ -234,12 +235,12 @@ def logit_gradient_model(
 
 
 # ------------------------------------------------------------------------- predictions
-def outlier_count(classes: int, means: MeanStructure | str, *, dim: int | None = None) -> int:
+def outlier_count(*, num_classes: int, means: MeanStructure | str, dim: int | None = None) -> int:
     r"""Rank of the mean part of $G$, i.e. the number of outliers above the bulk for strong
     means: $C-1$ for logit-index means (the all-ones null vector of $M$ removes one
     direction; Fort & Ganguli's abstract says $C$), $C(C-1)$ for logit-and-class means (at
     most; capped by $D$)."""
-    c = _pos_int("classes", classes, 2)
+    c = _pos_int("num_classes", num_classes, 2)
     ms = as_enum("means", means, MeanStructure)
     k = c - 1 if ms is MeanStructure.LOGIT else c * (c - 1)
     return k if dim is None else min(k, _pos_int("dim", dim))
@@ -257,20 +258,20 @@ def gap_count(eigenvalues, *, max_k: int = 60) -> int:
     return int(np.argmax(ratios)) + 1
 
 
-def _uniform_params(dim, samples, classes, noise):
+def _uniform_params(dim, num_samples, num_classes, noise):
     d = _pos_int("dim", dim)
-    n = _pos_int("samples", samples)
-    c = _pos_int("classes", classes, 2)
+    n = _pos_int("num_samples", num_samples)
+    c = _pos_int("num_classes", num_classes, 2)
     check_positive("noise", noise)
     cols = n * (c - 1)
     return d, n, c, d / cols, float(noise) ** 2 / d, (c - 1) / c
 
 
-def bulk_edge(*, dim: int, samples: int, classes: int, noise: float = 1.0) -> float:
+def bulk_edge(*, dim: int, num_samples: int, num_classes: int, noise: float = 1.0) -> float:
     r"""Upper edge of the bulk of $G$ at uniform softmax ($\sigma_z = b = o = 0$):
     $\frac{C-1}{C}s^2(1+\sqrt{c})^2$ with $s^2 = \sigma_E^2/D$ and $c = D/(N(C-1))$
     ($G = \frac{C-1}{C}\frac1n XX^\top$, $X$ a $D\times n$ information-plus-noise matrix)."""
-    d, n, c, ratio, s2, pref = _uniform_params(dim, samples, classes, noise)
+    d, n, c, ratio, s2, pref = _uniform_params(dim, num_samples, num_classes, noise)
     return float(_rmt.marchenko_pastur_edges(ratio, sigma2=pref * s2)[1])
 
 
@@ -278,29 +279,38 @@ def _theta2(mean_scale, classes, s2):
     return np.asarray(mean_scale, dtype=np.float64) ** 2 / ((classes - 1) * s2)
 
 
-def bbp_threshold(*, dim: int, samples: int, classes: int, noise: float = 1.0) -> float:
+def logit_bbp_threshold(
+    *, dim: int, num_samples: int, num_classes: int, noise: float = 1.0
+) -> float:
     r"""Critical mean scale $\sigma_c^*$ for orthogonal logit-index means at uniform
     softmax: outliers exist iff $\theta^2 = \sigma_c^2/((C-1)s^2) > \sqrt c$, i.e.
-    $\sigma_c^* = \sqrt{(C-1)s^2\sqrt c}$."""
-    d, n, c, ratio, s2, pref = _uniform_params(dim, samples, classes, noise)
-    return float(np.sqrt((c - 1) * s2 * np.sqrt(ratio)))
+    $\sigma_c^* = \sqrt{(C-1)s^2\theta_c}$ with $\theta_c = \sqrt c$ the spike threshold
+    `toymodels.rmt.bbp_threshold(c)`."""
+    d, n, c, ratio, s2, pref = _uniform_params(dim, num_samples, num_classes, noise)
+    return float(np.sqrt((c - 1) * s2 * _rmt.bbp_threshold(ratio)))
 
 
-def bbp_outlier(
-    mean_scale, *, dim: int, samples: int, classes: int, noise: float = 1.0
+def logit_bbp_outlier(
+    mean_scale, *, dim: int, num_samples: int, num_classes: int, noise: float = 1.0
 ) -> np.ndarray:
     r"""Location of the $C-1$ (degenerate) outliers of $G$ for orthogonal logit-index means
     at uniform softmax: $\frac{C-1}{C}s^2(1+\theta^2)(c+\theta^2)/\theta^2$ above the
     threshold, the bulk edge below (rectangular BBP, Benaych-Georges & Nadakuditi; to first
     order the same curve as the spiked-covariance law with spike $\theta^2$). Vectorised over
-    `mean_scale`."""
-    d, n, c, ratio, s2, pref = _uniform_params(dim, samples, classes, noise)
+    `mean_scale` (`toymodels.rmt.bbp_outlier` at spike $\theta^2$)."""
+    d, n, c, ratio, s2, pref = _uniform_params(dim, num_samples, num_classes, noise)
     th2 = _theta2(mean_scale, c, s2)
     return _rmt.bbp_outlier(th2, ratio, sigma2=pref * s2)
 
 
 def confinement_fraction(
-    signal_sq, mean_sq_residual, *, noise: float, samples: int, dim: int | None = None, k: int = 0
+    signal_sq,
+    mean_sq_residual,
+    *,
+    noise: float,
+    num_samples: int,
+    dim: int | None = None,
+    k: int = 0,
 ) -> np.ndarray:
     r"""Predicted share of $\lVert\nabla L\rVert^2$ in the top-$k$ eigenspace of $G$:
     $\dfrac{S + (k/D)\,\mathcal N}{S + \mathcal N}$ with $S = \lVert\bar g\rVert^2$ the mean
@@ -311,13 +321,13 @@ def confinement_fraction(
     nz = (
         float(noise) ** 2
         * np.asarray(mean_sq_residual, dtype=np.float64)
-        / _pos_int("samples", samples)
+        / _pos_int("num_samples", num_samples)
     )
     extra = 0.0 if dim is None else int(k) / _pos_int("dim", dim)
     return (s + extra * nz) / (s + nz)
 
 
-def sample_confinement_prediction(sample: LogitGradientSample, k: int | None = None) -> float:
+def sample_confinement_prediction(sample: LogitGradientSample, *, k: int | None = None) -> float:
     """`confinement_fraction` evaluated on a draw: $S = \\lVert\\frac1N\\sum_{\\mu,k}
     r^\\mu_k c_{k(,y^\\mu)}\\rVert^2$, $\\langle\\lVert r\\rVert^2\\rangle$ from its
     residuals; `k` defaults to `outlier_count`."""
@@ -325,25 +335,25 @@ def sample_confinement_prediction(sample: LogitGradientSample, k: int | None = N
     r = sample.residuals
     gbar = jnp.einsum("nk,nkd->d", r, sample.mean_jacobians()) / n
     ms = MeanStructure.LOGIT if sample.means.ndim == 2 else MeanStructure.LOGIT_CLASS
-    k = outlier_count(c, ms, dim=d) if k is None else int(k)
+    k = outlier_count(num_classes=c, means=ms, dim=d) if k is None else int(k)
     return float(
         confinement_fraction(
             float(jnp.sum(gbar**2)),
             float(jnp.mean(jnp.sum(r**2, axis=1))),
             noise=sample.noise,
-            samples=n,
+            num_samples=n,
             dim=d,
             k=k,
         )
     )
 
 
-def measured_confinement(sample: LogitGradientSample, k: int | None = None) -> float:
+def measured_confinement(sample: LogitGradientSample, *, k: int | None = None) -> float:
     """Share of the model's $\\lVert\\nabla L\\rVert^2$ in the span of the top-`k`
     eigenvectors of $G$ (dense `eigh`)."""
     n, c, d = sample.jacobians.shape
     ms = MeanStructure.LOGIT if sample.means.ndim == 2 else MeanStructure.LOGIT_CLASS
-    k = outlier_count(c, ms, dim=d) if k is None else int(k)
+    k = outlier_count(num_classes=c, means=ms, dim=d) if k is None else int(k)
     _, v = jnp.linalg.eigh(gauss_newton(sample))
     g = gradient(sample)
     top = v[:, -k:]

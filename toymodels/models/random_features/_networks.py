@@ -1,10 +1,10 @@
 r"""The logit-gradient model's observables measured on small real networks.
 
-- `track_curvature`: along a training trajectory, the top Hessian eigenvalues, where the
+- `track_curvature`: along a training trajectory (params saved by
+  `toymodels.dynamics.run(..., save=Save(every=k))`, GD or minibatch SGD with `batch_size`), the top Hessian eigenvalues, where the
   largest relative gap sits (`gap_count`; the model predicts $C-1$), the share of the
   full-batch gradient in the top-$k$ eigenspace, $\lambda_\max$ (transient rise, then
   decay as the softmax freezes) and $\operatorname{tr}H/\lVert H\rVert_F$.
-- `train`: full-batch GD or minibatch SGD (`batch_size`) with checkpoints, one `lax.scan`.
 - `goldilocks_scan`: $\rho(s) = \operatorname{tr}H/\lVert H\rVert_F$ and the positive
   fraction of random $d$-dimensional restrictions at weights $s\,\theta_0$ (Fort &
   Scherlis 2019), beside the semicircle prediction `toymodels.rmt.goldilocks_positive_fraction`.
@@ -14,49 +14,25 @@ few thousand parameters.
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import PRNGKeyArray
 
 from ..._custom_types import Params
-from ..._validation import check_positive
-from ...landscape import hessian as _hessian, train_with_checkpoints
+from ..._validation import check_key
+from ...landscape import hessian as _hessian
 from ...linalg import restricted_positive_fraction, trace_frobenius_ratio
 from ...rmt import goldilocks_positive_fraction
 from ._logit_model import gap_count
 
 
-def train(
-    problem: Any,
-    params: Params,
-    *,
-    learning_rate: float,
-    num_steps: int,
-    every: int,
-    batch_size: int | None = None,
-    key: PRNGKeyArray | None = None,
-):
-    """Plain GD (full batch) or SGD (`batch_size`, needs `key`) with checkpoints every
-    `every` steps: a `toymodels.landscape.Checkpoints`."""
-    check_positive("learning_rate", learning_rate)
-    return train_with_checkpoints(
-        problem,
-        params,
-        optimizer=optax.sgd(float(learning_rate)),
-        num_steps=num_steps,
-        every=every,
-        batch_size=batch_size,
-        key=key,
-    )
-
-
-class CurvatureTrack(NamedTuple):
+class CurvatureTrack(eqx.Module):
     """Per checkpoint: `loss`, `top` eigenvalues (descending, `(T, top)`), `gap` (count
     above the largest relative gap), `fraction` (share of $\\lVert\\nabla L\\rVert^2$ in the
     top-`k` eigenspace), `lambda_max`, `trace_ratio` $\\operatorname{tr}H/\\lVert
@@ -88,7 +64,10 @@ def track_curvature(
     problem: Any, trajectory: Params, *, k: int, top: int = 15, indices: Sequence[int] | None = None
 ) -> CurvatureTrack:
     """Curvature observables at the checkpoints of `trajectory` (params stacked on a
-    leading axis, e.g. `train(...).trajectory`), optionally only at `indices`."""
+    leading axis, e.g. `toymodels.dynamics.run(..., save=Save(every=k)).saved`), optionally
+    only at `indices`. `k`: dimension of the top eigenspace for the gradient share; `top`:
+    how many eigenvalues to keep. A Python loop over checkpoints (evaluation, not training:
+    one dense Hessian each)."""
     if int(k) < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
     n = jax.tree_util.tree_leaves(trajectory)[0].shape[0]
@@ -108,7 +87,7 @@ def track_curvature(
     )
 
 
-class GoldilocksScan(NamedTuple):
+class GoldilocksScan(eqx.Module):
     """`scales`, `trace_ratio` $\\rho(s)$, `positive_fraction` (mean over random
     restrictions), its `stderr`, and `predicted` (semicircle formula at the measured
     $\\rho$)."""
@@ -125,16 +104,17 @@ def goldilocks_scan(
     params: Params,
     scales: Sequence[float],
     *,
-    d: int,
+    dim: int,
     key: PRNGKeyArray,
     num_subspaces: int = 10,
 ) -> GoldilocksScan:
     r"""Scan the weight scale $s$: at $s\,\theta_0$ the dense Hessian's
     $\rho = \operatorname{tr}H/\lVert H\rVert_F$ and the fraction of positive eigenvalues
-    of $P^\top HP$ for `num_subspaces` random orthonormal $P$ ($D\times d$). For a bias-free
+    of $P^\top HP$ for `num_subspaces` random orthonormal $P$ ($D\times d$, $d$ = `dim`). For a bias-free
     ReLU net of depth $L$, $G\propto s^{2L-2}M(s)$ and $H_\text{res}\propto s^{L-2}$: $\rho$
     is small at small $s$ (indefinite residual term), large where $G$ dominates, and falls
     again as the softmax freezes."""
+    check_key("key", key)
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or np.any(~np.isfinite(scales)) or np.any(scales <= 0):
         raise ValueError("scales: expected a 1-D array of positive numbers")
@@ -144,16 +124,16 @@ def goldilocks_scan(
         p = jax.tree_util.tree_map(lambda a, s=s: s * a, params)
         h = _hessian(problem, p)
         ratio.append(float(trace_frobenius_ratio(h)))
-        est = restricted_positive_fraction(h, int(d), key=kk, num_subspaces=num_subspaces)
+        est = restricted_positive_fraction(h, int(dim), key=kk, num_subspaces=num_subspaces)
         frac.append(float(est[0]))
         err.append(float(est[1]))
     ratio = np.asarray(ratio)
     return GoldilocksScan(
-        scales,
-        ratio,
-        np.asarray(frac),
-        np.asarray(err),
-        goldilocks_positive_fraction(ratio, int(d)),
+        scales=scales,
+        trace_ratio=ratio,
+        positive_fraction=np.asarray(frac),
+        stderr=np.asarray(err),
+        predicted=goldilocks_positive_fraction(ratio, int(dim)),
     )
 
 
