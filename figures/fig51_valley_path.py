@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._common import cli, save
-from toymodels import symmetry as S
+from toymodels import landscape, symmetry as S
 from toymodels.claims import Claim, Comparison
 from toymodels.problems import mlp_apply, mlp_init, mlp_regression
 
@@ -30,12 +30,14 @@ def compute(*, fast: bool) -> dict:
     p = S.add_zero_neurons(teacher, jnp.array([[0.5, -0.4]]), jnp.array([0.2]))
     num = 21 if fast else 101
     path = S.valley_path(p, 0, 1, spare=3, num=num)
-    valley = np.asarray(S.loss_along(prob, path))
+    valley = np.asarray(landscape.trajectory_values(prob, path))
     swapped = S.permute_neurons(p, S.transposition(4, 0, 1))
-    barrier, line = S.loss_barrier(prob, p, swapped, num=num)
+    alphas = np.linspace(0.0, 1.0, num)
+    line = landscape.interpolate(prob, p, swapped, alphas)
+    barrier = landscape.barrier_height(line)
     perms = S.weight_matching(p, swapped)
     aligned = S.apply_permutations(swapped, perms)
-    after, _ = S.loss_barrier(prob, p, aligned, num=num)
+    after = landscape.barrier_height(landscape.interpolate(prob, p, aligned, alphas))
     end = jax.tree.map(lambda v: v[-1], path)
     end_gap = max(
         float(jnp.max(jnp.abs(a - b)))

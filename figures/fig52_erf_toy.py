@@ -3,10 +3,12 @@
 channels), against the loss of the actual two-neuron network along the channel,
 ℓ(θ_ε) ≈ ℓ(w, 0) + ε²h(w)."""
 
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._common import cli, save
+from toymodels import landscape
 from toymodels.claims import Claim, Comparison
 from toymodels.models import channels as ch
 
@@ -22,29 +24,21 @@ def compute(*, fast: bool) -> dict:
     crit = ch.glu_critical_points(toy, lo=0.3, hi=6.0, num=120)
     ends = ch.stable_channel_interval(toy, lo=0.3, hi=6.0, num=120)
     eps = np.array([0.04, 0.02, 0.01])
-    sim = []
-    for k in (0, 2):  # the two channels (minima)
-        sim.append(
-            [
-                float(
-                    ch.loss_and_grad(
-                        toy, ch.channel_params(crit["c"][k], crit["a"][k], crit["w"][k], e)
-                    )[0]
-                )
-                for e in eps
-            ]
-        )
+    # the two channels (minima), the two-neuron network's closed-form loss at each ε
+    points = [ch.channel_params(crit.c[k], crit.a[k], crit.w[k], e) for k in (0, 2) for e in eps]
+    stacked = jax.tree.map(lambda *xs: np.stack(xs), *points)
+    sim = np.asarray(landscape.trajectory_values(toy, stacked)).reshape(2, len(eps))
     return {
-        "w": curve["w"],
-        "loss": curve["loss"],
-        "h": curve["h"],
-        "crit_w": crit["w"],
-        "crit_loss": crit["loss"],
-        "crit_h": crit["h"],
-        "crit_kind": crit["kind"],
+        "w": curve.w,
+        "loss": curve.loss,
+        "h": curve.h,
+        "crit_w": crit.w,
+        "crit_loss": crit.loss,
+        "crit_h": crit.h,
+        "crit_kind": crit.kind,
         "h_ends": ends,
         "eps": eps,
-        "sim_loss": np.array(sim),
+        "sim_loss": sim,
     }
 
 

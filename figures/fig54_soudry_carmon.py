@@ -25,12 +25,12 @@ def compute(*, fast: bool) -> dict:
         row_m, row_r, row_p = [], [], []
         for s in range(seeds):
             k1, k2 = jr.split(jr.fold_in(jr.key(SEED), 100 * d1 + s))
-            prob = sc.soudry_carmon(k1, d0, d1, n)
-            _, info = sc.train(prob, prob.init(k2), steps=200)
-            row_m.append(info["mse"])
-            row_r.append(info["rank"])
+            prob = sc.soudry_carmon(key=k1, d0=d0, d1=d1, num_samples=n)
+            fit = sc.fit(prob, prob.init(k2), num_steps=1000)  # BFGS via dynamics.minimize
+            row_m.append(fit.mse)
+            row_r.append(fit.rank)
             row_p.append(sc.predicted_rank(prob))
-            minpre.append(info["min_abs_preactivation"])
+            minpre.append(fit.min_abs_preactivation)
         mse.append(row_m)
         rank.append(row_r)
         pred.append(row_p)

@@ -2,18 +2,43 @@
 alignment, bad input."""
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optimistix as optx
 import pytest
 
 from derivations import symmetry as theory
-from toymodels import symmetry as S
+from toymodels import dynamics, landscape, symmetry as S
 from toymodels.problems import mlp_apply, mlp_init, mlp_regression
 
 
 def _g(z):
     return jax.nn.sigmoid(4.0 * z) + jax.nn.softplus(z)
+
+
+def _critical_point(prob, p0, *, gtol):
+    """BFGS to a minimum, then Newton (SVD) to a critical point to `gtol`: the engine's
+    `dynamics.minimize` and `dynamics.find_critical_point`."""
+    m = dynamics.minimize(prob, p0, solver=optx.BFGS(rtol=1e-12, atol=1e-12), max_steps=2000)
+    cp = dynamics.find_critical_point(prob, m.params, gtol=gtol, max_steps=20)
+    assert cp.converged, cp.grad_norm
+    return cp
+
+
+@jax.jit
+def _grad_inf(prob, p):
+    return jnp.max(jnp.abs(jax.flatten_util.ravel_pytree(jax.grad(prob.loss)(p))[0]))
+
+
+def _hessian_eigs(prob, p):
+    return np.linalg.eigvalsh(np.asarray(landscape.hessian(prob, p)))
+
+
+def _line_barrier(prob, p0, p1, *, num):
+    losses = landscape.interpolate(prob, p0, p1, np.linspace(0.0, 1.0, num))
+    return float(landscape.barrier_height(losses))
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +49,9 @@ def crit():
     x = jr.normal(k2, (200, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
     prob = mlp_regression(x, y, 3, activation="g", bias=False)
-    p, info = S.minimize_dense(prob, prob.init(k3))
-    assert info["grad_inf"] < 1e-13
-    return prob, p
-
-
-def _grad_inf(prob, p):
-    return S.grad_inf_norm(prob, p)
+    cp = _critical_point(prob, prob.init(k3), gtol=1e-13)
+    assert cp.index == 0 and cp.num_zero_modes == 0  # a strict local minimum
+    return prob, cp.params
 
 
 def test_split_invariance_over_gamma(crit):
@@ -39,7 +60,7 @@ def test_split_invariance_over_gamma(crit):
     for gamma in np.linspace(-2.0, 3.0, 6):
         q = S.split_neuron(p, 1, float(gamma))
         assert abs(float(prob.loss(q)) - L0) < 1e-12
-        assert _grad_inf(prob, q) < 1e-9
+        assert float(_grad_inf(prob, q)) < 1e-9
     # merging undoes the split, permutations and zero-type neurons keep the function
     q = S.split_neuron(p, 1, 2.5)
     back = S.merge_neurons(q, 1, 3)
@@ -69,7 +90,7 @@ def test_curvature_identity_and_B(crit):
     xi = jnp.array([0.3, -0.7])
     for gamma in (-1.5, 0.3, 0.5, 2.0):
         q = S.split_neuron(p, i, gamma)
-        H = S.dense_hessian(prob, q)
+        H = landscape.hessian(prob, q)
         v = S.flat_vector(S.saddle_line_direction(p, i, gamma, xi))
         pred = float(S.line_curvature(B, gamma, xi))
         assert abs(float(v @ H @ v) - pred) <= 1e-6 * abs(pred) + 1e-15
@@ -78,12 +99,12 @@ def test_curvature_identity_and_B(crit):
 def test_zero_eigenvalue_counts_and_minima_segment(crit):
     prob, p = crit
     d = p[0]["w"].shape[1]
-    assert np.linalg.eigvalsh(S.dense_hessian(prob, p))[0] > 1e-8  # strict local minimum
+    assert _hessian_eigs(prob, p)[0] > 1e-8  # strict local minimum
     for i in range(3):
         B = S.fukumizu_amari_matrix(prob, p, i)
         seg = S.minima_segment(B)
         for gamma, expect_zero in ((0.3, 1), (1.7, 1), (0.0, 1 + d), (1.0, 1 + d)):
-            ev = np.linalg.eigvalsh(S.dense_hessian(prob, S.split_neuron(p, i, gamma)))
+            ev = _hessian_eigs(prob, S.split_neuron(p, i, gamma))
             assert np.sum(np.abs(ev) < 1e-8) == expect_zero
             if gamma in (0.3, 1.7):
                 # local minimum on the line iff the segment predicted by B contains gamma
@@ -130,7 +151,7 @@ def test_valley_path_is_flat_at_a_global_minimum(teacher_problem):
     prob, teacher = teacher_problem
     p = S.add_zero_neurons(teacher, jnp.array([[0.5, -0.4]]), jnp.array([0.2]))
     path = S.valley_path(p, 0, 1, spare=3, num=21)
-    losses = S.loss_along(prob, path)
+    losses = landscape.trajectory_values(prob, path)
     assert float(jnp.max(losses)) < 1e-25
     end = jax.tree.map(lambda v: v[-1], path)
     target = S.permute_neurons(p, S.transposition(4, 0, 1))
@@ -138,8 +159,7 @@ def test_valley_path_is_flat_at_a_global_minimum(teacher_problem):
         np.allclose(a, b, atol=1e-15) for a, b in zip(jax.tree.leaves(end), jax.tree.leaves(target))
     )
     # the straight line between the two permuted minima has a real barrier
-    barrier, _ = S.loss_barrier(prob, p, target, num=21)
-    assert float(barrier) > 1e-3
+    assert _line_barrier(prob, p, target, num=21) > 1e-3
 
 
 def test_alignment_recovers_planted_permutation(key):
@@ -161,9 +181,9 @@ def test_alignment_recovers_planted_permutation(key):
         x = jr.normal(k3, (50, sizes[0]))
         y = mlp_apply(pa, x, activation="tanh")
         prob = mlp_regression(x, y, sizes[1:-1], activation="tanh")
-        before, _ = S.loss_barrier(prob, pa, pb, num=11)
-        after, _ = S.loss_barrier(prob, pa, aligned, num=11)
-        assert float(before) > 1e-3 and abs(float(after)) < 1e-14
+        before = _line_barrier(prob, pa, pb, num=11)
+        after = _line_barrier(prob, pa, aligned, num=11)
+        assert before > 1e-3 and abs(after) < 1e-14
 
 
 def test_linear_assignment_matches_scipy():
@@ -216,8 +236,7 @@ def test_multi_output_plateau_at_permutation_point():
     x = jr.normal(k2, (200, 2))
     y = mlp_apply(teacher, x, activation="g")
     prob = mlp_regression(x, y, 3, activation="g", bias=False)
-    p, info = S.minimize_dense(prob, prob.init(k3))
-    assert info["grad_inf"] < 1e-12
+    p = _critical_point(prob, prob.init(k3), gtol=1e-12).params
     j = 1
     q = S.split_neuron(p, j, 0.5)
     L = float(prob.loss(q))
@@ -229,5 +248,5 @@ def test_multi_output_plateau_at_permutation_point():
     D = (x * s1[:, None]).T @ e / x.shape[0]
     assert np.allclose(D @ p[1]["w"][:, j], 0.0, atol=1e-12)
     rank = np.linalg.matrix_rank(np.asarray(D), tol=1e-8)
-    ev = np.linalg.eigvalsh(S.dense_hessian(prob, q))
+    ev = _hessian_eigs(prob, q)
     assert np.sum(np.abs(ev) < 1e-8) == 2 - rank

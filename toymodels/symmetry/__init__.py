@@ -1,7 +1,12 @@
 """Weight-space symmetry of MLPs: neuron operations (permute, split with ratio γ, zero-type
 neurons, merge), the Fukumizu–Amari matrix and the saddle line, equal-loss valley paths,
 counting of permutation points and symmetry-induced critical subspaces, and permutation
-alignment by weight matching with loss barriers."""
+alignment by weight matching.
+
+Critical points to apply them to come from `toymodels.dynamics` (`minimize`,
+`find_critical_point`, `classify`); Hessians from `toymodels.landscape.hessian`; losses along
+paths and barriers from `toymodels.landscape` (`trajectory_values`, `interpolate`,
+`barrier_height`)."""
 
 from ._alignment import (
     apply_permutations as apply_permutations,
@@ -10,6 +15,8 @@ from ._alignment import (
 )
 from ._counting import (
     FORMULA_STATUS as FORMULA_STATUS,
+    CriticalSubspaces as CriticalSubspaces,
+    GlobalMinSubspaces as GlobalMinSubspaces,
     enumerate_critical_subspaces as enumerate_critical_subspaces,
     enumerate_global_min_subspaces as enumerate_global_min_subspaces,
     enumerate_permutation_points as enumerate_permutation_points,
@@ -18,12 +25,6 @@ from ._counting import (
     num_global_minima as num_global_minima,
     num_permutation_points as num_permutation_points,
     stirling2 as stirling2,
-)
-from ._critical import (
-    dense_hessian as dense_hessian,
-    grad_inf_norm as grad_inf_norm,
-    minimize_dense as minimize_dense,
-    newton_polish as newton_polish,
 )
 from ._neurons import (
     MinimaSegment as MinimaSegment,
@@ -42,10 +43,4 @@ from ._neurons import (
     split_neuron as split_neuron,
     width as width,
 )
-from ._valley import (
-    interpolate as interpolate,
-    loss_along as loss_along,
-    loss_barrier as loss_barrier,
-    transposition as transposition,
-    valley_path as valley_path,
-)
+from ._valley import transposition as transposition, valley_path as valley_path

@@ -30,12 +30,15 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import PRNGKeyArray
 
 from .._custom_types import Params
-from ._neurons import check_mlp, permute_neurons
+from .._validation import check_key
+from ._neurons import add_zero_neurons, check_mlp, permute_neurons
 
 
 FORMULA_STATUS = {
@@ -128,17 +131,25 @@ def _set_partitions(m):
     yield from rec(0, [], 0)
 
 
+def _host_rng(key) -> np.random.Generator:
+    """A NumPy generator seeded from the JAX `key` (host-side enumeration)."""
+    check_key("key", key)
+    return np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
+
+
 def enumerate_permutation_points(
-    widths: Sequence[int], order: int = 1, *, seed: int = 0, dim: int = 2
+    widths: Sequence[int], order: int = 1, *, key: PRNGKeyArray, dim: int = 2
 ) -> int:
     """Brute-force count of `order`-th order permutation points of an MLP with hidden
-    `widths`: for each layer, take a random reduced network with `n_k − order` distinct
-    neurons there, build every parameter vector with `order` of them doubled (outgoing
-    weights halved) in every arrangement, times every permutation of the other layers, and
-    count the distinct parameter vectors."""
+    `widths`: for each layer, take a random reduced network (drawn with `key`, input
+    dimension `dim`) with `n_k − order` distinct neurons there, build every parameter
+    vector with `order` of them doubled (outgoing weights halved) in every arrangement,
+    times every permutation of the other layers, and count the distinct parameter
+    vectors."""
     ws = [_check_count("widths", w, 1) for w in widths]
     K = _check_count("order", order, 1)
-    rng = np.random.default_rng(seed)
+    dim = _check_count("dim", dim, 1)
+    rng = _host_rng(key)
     seen = set()
     for k, n in enumerate(ws):
         nr = n - K
@@ -280,42 +291,72 @@ def _check_two_layer(params):
         )
 
 
+class GlobalMinSubspaces(eqx.Module):
+    """Output of `enumerate_global_min_subspaces`: `count` (distinct maximal subspaces),
+    `enumerated` (all constructed), `max_loss` (largest |loss| at the random points) and
+    `min_dim` (smallest subspace dimension)."""
+
+    count: int
+    enumerated: int
+    max_loss: float
+    min_dim: int
+
+
+class CriticalSubspaces(eqx.Module):
+    """Output of `enumerate_critical_subspaces`: `count` (distinct maximal subspaces),
+    `enumerated`, `max_grad` (largest gradient ∞-norm at the random points),
+    `zero_type_grad` (gradient ∞-norm with one zero-type neuron added) and `min_dim`."""
+
+    count: int
+    enumerated: int
+    max_grad: float
+    zero_type_grad: float
+    min_dim: int
+
+
 def enumerate_global_min_subspaces(
-    problem, teacher: Params, m: int, *, zero_groups: bool = True, key=None, points: int = 2
-) -> dict:
-    """Brute-force enumeration of the affine subspaces of width-`m` params that implement
-    the one-hidden-layer `teacher` (module docs), with duplicates and contained subspaces
-    removed, and `problem.loss` evaluated at `points` random points of each (the problem's
-    data must be labelled by `teacher`). Returns a dict: `count` (distinct maximal
-    subspaces), `enumerated`, `max_loss`, `min_dim`."""
+    problem,
+    teacher: Params,
+    *,
+    width: int,
+    key: PRNGKeyArray,
+    zero_groups: bool = True,
+    points: int = 2,
+) -> GlobalMinSubspaces:
+    """Brute-force enumeration of the affine subspaces of params of hidden width `width`
+    ($m$) that implement the one-hidden-layer `teacher` (module docs), with duplicates and
+    contained subspaces removed, and `problem.loss` evaluated at `points` random points of
+    each, drawn with `key` (the problem's data must be labelled by `teacher`)."""
     _check_two_layer(teacher)
-    m = _check_count("m", m, teacher[0]["w"].shape[0])
+    m = _check_count("width", width, teacher[0]["w"].shape[0])
+    rng = _host_rng(key)
     subs = _subspaces(teacher, m, zero_blocks="groups" if zero_groups else "singletons")
     keep = _maximal_distinct(subs)
-    max_loss, dims = _evaluate(problem, teacher, m, subs, key, points, grad=False)
-    return {"count": len(keep), "enumerated": len(subs), "max_loss": max_loss, "min_dim": min(dims)}
+    max_loss, dims = _evaluate(problem, teacher, m, subs, rng, points, grad=False)
+    return GlobalMinSubspaces(
+        count=len(keep), enumerated=len(subs), max_loss=max_loss, min_dim=min(dims)
+    )
 
 
 def enumerate_critical_subspaces(
-    problem, params: Params, m: int, *, key=None, points: int = 2
-) -> dict:
-    """Brute-force enumeration of the duplication subspaces of width `m` from the width-`r`
-    critical point `params` (one hidden layer, distinct neurons), with the gradient ∞-norm
-    of `problem.loss` at random points of each. Also returns `zero_type_grad`: the gradient
-    at `params` with a zero-type neuron of random incoming weight added, which is not 0 away
-    from a global minimum (why zero-type neurons do not enter G). Returns a dict: `count`,
-    `enumerated`, `max_grad`, `zero_type_grad`, `min_dim`."""
+    problem, params: Params, *, width: int, key: PRNGKeyArray, points: int = 2
+) -> CriticalSubspaces:
+    """Brute-force enumeration of the duplication subspaces of hidden width `width` ($m$)
+    from the width-`r` critical point `params` (one hidden layer, distinct neurons), with
+    the gradient ∞-norm of `problem.loss` at `points` random points of each (drawn with
+    `key`). Also reports `zero_type_grad`: the gradient at `params` with a zero-type neuron
+    of random incoming weight added, which is not 0 away from a global minimum (why
+    zero-type neurons do not enter G)."""
     _check_two_layer(params)
-    m = _check_count("m", m, params[0]["w"].shape[0])
+    m = _check_count("width", width, params[0]["w"].shape[0])
+    check_key("key", key)
+    key_points, key_zero = jax.random.split(key)
+    rng = _host_rng(key_points)
     subs = _subspaces(params, m, zero_blocks="none")
     keep = _maximal_distinct(subs)
-    max_grad, dims = _evaluate(problem, params, m, subs, key, points, grad=True)
+    max_grad, dims = _evaluate(problem, params, m, subs, rng, points, grad=True)
     d, has_b, o, out_b = _layout(params)
-    rng = np.random.default_rng(
-        0 if key is None else int(jax.random.randint(key, (), 0, 2**31 - 1))
-    )
-    from ._neurons import add_zero_neurons
-
+    rng = _host_rng(key_zero)
     pz = add_zero_neurons(
         params,
         rng.standard_normal((1, d)),
@@ -323,21 +364,19 @@ def enumerate_critical_subspaces(
     )
     gz = jax.grad(problem.loss)(pz)
     zero_grad = float(max(jnp.max(jnp.abs(x)) for x in jax.tree_util.tree_leaves(gz)))
-    return {
-        "count": len(keep),
-        "enumerated": len(subs),
-        "max_grad": max_grad,
-        "zero_type_grad": zero_grad,
-        "min_dim": min(dims),
-    }
+    return CriticalSubspaces(
+        count=len(keep),
+        enumerated=len(subs),
+        max_grad=max_grad,
+        zero_type_grad=zero_grad,
+        min_dim=min(dims),
+    )
 
 
-def _evaluate(problem, params, m, subs, key, points, *, grad):
+def _evaluate(problem, params, m, subs, rng, points, *, grad):
     d, has_b, o, out_b_flag = _layout(params)
     out_b = params[1]["b"] if out_b_flag else None
     dtype = params[0]["w"].dtype
-    seed = 0 if key is None else int(jax.random.randint(key, (), 0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
     dims = [0 if V.shape[1] == 0 else int(np.linalg.matrix_rank(V)) for _, V in subs]
     zs = np.stack(
         [p0 + V @ rng.standard_normal(V.shape[1]) for p0, V in subs for _ in range(int(points))]

@@ -1,5 +1,7 @@
 r"""Equal-loss valleys: the explicit piecewise-linear path that swaps two neurons through a
-spare zero-type neuron, and straight lines between parameter points.
+spare zero-type neuron. (Losses along a stacked path: `toymodels.landscape.trajectory_values`;
+straight lines and their barriers: `toymodels.landscape.interpolate` and
+`toymodels.landscape.barrier_height`.)
 
 With a zero-type neuron $s$ ($a_s = 0$) the path from $\theta$ to $\theta$ with neurons
 $i \leftrightarrow j$ swapped has seven linear legs, each leaving the network function
@@ -17,13 +19,11 @@ This is Brea et al.'s (2019) equal-loss valley; at a global minimum of a teacher
 problem it is a zero-loss path between permuted minima.
 """
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import Params, Scalar
+from .._custom_types import Params
 from ._neurons import _check_neuron, check_mlp, width
 
 
@@ -108,44 +108,3 @@ def transposition(n: int, i: int, j: int) -> np.ndarray:
     perm = np.arange(n)
     perm[[i, j]] = perm[[j, i]]
     return perm
-
-
-def interpolate(params0: Params, params1: Params, alphas: ArrayLike) -> Params:
-    r"""Stacked points $(1-\alpha)\theta_0 + \alpha\theta_1$ for each α (leading axis)."""
-    s0, s1 = jax.tree_util.tree_structure(params0), jax.tree_util.tree_structure(params1)
-    if s0 != s1:
-        raise ValueError(f"params1: tree structure {s1} does not match params0's {s0}")
-    for a, b in zip(jax.tree_util.tree_leaves(params0), jax.tree_util.tree_leaves(params1)):
-        if jnp.shape(a) != jnp.shape(b):
-            raise ValueError(f"params1: leaf shape {jnp.shape(b)} differs from {jnp.shape(a)}")
-    al = jnp.asarray(alphas)
-    return jax.tree_util.tree_map(
-        lambda a, b: (
-            (1 - al).reshape((-1,) + (1,) * a.ndim) * a + al.reshape((-1,) + (1,) * a.ndim) * b
-        ),
-        params0,
-        params1,
-    )
-
-
-@eqx.filter_jit
-def loss_along(problem, path: Params) -> Float[Array, " n"]:
-    """`problem.loss` at every point of a stacked path (vmapped, jitted)."""
-    return jax.vmap(problem.loss)(path)
-
-
-def loss_barrier(
-    problem, params0: Params, params1: Params, *, num: int = 51
-) -> tuple[Scalar, Float[Array, " num"]]:
-    r"""Loss barrier on the straight line (Frankle et al. 2020; Ainsworth et al. 2023):
-
-    $$\max_{\alpha\in[0,1]} L((1-\alpha)\theta_0+\alpha\theta_1)
-    - [(1-\alpha)L(\theta_0) + \alpha L(\theta_1)],$$
-
-    on `num` equally spaced α. Returns `(barrier, losses along the line)`."""
-    if int(num) < 2:
-        raise ValueError(f"num: need at least 2 points, got {num}")
-    alphas = jnp.linspace(0.0, 1.0, int(num))
-    losses = loss_along(problem, interpolate(params0, params1, alphas))
-    chord = (1 - alphas) * losses[0] + alphas * losses[-1]
-    return jnp.max(losses - chord), losses

@@ -1,27 +1,104 @@
-r"""Gradient flow and gradient descent along a channel.
+r"""Gradient flow along a channel: the Rosenbrock solver `ROS2` (a diffrax solver) and the
+geometric time grid it steps on, through `toymodels.dynamics.gradient_flow`.
 
 The flow along a channel is very stiff (the sharpness grows like $1/\varepsilon^2$ while the
-drift is $O(\varepsilon^3)$) and has to be followed to $t\sim10^9$. `channel_flow` uses the
-L-stable linearly implicit Rosenbrock method ROS2 (Verwer et al. 1999,
-$\gamma = 1 + 1/\sqrt2$, second order) with the exact dense Hessian, on a geometric time
-grid $t_{n+1} = (1+\delta)t_n$ (constant steps in $\log t$), in `lax.scan`; between the
-requested save times it takes `substeps` steps per save interval at least. (diffrax's
-Kvaerno5 with PID control rejected most steps on this problem and did not reach $t = 10^9$
-within $10^5$ steps; `flow_diffrax` keeps it for short horizons, where the tests compare
-the two.) `gradient_descent` is plain full-batch GD in `lax.scan`, which stalls where the
-sharpness reaches $2/\eta$ (edge of stability).
+drift is $O(\varepsilon^3)$) and has to be followed to $t\sim10^9$. `channel_flow` integrates
+it with `ROS2` on a geometric time grid $t_{n+1} = (1+\delta)t_n$ (constant steps in
+$\log t$, `log_step_grid`) given to `diffrax.StepTo`. Gradient descent on the same toy is
+`toymodels.dynamics.run` with `toymodels.dynamics.GD`; it stalls where the sharpness reaches
+$2/\eta$ (edge of stability).
 """
+
+from collections.abc import Callable
+from typing import ClassVar
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
+import jax.scipy.linalg as jsl
 import numpy as np
-from jaxtyping import Array, ArrayLike
+import optimistix as optx
+from jaxtyping import ArrayLike
 
 from ..._custom_types import Params
 from ..._validation import check_positive
+from ...dynamics import FlowResult, gradient_flow
+
+
+_SolverState = None
+
+
+class ROS2(diffrax.AbstractAdaptiveSolver):
+    r"""The L-stable linearly implicit Rosenbrock method ROS2 (Verwer, Spee, Blom & Hundsdorfer
+    1999), second order, with the exact dense Jacobian $J = \partial f/\partial y$ of the
+    vector field at the start of each step and $\gamma = 1 + 1/\sqrt2$:
+
+    $$(I - \gamma hJ)k_1 = f(t_0, y_0),\quad (I - \gamma hJ)k_2 = f(t_0 + h, y_0 + hk_1) - 2k_1,
+    \quad y_1 = y_0 + \tfrac32hk_1 + \tfrac12hk_2,$$
+
+    one LU factorisation per step, no nonlinear solve. The error estimate is the difference
+    to the embedded first-order solution $y_0 + hk_1$, i.e. $\tfrac12h(k_1 + k_2)$, so the
+    solver also works with `diffrax.PIDController`; dense output is linear.
+
+    Why it exists: on the channel flow of the erf toy, diffrax's `Kvaerno5` (with Newton
+    stage solves and PID control) rejected most steps and did not reach $t = 10^9$ within
+    $10^5$ steps; ROS2 on a grid with steps $h = \delta t$ gets there in about $2000$ steps
+    (for $\delta = 0.01$), stably, because it is L-stable and has no nonlinear solve that
+    could fail. Dense Jacobian: for small problems (a few hundred parameters at most).
+    """
+
+    term_structure: ClassVar = diffrax.ODETerm
+    interpolation_cls: ClassVar[Callable[..., diffrax.LocalLinearInterpolation]] = (
+        diffrax.LocalLinearInterpolation
+    )
+
+    def order(self, terms):
+        del terms
+        return 2
+
+    def init(self, terms, t0, t1, y0, args) -> _SolverState:
+        del terms, t0, t1, y0, args
+        return None
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        del solver_state, made_jump
+        flat0, unravel = jax.flatten_util.ravel_pytree(y0)
+
+        def f(t, x):
+            return jax.flatten_util.ravel_pytree(terms.vf(t, unravel(x), args))[0]
+
+        h = terms.contr(t0, t1)
+        dtype = flat0.dtype
+        gamma = jnp.asarray(1.0 + 1.0 / np.sqrt(2.0), dtype)
+        jac = jax.jacfwd(lambda x: f(t0, x))(flat0)
+        lu = jsl.lu_factor(jnp.eye(flat0.size, dtype=dtype) - gamma * h * jac)
+        k1 = jsl.lu_solve(lu, f(t0, flat0))
+        k2 = jsl.lu_solve(lu, f(t1, flat0 + h * k1) - 2.0 * k1)
+        flat1 = flat0 + 1.5 * h * k1 + 0.5 * h * k2
+        y1 = unravel(flat1)
+        y_error = unravel(0.5 * h * (k1 + k2))
+        ok = jnp.all(jnp.isfinite(flat1))
+        result = diffrax.RESULTS.where(ok, diffrax.RESULTS.successful, diffrax.RESULTS.nonfinite)
+        return y1, y_error, dict(y0=y0, y1=y1), None, result
+
+    def func(self, terms, t0, y0, args):
+        return terms.vf(t0, y0, args)
+
+
+class _StepTo(diffrax.StepTo, diffrax.AbstractAdaptiveStepSizeController):
+    """`diffrax.StepTo` that `gradient_flow` recognises as needing `dt0=None`.
+
+    Workaround: `toymodels.dynamics.gradient_flow` (at commit fbb7755) replaces its `dt0`
+    argument by `t1 / max_steps` for every non-adaptive controller, which `StepTo` rejects.
+    Marking the controller adaptive makes it pass `dt0=None`; the steps are still exactly
+    `ts` (`StepTo`'s own `init`/`adapt_step_size`; the tolerances are unused: `ROS2` has no
+    nonlinear solve). Replace by `diffrax.StepTo` once `gradient_flow` passes `dt0` on."""
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    norm: Callable = eqx.field(static=True, default=optx.rms_norm)
 
 
 def _check_ts(ts):
@@ -33,115 +110,46 @@ def _check_ts(ts):
     return ts
 
 
-def channel_flow(
-    problem, params0: Params, ts: ArrayLike, *, rel_step: float = 0.01, t_start: float = 1e-4
-) -> Params:
-    r"""Gradient flow $\dot\theta = -\nabla L$ of `problem.loss` from `params0` at $t=0$,
-    saved at the increasing times `ts` (> `t_start`). ROS2 with steps $h = $ `rel_step`·t
-    (and `t_start` for the first step); returns the stacked params (leading axis len(ts))."""
+def log_step_grid(ts: ArrayLike, *, rel_step: float = 0.01, t_start: float = 1e-4) -> np.ndarray:
+    r"""Step boundaries for `diffrax.StepTo`: $0$, `t_start`, then geometric steps of relative
+    size at most `rel_step` ($h \le \delta t$) with every time of the increasing `ts`
+    (all > `t_start`) hit exactly."""
     ts = _check_ts(ts)
     check_positive("rel_step", rel_step)
     check_positive("t_start", t_start)
     if ts[0] <= t_start:
         raise ValueError(f"ts: the first time must exceed t_start={t_start}")
-    # Step boundaries: geometric from t_start, with the save times inserted exactly.
-    knots = [0.0, t_start]
-    save_idx = []
+    knots = [np.zeros(1), np.array([float(t_start)])]
+    t_prev = float(t_start)
     for t in ts:
-        t_prev = knots[-1]
         n = max(1, int(np.ceil(np.log(t / t_prev) / np.log1p(rel_step))))
-        knots += list(np.geomspace(t_prev, t, n + 1)[1:])
-        knots[-1] = float(t)
-        save_idx.append(len(knots) - 1)
-    hs = np.diff(np.asarray(knots))
-    x0, unravel = jax.flatten_util.ravel_pytree(params0)
-    xs = _ros2(problem, params0, jnp.asarray(hs, x0.dtype))
-    xs = jnp.concatenate([x0[None], xs])[np.asarray(save_idx)]
-    return jax.vmap(unravel)(xs)
+        seg = np.geomspace(t_prev, t, n + 1)[1:]
+        seg[-1] = float(t)
+        knots.append(seg)
+        t_prev = float(t)
+    return np.concatenate(knots)
 
 
-@eqx.filter_jit
-def _ros2(problem, params0, hs):
-    x0, unravel = jax.flatten_util.ravel_pytree(params0)
-
-    def f(x):
-        return -jax.grad(lambda z: problem.loss(unravel(z)))(x)
-
-    jac = jax.jacfwd(f)
-    gamma = 1.0 + 1.0 / jnp.sqrt(2.0)
-    eye = jnp.eye(x0.size, dtype=x0.dtype)
-
-    def step(x, h):
-        W = eye - gamma * h * jac(x)
-        lu = jax.scipy.linalg.lu_factor(W)
-        k1 = jax.scipy.linalg.lu_solve(lu, f(x))
-        k2 = jax.scipy.linalg.lu_solve(lu, f(x + h * k1) - 2.0 * k1)
-        xn = x + 1.5 * h * k1 + 0.5 * h * k2
-        return xn, xn
-
-    return jax.lax.scan(step, x0, hs)[1]
-
-
-def flow_diffrax(problem, params0: Params, ts: ArrayLike, *, rtol=1e-10, atol=1e-12) -> Params:
-    """Reference: the same flow with diffrax Kvaerno5 + PID (for short horizons)."""
+def channel_flow(
+    problem, params0: Params, ts: ArrayLike, *, rel_step: float = 0.01, t_start: float = 1e-4
+) -> FlowResult:
+    r"""Gradient flow $\dot\theta = -\nabla L$ of `problem.loss` from `params0` at $t=0$,
+    saved at the increasing times `ts` (> `t_start`): `toymodels.dynamics.gradient_flow`
+    with `ROS2()` on the grid `log_step_grid(ts, rel_step=..., t_start=...)` (steps
+    $h = $ `rel_step`$\cdot t$, `t_start` for the first). Returns the `FlowResult` (the
+    stacked params at `ts` are its `ys`)."""
     ts = _check_ts(ts)
-    x0, unravel = jax.flatten_util.ravel_pytree(params0)
-    ys = _kvaerno(problem, params0, jnp.asarray(ts, x0.dtype), rtol, atol)
-    return jax.vmap(unravel)(ys)
-
-
-@eqx.filter_jit
-def _kvaerno(problem, params0, ts, rtol, atol):
-    x0, unravel = jax.flatten_util.ravel_pytree(params0)
-
-    def field(t, x, args):
-        return -jax.grad(lambda z: problem.loss(unravel(z)))(x)
-
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(field),
-        diffrax.Kvaerno5(),
-        t0=0.0,
-        t1=ts[-1],
-        dt0=1e-4,
-        y0=x0,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        max_steps=100_000,
+    grid = log_step_grid(ts, rel_step=rel_step, t_start=t_start)
+    return gradient_flow(
+        problem,
+        params0,
+        t1=float(ts[-1]),
+        solver=ROS2(),
+        stepsize_controller=_StepTo(ts=grid),
+        dt0=None,
+        save=diffrax.SaveAt(ts=ts),
+        max_steps=grid.size,
     )
-    return sol.ys
-
-
-def gradient_descent(problem, params0: Params, *, lr: float, steps: int) -> Params:
-    """`steps` full-batch GD steps θ ← θ − lr·∇L (lax.scan); returns the final params."""
-    check_positive("lr", lr)
-    if int(steps) < 1:
-        raise ValueError(f"steps: must be >= 1, got {steps}")
-    return _gd(problem, params0, jnp.asarray(float(lr)), int(steps))
-
-
-@eqx.filter_jit
-def _gd(problem, params0, lr, steps):
-    x0, unravel = jax.flatten_util.ravel_pytree(params0)
-    g = jax.grad(lambda z: problem.loss(unravel(z)))
-
-    def body(x, _):
-        return x - lr * g(x), None
-
-    return unravel(jax.lax.scan(body, x0, None, length=steps)[0])
-
-
-@eqx.filter_jit
-def loss_and_grad(problem, params: Params):
-    """`(loss, gradient)` of `problem.loss` at `params` (jitted once per shape)."""
-    return jax.value_and_grad(problem.loss)(params)
-
-
-@eqx.filter_jit
-def sharpness(problem, params: Params) -> Array:
-    """Largest Hessian eigenvalue of `problem.loss` (dense; for tiny problems)."""
-    x, unravel = jax.flatten_util.ravel_pytree(params)
-    H = jax.hessian(lambda z: problem.loss(unravel(z)))(x)
-    return jnp.linalg.eigvalsh(H)[-1]
 
 
 def loglog_slope(t: ArrayLike, y: ArrayLike, *, t_min: float = 0.0) -> float:

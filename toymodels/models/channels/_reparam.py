@@ -103,6 +103,18 @@ def weightnorm(params: Params) -> Float[Array, ""]:
     return jnp.sum(x**2) / (2 * x.size)
 
 
+class ChannelDetection(eqx.Module):
+    """Output of `detect_channel`: the three criteria's values (`weightnorm`,
+    `cosine_distance` of the closest pair, `update_fraction` on that pair), the `pair`
+    `(i, j)`, and `is_channel` (all three criteria met)."""
+
+    weightnorm: float
+    cosine_distance: float
+    update_fraction: float
+    pair: tuple[int, int]
+    is_channel: bool
+
+
 def detect_channel(
     params: Params,
     update: Params,
@@ -111,14 +123,13 @@ def detect_channel(
     norm_threshold: float = 1e3,
     cosine_threshold: float = 1e-3,
     fraction_threshold: float = 0.9,
-) -> dict:
+) -> ChannelDetection:
     r"""The paper's three channel criteria at `params` with the latest parameter `update`
     (e.g. the last step of a flow): (i) `weightnorm > norm_threshold`; (ii) the smallest
     cosine distance $1 - \cos(\tilde w_i, \tilde w_j)$ between two neurons of `layer` below
     `cosine_threshold`; (iii) more than `fraction_threshold` of the update's squared norm on
     the coordinates of that pair (incoming and outgoing weights; our reading of "updates
-    inside the channel subspace"). Returns a dict with the three values, the pair and
-    `is_channel` (all three)."""
+    inside the channel subspace"). Returns a `ChannelDetection`."""
     check_mlp("params", params, layer=layer)
     n = width(params, layer=layer)
     if n < 2:
@@ -138,15 +149,11 @@ def detect_channel(
     u, _ = jax.flatten_util.ravel_pytree(update)
     frac = jnp.sum((m * u) ** 2) / jnp.sum(u**2)
     wn = weightnorm(params)
-    out = {
-        "weightnorm": float(wn),
-        "cosine_distance": float(cosd[i, j]),
-        "update_fraction": float(frac),
-        "pair": (i, j),
-    }
-    out["is_channel"] = (
-        out["weightnorm"] > norm_threshold
-        and out["cosine_distance"] < cosine_threshold
-        and out["update_fraction"] > fraction_threshold
+    wn, cd, fr = float(wn), float(cosd[i, j]), float(frac)
+    return ChannelDetection(
+        weightnorm=wn,
+        cosine_distance=cd,
+        update_fraction=fr,
+        pair=(int(i), int(j)),
+        is_channel=bool(wn > norm_threshold and cd < cosine_threshold and fr > fraction_threshold),
     )
-    return out

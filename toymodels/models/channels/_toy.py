@@ -31,6 +31,14 @@ from ...problems import AbstractProblem
 from ._special import erf_pair, erf_pair_nobias, erf_pair_onebias
 
 
+class GLUFit(eqx.Module):
+    r"""The optimal GLU readout `(c, a)` at one gate weight and the loss $\ell(w, 0)$ there."""
+
+    c: Array
+    a: Array
+    loss: Array
+
+
 class ErfToy(AbstractProblem):
     """Population loss of a bias-free scalar-input erf student against a biased erf teacher
     (module docs). `init` draws LeCun-normal weights of `width` neurons."""
@@ -87,8 +95,8 @@ class ErfToy(AbstractProblem):
         return jax.scipy.special.erf((x[:, None] * self.u + self.b) / jnp.sqrt(2.0)) @ self.v
 
     # ------------------------------------------------------------------ GLU limit
-    def glu_fit(self, w) -> tuple[Scalar, Scalar, Scalar]:
-        r"""$(c, a, \ell(w, 0))$: the optimal GLU readout at gate weight `w` and the loss."""
+    def glu_fit(self, w) -> GLUFit:
+        r"""The optimal GLU readout $(c, a)$ at gate weight `w` and the loss $\ell(w, 0)$."""
         K = self.student_kernel
         g11 = K(w, w)
         g12 = jax.jacfwd(lambda s: K(w, s))(w)
@@ -98,16 +106,17 @@ class ErfToy(AbstractProblem):
         G = jnp.array([[g11, g12], [g12, g22]])
         r = jnp.array([r1, r2])
         c, a = jnp.linalg.solve(G, r)
-        return c, a, self.target_norm() - r @ jnp.array([c, a])
+        return GLUFit(c=c, a=a, loss=self.target_norm() - r @ jnp.array([c, a]))
 
     def glu_loss(self, w) -> Scalar:
         r"""$\ell(w, 0)$, the loss at the end of a channel with gate weight `w`."""
-        return self.glu_fit(w)[2]
+        return self.glu_fit(w).loss
 
     def channel_curvature(self, w) -> Scalar:
         r"""$h(w)$, the $\varepsilon^2$ coefficient of the loss along the channel at the
         optimal $(c, a)$ (module docs)."""
-        c, a, _ = self.glu_fit(w)
+        fit = self.glu_fit(w)
+        c, a = fit.c, fit.a
         K = self.student_kernel
 
         def resid_proj(s):  # E[σ(s x) (f0 - f*)] as a function of the first weight
@@ -165,17 +174,42 @@ _glu_dloss = _padded(_glu_dloss_jit)
 _glu_h = _padded(_glu_h_jit)
 
 
-def glu_loss_curve(toy: ErfToy, ws: ArrayLike) -> dict[str, np.ndarray]:
-    r"""$\ell(w, 0)$, optimal $(c, a)$ and $h(w)$ at the gate weights `ws` (numpy arrays
-    keyed `w, loss, c, a, h`)."""
+class GLUCurve(eqx.Module):
+    r"""The loss at the end of channels against the gate weight: `w`, $\ell(w, 0)$ (`loss`),
+    the optimal GLU readout (`c`, `a`) and the $\varepsilon^2$ coefficient `h` (numpy arrays
+    of one shape)."""
+
+    w: np.ndarray
+    loss: np.ndarray
+    c: np.ndarray
+    a: np.ndarray
+    h: np.ndarray
+
+
+class GLUCriticalPoints(GLUCurve):
+    r"""`GLUCurve` at the critical points of $\ell(\cdot, 0)$, with `kind` (+1 minimum,
+    −1 maximum)."""
+
+    kind: np.ndarray
+
+
+def glu_loss_curve(toy: ErfToy, ws: ArrayLike) -> GLUCurve:
+    r"""$\ell(w, 0)$, optimal $(c, a)$ and $h(w)$ at the gate weights `ws`."""
     ws = jnp.atleast_1d(as_float_array("ws", ws, ndim=(0, 1)))
-    c, a, loss = (np.asarray(t) for t in _glu_fit(toy, ws))
-    return {"w": np.asarray(ws), "loss": loss, "c": c, "a": a, "h": np.asarray(_glu_h(toy, ws))}
+    fit = _glu_fit(toy, ws)
+    return GLUCurve(
+        w=np.asarray(ws),
+        loss=np.asarray(fit.loss),
+        c=np.asarray(fit.c),
+        a=np.asarray(fit.a),
+        h=np.asarray(_glu_h(toy, ws)),
+    )
 
 
 def _roots(fn, lo, hi, num, steps=60):
     """Sign changes of the vectorised `fn` on a grid, refined by bisection. Returns the
-    roots and the sign of the slope there."""
+    roots and the sign of the slope there. (A bisection on the scalar gate weight $w$ of
+    the closed-form GLU limit, all brackets at once: it moves no params.)"""
     grid = np.linspace(lo, hi, int(num))
     vals = np.asarray(fn(jnp.asarray(grid)))
     idx = np.where(np.sign(vals[1:]) * np.sign(vals[:-1]) < 0)[0]
@@ -191,19 +225,17 @@ def _roots(fn, lo, hi, num, steps=60):
 
 def glu_critical_points(
     toy: ErfToy, *, lo: float = 0.3, hi: float = 6.0, num: int = 200
-) -> dict[str, np.ndarray]:
+) -> GLUCriticalPoints:
     r"""Critical points $w$ of $\ell(w, 0)$ in $[lo, hi]$ (sign changes of $\partial_w\ell$ on
     a grid of `num` points, bisected to machine precision), with their losses, optimal
-    $(c, a)$, $h(w)$ and `kind` (+1 minimum, −1 maximum). Returns numpy arrays keyed
-    `w, loss, c, a, h, kind`."""
+    $(c, a)$, $h(w)$ and `kind` (+1 minimum, −1 maximum)."""
     if int(num) < 3:
         raise ValueError(f"num: need at least 3 grid points, got {num}")
     if not hi > lo:
         raise ValueError(f"hi: must exceed lo, got lo={lo}, hi={hi}")
     ws, kind = _roots(lambda w: _glu_dloss(toy, w), lo, hi, num)
-    out = glu_loss_curve(toy, ws)
-    out["kind"] = kind
-    return out
+    cu = glu_loss_curve(toy, ws)
+    return GLUCriticalPoints(w=cu.w, loss=cu.loss, c=cu.c, a=cu.a, h=cu.h, kind=kind)
 
 
 def stable_channel_interval(
@@ -231,13 +263,19 @@ def channel_params(c: float, a: float, w: float, eps: float) -> Params:
     )
 
 
-def channel_rate(
-    t: ArrayLike, *, a: float, h: float
-) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
+class ChannelRate(eqx.Module):
+    r"""The predicted flow along a channel at times `t`: `eps` $=\varepsilon(t)$ and `excess`
+    $= L - L_\infty$."""
+
+    eps: Float[Array, "..."]
+    excess: Float[Array, "..."]
+
+
+def channel_rate(t: ArrayLike, *, a: float, h: float) -> ChannelRate:
     r"""Gradient-flow rate along a channel (projection of the flow onto the channel curve,
     `derivations/channels.py`): $\varepsilon(t) = (a^2/(16ht))^{1/4}$ and
     $L - L_\infty = h\varepsilon^2 = |a|\sqrt h/(4\sqrt t)$ for large $t$."""
     check_positive("h", h)
     t = jnp.asarray(t)
     eps = (a**2 / (16.0 * h * t)) ** 0.25
-    return eps, h * eps**2
+    return ChannelRate(eps=eps, excess=h * eps**2)
