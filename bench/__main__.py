@@ -2,6 +2,7 @@
 
 python -m bench              # all
 python -m bench curvature    # bench_curvature.py only
+python -m bench engine       # bench_engine.py: dynamics.run against the old host-loop train
 """
 
 import importlib
