@@ -111,9 +111,16 @@ def _init_state(opt, params):
 
 
 def _old_train(
-    problem, params0, optimizer, *, num_steps, batch_size=None, replace=False, key=None,
+    problem,
+    params0,
+    optimizer,
+    *,
+    num_steps,
+    batch_size=None,
+    replace=False,
+    key=None,
     max_norm=1e10,
-):  # fmt: skip
+):
     num_steps = int(num_steps)
     if batch_size is not None:
         if not isinstance(problem, AbstractSupervisedProblem):
@@ -129,9 +136,15 @@ def _old_train(
     for b in bounds:
         if b > done:
             params, opt_state, key, chunk = _run_chunk(
-                problem, optimizer, params, opt_state, key, batch_size,
-                length=int(b - done), replace=bool(replace),
-            )  # fmt: skip
+                problem,
+                optimizer,
+                params,
+                opt_state,
+                key,
+                batch_size,
+                length=int(b - done),
+                replace=bool(replace),
+            )
             losses[done:b] = np.asarray(chunk)
             done = int(b)
             flat, _ = ravel_pytree(params)
@@ -202,16 +215,24 @@ def _case(tag, prob, p0, batch_size):
 
     def new():
         t = dynamics.run(
-            prob, p0, dynamics.GD(learning_rate=LEARNING_RATE), num_steps=NUM_STEPS,
-            key=key, batch_size=batch_size,
-        )  # fmt: skip
+            prob,
+            p0,
+            dynamics.GD(learning_rate=LEARNING_RATE),
+            num_steps=NUM_STEPS,
+            key=key,
+            batch_size=batch_size,
+        )
         return t.params, t.loss
 
     def old():
         r = _old_train(
-            prob, p0, _old_gd(LEARNING_RATE), num_steps=NUM_STEPS, batch_size=batch_size,
+            prob,
+            p0,
+            _old_gd(LEARNING_RATE),
+            num_steps=NUM_STEPS,
+            batch_size=batch_size,
             key=key,
-        )  # fmt: skip
+        )
         return r.final_params, r.loss
 
     if batch_size is None:

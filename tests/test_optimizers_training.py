@@ -227,8 +227,9 @@ def test_divergence_on_a_quadratic_matches_closed_form():
     prob = Quadratic(a=a)
     p0 = prob.init(jr.key(1))
     lr = 3.0
-    traj = D.run(prob, p0, D.GD(learning_rate=lr), num_steps=200, key=jr.key(0),
-                 save=D.Save(steps=[3, 150]))  # fmt: skip
+    traj = D.run(
+        prob, p0, D.GD(learning_rate=lr), num_steps=200, key=jr.key(0), save=D.Save(steps=[3, 150])
+    )
     an, th = np.asarray(a), np.asarray(p0)
     l0, thetas, losses = 0.5 * th @ an @ th, [th], []
     while True:
@@ -424,9 +425,13 @@ def test_scalar_factorization_edge_of_stability():
     out = {}
     for eta in (0.05, 0.1, 0.25, 0.28):
         r = D.train(
-            prob, p0, D.GD(learning_rate=eta), num_steps=20000, key=jr.key(0),
+            prob,
+            p0,
+            D.GD(learning_rate=eta),
+            num_steps=20000,
+            key=jr.key(0),
             sharpness_steps=[20000],
-        )  # fmt: skip
+        )
         assert r.trajectory.stop_reason == "completed" and r.trajectory.final_loss < 1e-20
         out[eta] = float(r.sharpness[-1])
         assert out[eta] <= 2 / eta + 1e-6
