@@ -16,6 +16,7 @@ Problem: closed-form population loss (erf), input 8, teacher width 4, student wi
 
 import time
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -23,7 +24,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy.integrate import solve_ivp
 
-from toymodels.dynamics import gd, gradient_flow, train
+from toymodels.dynamics import GD, gradient_flow, run
 from toymodels.problems import teacher_student_population, two_layer_init
 
 
@@ -46,25 +47,32 @@ def main() -> dict:
     jax.config.update("jax_enable_x64", True)
     prob, p0 = _setup()
     x0, unravel = ravel_pytree(p0)
-    ref = gradient_flow(prob, p0, t1=T1, ts=[0.0, T1], method="dopri8", rtol=1e-12, atol=1e-14)
-    x_ref = np.asarray(ravel_pytree(ref.final_params)[0])
+    ends = diffrax.SaveAt(ts=[0.0, T1])
+
+    def dopri8(rtol, atol):
+        return dict(
+            solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol)
+        )
+
+    ref = gradient_flow(prob, p0, t1=T1, save=ends, **dopri8(1e-12, 1e-14))
+    x_ref = np.asarray(ravel_pytree(ref.params)[0])
 
     grad = jax.jit(jax.grad(lambda x: prob.loss(unravel(x))))
     fun = lambda t, x: -np.asarray(grad(jnp.asarray(x)))  # noqa: E731
     jac = jax.jit(jax.hessian(lambda x: prob.loss(unravel(x))))
-    ref2 = gradient_flow(prob, p0, t1=T1, ts=[0.0, T1], method="dopri8", rtol=1e-13, atol=1e-15)
-    ref_check = _rel(np.asarray(ravel_pytree(ref2.final_params)[0]), x_ref)
+    ref2 = gradient_flow(prob, p0, t1=T1, save=ends, **dopri8(1e-13, 1e-15))
+    ref_check = _rel(np.asarray(ravel_pytree(ref2.params)[0]), x_ref)
     print("reference self-check", ref_check, flush=True)
 
     # --- gradient_flow (compiled once, then timed)
-    kw = dict(t1=T1, ts=[0.0, T1], rtol=1e-8, atol=1e-10)
+    kw = dict(t1=T1, save=ends, stepsize_controller=diffrax.PIDController(rtol=1e-8, atol=1e-10))
     t0 = time.perf_counter()
     gradient_flow(prob, p0, **kw)
     first_call = time.perf_counter() - t0
     t0 = time.perf_counter()
     flow = gradient_flow(prob, p0, **kw)
     flow_wall = time.perf_counter() - t0
-    flow_err = _rel(np.asarray(ravel_pytree(flow.final_params)[0]), x_ref)
+    flow_err = _rel(np.asarray(ravel_pytree(flow.params)[0]), x_ref)
     flow_evals = 6 * flow.num_steps + 3
     print("flow", flow_err, flow_evals, flow_wall, first_call, flush=True)
 
@@ -72,8 +80,9 @@ def main() -> dict:
     etas = np.array([0.2, 0.1])
     errs = []
     for eta in etas:
-        r = train(prob, p0, gd(float(eta)), num_steps=int(round(T1 / eta)))
-        errs.append(_rel(np.asarray(ravel_pytree(r.final_params)[0]), x_ref))
+        r = run(prob, p0, GD(learning_rate=eta), num_steps=int(round(T1 / eta)), key=jr.key(0))
+        assert r.stop_reason == "completed"
+        errs.append(_rel(np.asarray(ravel_pytree(r.params)[0]), x_ref))
         print("gd", eta, errs[-1], flush=True)
     errs = np.asarray(errs)
     slope = np.polyfit(np.log(etas), np.log(errs), 1)[0]
