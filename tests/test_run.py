@@ -253,3 +253,10 @@ def test_any_optax_transformation_runs(quad):
     for _ in range(3):
         p = p - 0.5 * np.clip(lam * p, -0.1, 0.1)
     np.testing.assert_allclose(traj.params, p, rtol=1e-13)
+
+
+def test_optax_lbfgs_gets_its_line_search_arguments(quad):
+    """`run` hands `value`, `grad` and `value_fn` to transformations that take them: L-BFGS
+    with its zoom line search solves a 3-d quadratic in a few steps."""
+    traj = D.run(quad, jnp.array([1.0, -2.0, 0.5]), optax.lbfgs(), num_steps=8, key=jr.key(0))
+    assert float(traj.final_loss) < 1e-20

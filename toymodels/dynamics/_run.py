@@ -399,7 +399,9 @@ def _run(
             prob = step_problem(k)
             loss, g = jax.value_and_grad(prob.loss)(params)
             loss = jnp.asarray(loss, dtype)
-            new_params, new_state = optax_update(tx, g, state, params)
+            new_params, new_state = optax_update(
+                tx, g, state, params, value=loss, value_fn=prob.loss
+            )
             l0 = jnp.where(k == 0, loss, loss0)
             bad = ~jnp.isfinite(loss) | ~_tree_finite(g)
             if stop.max_loss is not None:

@@ -20,7 +20,7 @@ from .._validation import as_float_array, check_finite, check_key
 from ..dynamics import AbstractOptimizer, Stop, run
 from ..problems._base import AbstractProblem, AbstractStochasticProblem
 from ._directions import check_like
-from ._engine import default_optimizer, with_value_fn
+from ._engine import default_optimizer
 from ._paths import _as_grid, _dtype_of, evaluate_points
 
 
@@ -261,7 +261,7 @@ def fit_curve(
     traj = run(
         cp,
         cp.init(key),
-        with_value_fn(optimizer, cp.loss),
+        optimizer,
         num_steps=num_steps,
         key=key,
         batch_size=batch_size,

@@ -32,7 +32,7 @@ from .._custom_types import Params, Scalar
 from .._validation import as_enum, as_float_array, check_finite, check_key
 from ..dynamics import AbstractOptimizer, Stop, run
 from ..problems._base import AbstractProblem
-from ._engine import default_optimizer, with_value_fn
+from ._engine import default_optimizer
 
 
 #: subspace training stops on non-finite values only (no norm or loss-ratio bound), as a
@@ -144,7 +144,7 @@ def subspace_train(
     traj = run(
         sub,
         sub.init(key),
-        with_value_fn(optimizer, sub.loss),
+        optimizer,
         num_steps=num_steps,
         key=key,
         batch_size=batch_size,
@@ -291,7 +291,7 @@ def _run_dims(problem, params0, bases, dims, keys, optimizer, num_steps, perform
             traj = run(
                 sub,
                 sub.init(key),
-                with_value_fn(optimizer, sub.loss),
+                optimizer,
                 num_steps=num_steps,
                 key=key,
                 stop=_NO_BOUNDS,
@@ -306,7 +306,7 @@ def _run_dims(problem, params0, bases, dims, keys, optimizer, num_steps, perform
 @eqx.filter_jit
 def _run_full(problem, params0, keys, optimizer, num_steps, performance):
     def per_seed(p0, key):
-        tx = with_value_fn(optimizer, problem.loss)
+        tx = optimizer
         traj = run(problem, p0, tx, num_steps=num_steps, key=key, stop=_NO_BOUNDS)
         return performance(traj.params)
 
