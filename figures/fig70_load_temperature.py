@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array
 
+import toymodels.models.load_temperature as lt
 from figures._common import FIGURES_DIR, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits, train_test_split
@@ -26,7 +26,7 @@ from toymodels.landscape import (
     model_cka,
 )
 from toymodels.linalg import eigsh, trace
-from toymodels.problems import AbstractSupervisedProblem, CrossEntropy, mlp_classification
+from toymodels.problems import mlp_classification
 from toymodels.sweep import sweep
 
 
@@ -53,48 +53,8 @@ FULL = dict(
 STORE = FIGURES_DIR / "cache" / "fig70_sweep"
 
 
-class MaskedMLP(AbstractSupervisedProblem):
-    r"""A one-hidden-layer tanh MLP of `max_width` units of which the first `width` are
-    switched on by a 0/1 `mask` (a traced field, so widths vary under `jax.vmap`).
-
-    $f(x) = W_2\,[\tanh(W_1x + b_1)\odot m] + b_2$. Switched-off units receive zero gradient
-    and zero curvature, so loss, gradients, Hessian spectrum (padded with zeros), training
-    and curves equal those of the `width`-unit MLP; init is LeCun-normal with the true fan-in
-    (`width` for $W_2$) and switched-off weights at 0."""
-
-    x: Array
-    targets: Array
-    objective: CrossEntropy
-    mask: Array
-
-    def apply(self, params, x):
-        h = jnp.tanh(x @ params[0]["w"].T + params[0]["b"]) * self.mask
-        return h @ params[1]["w"].T + params[1]["b"]
-
-    def init(self, key):
-        k1, k2 = jr.split(key)
-        d, width_max = self.x.shape[1], self.mask.shape[0]
-        dt = self.x.dtype
-        w1 = jr.normal(k1, (width_max, d), dt) / np.sqrt(d) * self.mask[:, None]
-        w2 = jr.normal(k2, (CLASSES, width_max), dt) / jnp.sqrt(jnp.sum(self.mask))
-        return (
-            {"w": w1, "b": jnp.zeros(width_max, dt)},
-            {"w": w2 * self.mask[None, :], "b": jnp.zeros(CLASSES, dt)},
-        )
-
-    def accuracy(self, params, x=None, labels=None):
-        x = self.x if x is None else x
-        labels = self.targets if labels is None else labels
-        pred = jnp.argmax(self.apply(params, x), -1).astype(labels.dtype)
-        return jnp.mean((pred == labels).astype(self.x.dtype))
-
-    def error(self, params, x=None, labels=None):
-        return 1.0 - self.accuracy(params, x, labels)
-
-
-def masked_problem(x, labels, width, max_width: int) -> MaskedMLP:
-    mask = (jnp.arange(max_width) < width).astype(x.dtype)
-    return MaskedMLP(x=x, targets=labels, objective=CrossEntropy(), mask=mask)
+def masked_problem(x, labels, width, max_width: int) -> lt.MaskedMLP:
+    return lt.masked_mlp(x, labels, width=width, max_width=max_width, num_classes=CLASSES)
 
 
 @functools.cache
@@ -118,51 +78,6 @@ def _split_and_mix(x, y, key):
     return s, h_idx, x_mix
 
 
-def train_sgd(problem, params, key, batch, *, epochs: int, micro: int):
-    r"""SGD with momentum and L2 weight decay for `epochs` passes over shuffled minibatches
-    of size `batch` (a traced multiple of `micro`; each epoch drops its last incomplete
-    batch). The gradient of a minibatch is accumulated over micro-batches of `micro`
-    samples and applied every `batch / micro` micro-steps, which equals plain minibatch SGD
-    but lets the batch size vary under `jax.vmap` at the cost of one `micro`-sized step per
-    `micro` samples. One `lax.scan` over epochs and micro-steps."""
-    n = problem.num_samples
-    per_epoch = n // micro
-    k = jnp.asarray(batch // micro)  # micro-steps per update
-    last = (n // batch) * k  # micro-steps of an epoch that belong to whole minibatches
-    perms = jax.vmap(lambda kk: jr.permutation(kk, n)[: per_epoch * micro])(jr.split(key, epochs))
-    idx = perms.reshape(epochs, per_epoch, micro)
-
-    def micro_step(carry, inp):
-        p, v, acc = carry
-        j, i = inp
-        sub = problem.with_data(problem.x[i], problem.targets[i])
-        g = jax.grad(sub.loss)(p)
-        acc = jax.tree_util.tree_map(jnp.add, acc, g)
-        do = ((j + 1) % k == 0) & (j < last)
-        v_new = jax.tree_util.tree_map(
-            lambda vi, ai, pi: MOMENTUM * vi + ai / k.astype(ai.dtype) + WEIGHT_DECAY * pi,
-            v,
-            acc,
-            p,
-        )
-        p_new = jax.tree_util.tree_map(lambda pi, vi: pi - LR * vi, p, v_new)
-        pick = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(do, a, b), new, old)
-        zero = jax.tree_util.tree_map(jnp.zeros_like, acc)
-        reset = (j + 1) % k == 0
-        acc = jax.tree_util.tree_map(lambda z, a: jnp.where(reset, z, a), zero, acc)
-        return (pick(p_new, p), pick(v_new, v), acc), None
-
-    def epoch(carry, ids):
-        p, v = carry
-        acc = jax.tree_util.tree_map(jnp.zeros_like, p)
-        (p, v, _), _ = jax.lax.scan(micro_step, (p, v, acc), (jnp.arange(per_epoch), ids))
-        return (p, v), None
-
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    (params, _), _ = jax.lax.scan(epoch, (params, zeros), idx)
-    return params
-
-
 def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
     """Everything measured at one grid point: two networks trained from independent
     initialisations and minibatch orders (a pair), their mean training loss/error, test
@@ -175,9 +90,21 @@ def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
     batch = point["batch"]
     k_init, k_train, k_eig, k_tr, k_curve = jr.split(key, 5)
     p0 = jax.vmap(problem.init)(jr.split(k_init, 2))
-    pair = jax.vmap(lambda p, k: train_sgd(problem, p, k, batch, epochs=epochs, micro=micro))(
-        p0, jr.split(k_train, 2)
-    )
+
+    def train(p, k):
+        return lt.train_sgd(
+            problem,
+            p,
+            key=k,
+            batch_size=batch,
+            micro_batch_size=micro,
+            num_epochs=epochs,
+            learning_rate=LR,
+            momentum=MOMENTUM,
+            weight_decay=WEIGHT_DECAY,
+        ).params
+
+    pair = jax.vmap(train)(p0, jr.split(k_train, 2))
     a = jax.tree_util.tree_map(lambda x: x[0], pair)
     b = jax.tree_util.tree_map(lambda x: x[1], pair)
 
@@ -189,7 +116,7 @@ def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
         return lam, trace(op, num_probes=probes, key=k2)
 
     lam, tr = jax.vmap(curvature)(pair, jr.split(k_eig, 2), jr.split(k_tr, 2))
-    curve, _ = fit_curve(
+    curve = fit_curve(
         problem,
         Bezier(a, b),
         key=k_curve,
@@ -197,7 +124,7 @@ def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
         optimizer=optax.sgd(LR, momentum=MOMENTUM),
         batch_size=CURVE_BATCH,
         weight_decay=WEIGHT_DECAY,
-    )
+    ).curve
     test = problem.with_data(s.x_test, s.y_test)
     sq = [jnp.sum((x - y) ** 2) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))]
     return {
