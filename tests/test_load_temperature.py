@@ -66,18 +66,10 @@ def test_masked_hessian_is_the_plain_hessian_padded_with_zeros(small):
     np.testing.assert_allclose(ev_masked, ref, atol=1e-12)
 
 
-def _reference_sgd(problem, params, key, batch, micro, num_steps):
+def _reference_sgd(grad_at, params, batch, micro, num_steps):
     """Minibatch SGD with momentum and weight decay, written out: each update averages the
-    gradients of `batch // micro` micro-batches, drawn as `dynamics.run` draws a stochastic
-    problem's sample at step k (fold_in(key, k), then split)."""
-    mb = lt.MicroBatches(problem=problem, batch_size=micro)
+    gradients `grad_at(params, step)` of `batch // micro` micro-batches."""
     k = batch // micro
-
-    @jax.jit
-    def grad_at(params, step):
-        _, sub = jr.split(jr.fold_in(key, step))
-        return jax.grad(mb.sample(sub).loss)(params)
-
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
     acc = jax.tree_util.tree_map(jnp.zeros_like, params)
     for step in range(num_steps):
@@ -116,8 +108,17 @@ def test_train_sgd_is_minibatch_sgd_through_run(small):
     num_steps = 2 * (96 // 8)
     assert out.loss.shape == (3, num_steps)
     assert bool(jnp.all(out.stop_reason == "completed"))
+    # micro-batches drawn as `dynamics.run` draws a stochastic problem's sample at step k:
+    # fold_in(key, k), then split
+    mb = lt.MicroBatches(problem=problem, batch_size=8)
+
+    @jax.jit
+    def grad_at(p, step):
+        _, sub = jr.split(jr.fold_in(key, step))
+        return jax.grad(mb.sample(sub).loss)(p)
+
     for i, b in enumerate([8, 16, 32]):
-        ref = _reference_sgd(problem, params, key, b, 8, num_steps)
+        ref = _reference_sgd(grad_at, params, b, 8, num_steps)
         got = jax.tree_util.tree_map(lambda a, i=i: a[i], out.params)
         for r, g in zip(jax.tree.leaves(ref), jax.tree.leaves(got)):
             np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
