@@ -151,26 +151,6 @@ def test_accumulate_gradients_on_a_quadratic():
     np.testing.assert_allclose(b.params, a.params, rtol=1e-14)
 
 
-def test_random_subset_is_a_uniform_subset():
-    n, k, draws = 9, 4, 20000
-    sub = np.asarray(
-        jax.jit(jax.vmap(lambda kk: lt.random_subset(kk, num_samples=n, size=k)))(
-            jr.split(jr.key(0), draws)
-        )
-    )
-    assert sub.min() >= 0 and sub.max() < n
-    assert all(len(set(r)) == k for r in sub[:2000])  # distinct
-    # every index appears with probability k/n, every pair with k(k-1)/(n(n-1))
-    inc = np.zeros((draws, n), bool)
-    inc[np.arange(draws)[:, None], sub] = True
-    p1, p2 = k / n, k * (k - 1) / (n * (n - 1))
-    np.testing.assert_allclose(inc.mean(0), p1, atol=4 * np.sqrt(p1 * (1 - p1) / draws))
-    pair = (inc[:, :, None] & inc[:, None, :]).mean(0)[np.triu_indices(n, 1)]
-    np.testing.assert_allclose(pair, p2, atol=4 * np.sqrt(p2 * (1 - p2) / draws))
-    full = np.asarray(lt.random_subset(jr.key(1), num_samples=6, size=6))
-    assert sorted(full.tolist()) == list(range(6))
-
-
 def test_bad_input(small):
     x, y = small
     problem = lt.masked_mlp(x, y, width=2, max_width=4, num_classes=C)
@@ -182,5 +162,3 @@ def test_bad_input(small):
         lt.train_sgd(problem, p, key=None, batch_size=8, micro_batch_size=8, **kw)
     with pytest.raises(ValueError, match="^width"):
         lt.masked_mlp(x, y, width=5, max_width=4, num_classes=C)
-    with pytest.raises(ValueError, match="^size"):
-        lt.random_subset(jr.key(0), num_samples=3, size=4)

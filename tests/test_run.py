@@ -100,7 +100,9 @@ def test_max_norm_and_loss_bounds_stop_as_diverged(quad):
 def _sgd_reference(problem, p0, lr, key, batch_size, num_steps):
     p = p0
     for k in range(num_steps):
-        idx = jr.choice(jr.fold_in(key, k), problem.num_samples, (batch_size,), replace=False)
+        idx = D.minibatch_indices(
+            jr.fold_in(key, k), num_samples=problem.num_samples, batch_size=batch_size
+        )
         g = jax.grad(problem.batch(idx).loss)(p)
         p = jax.tree.map(lambda a, b: a - lr * b, p, g)
     return p
@@ -260,3 +262,28 @@ def test_optax_lbfgs_gets_its_line_search_arguments(quad):
     with its zoom line search solves a 3-d quadratic in a few steps."""
     traj = D.run(quad, jnp.array([1.0, -2.0, 0.5]), optax.lbfgs(), num_steps=8, key=jr.key(0))
     assert float(traj.final_loss) < 1e-20
+
+
+@pytest.mark.parametrize("n, k", [(9, 4), (20, 19)])  # Floyd's draws; jr.choice's
+def test_minibatch_indices_are_a_uniform_subset(n, k):
+    draws = 20000
+    sub = np.asarray(
+        jax.jit(jax.vmap(lambda kk: D.minibatch_indices(kk, num_samples=n, batch_size=k)))(
+            jr.split(jr.key(0), draws)
+        )
+    )
+    assert sub.min() >= 0 and sub.max() < n
+    assert all(len(set(r)) == k for r in sub[:2000])  # distinct
+    # every index appears with probability k/n, every pair with k(k-1)/(n(n-1))
+    inc = np.zeros((draws, n), bool)
+    inc[np.arange(draws)[:, None], sub] = True
+    p1, p2 = k / n, k * (k - 1) / (n * (n - 1))
+    np.testing.assert_allclose(inc.mean(0), p1, atol=4 * np.sqrt(p1 * (1 - p1) / draws))
+    pair = (inc[:, :, None] & inc[:, None, :]).mean(0)[np.triu_indices(n, 1)]
+    # up to 190 pairs: 5 sigma keeps the chance of a false alarm below 1e-4 (Bonferroni)
+    np.testing.assert_allclose(pair, p2, atol=5 * np.sqrt(p2 * (1 - p2) / draws))
+    full = np.asarray(D.minibatch_indices(jr.key(1), num_samples=6, batch_size=6))
+    assert sorted(full.tolist()) == list(range(6))
+
+    with pytest.raises(ValueError, match="^batch_size"):
+        D.minibatch_indices(jr.key(0), num_samples=3, batch_size=4)

@@ -49,6 +49,7 @@ from ._run import (
     StopCode as StopCode,
     StopReason as StopReason,
     Trajectory as Trajectory,
+    minibatch_indices as minibatch_indices,
     optax_init as optax_init,
     optax_update as optax_update,
     run as run,

@@ -247,6 +247,28 @@ def optax_init(tx, params):
         return tx.init(params)
 
 
+def minibatch_indices(key: PRNGKeyArray, *, num_samples: int, batch_size: int) -> Int[Array, " B"]:
+    r"""The minibatch `run` draws: `batch_size` distinct indices, a uniformly random subset of
+    `range(num_samples)` (in no particular order). Small batches use Floyd's algorithm (for
+    $j = N - B, \dots, N - 1$ draw $t \in [0, j]$ and take $t$, or $j$ when $t$ is taken
+    already: $O(B^2)$ work in a loop over the $B$ draws); large ones `jax.random.choice(...,
+    replace=False)`, which permutes all $N$ samples."""
+    n, b = int(num_samples), int(batch_size)
+    if not 1 <= b <= n:
+        raise ValueError(f"batch_size: must be in [1, num_samples={n}], got {b}")
+    if b * b > 16 * n:
+        return jr.choice(key, n, (b,), replace=False).astype(jnp.int32)
+    keys = jr.split(key, b)
+
+    def body(i, chosen):
+        j = n - b + i
+        t = jr.randint(keys[i], (), 0, j + 1, dtype=jnp.int32)
+        t = jnp.where(jnp.any(chosen == t), j, t)
+        return chosen.at[i].set(t)
+
+    return jax.lax.fori_loop(0, b, body, jnp.full((b,), -1, jnp.int32))
+
+
 def _check_batch(problem, batch_size):
     if batch_size is None:
         return None
@@ -282,7 +304,8 @@ def run(
       `GradientTransformation` (randomness it needs lives in its state).
     - `num_steps` (static), `key` (required): the key of the run; step $k$ draws its
       minibatch (and a stochastic problem its sample) from `fold_in(key, k)`.
-    - `batch_size`: minibatches of this size, drawn without replacement within a batch, for
+    - `batch_size`: minibatches of this size (`minibatch_indices`: a uniformly random subset
+      of the samples, drawn afresh at every step), for
       any problem with the minibatch protocol (`num_samples`, `batch(indices)`: the
       supervised problems, `EquinoxProblem` with data); `None` = full data.
     - `save`: a `Save` (what to record and when); `stop`: a `Stop` (when to stop early).
@@ -358,7 +381,7 @@ def _run(
             kk, sub = jr.split(kk)
             prob = prob.sample(sub)
         if batch_size is not None:
-            idx = jr.choice(kk, problem.num_samples, (batch_size,), replace=False)
+            idx = minibatch_indices(kk, num_samples=problem.num_samples, batch_size=batch_size)
             prob = prob.batch(idx)
         return prob
 

@@ -10,6 +10,5 @@ from ._training import (
     GradientAccumulation as GradientAccumulation,
     MicroBatches as MicroBatches,
     accumulate_gradients as accumulate_gradients,
-    random_subset as random_subset,
     train_sgd as train_sgd,
 )

@@ -5,13 +5,12 @@ over): `toymodels.dynamics.run` draws micro-batches of a fixed size and
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import optax
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from ..._custom_types import Params
 from ..._validation import check_key, check_positive, is_concrete
-from ...dynamics import AbstractOptimizer, Stop, Trajectory, run
+from ...dynamics import AbstractOptimizer, Stop, Trajectory, minibatch_indices, run
 from ...problems import AbstractProblem, AbstractStochasticProblem
 
 
@@ -80,37 +79,19 @@ def accumulate_gradients(
     return optax.GradientTransformation(m.init, m.update)
 
 
-def random_subset(key: PRNGKeyArray, *, num_samples: int, size: int) -> Int[Array, " size"]:
-    r"""`size` distinct indices drawn uniformly from `range(num_samples)` (a uniformly random
-    `size`-subset, in no particular order) by Floyd's algorithm: for $j = N - k, \dots,
-    N - 1$ draw $t \in [0, j]$ and take $t$, or $j$ when $t$ is taken already. $O(k^2)$ work
-    (a `fori_loop` over the $k$ draws, not over params), where `jax.random.choice(...,
-    replace=False)` sorts a permutation of all $N$ samples."""
-    n, k = int(num_samples), int(size)
-    if not 1 <= k <= n:
-        raise ValueError(f"size: must be in [1, num_samples={n}], got {k}")
-    keys = jr.split(key, k)
-
-    def body(i, chosen):
-        j = n - k + i
-        t = jr.randint(keys[i], (), 0, j + 1, dtype=jnp.int32)
-        t = jnp.where(jnp.any(chosen == t), j, t)
-        return chosen.at[i].set(t)
-
-    return jax.lax.fori_loop(0, k, body, jnp.full((k,), -1, jnp.int32))
-
-
 class MicroBatches(AbstractStochasticProblem):
     """A stochastic problem for `toymodels.dynamics.run`: at every step the wrapped
     `problem` on a fresh micro-batch of `batch_size` samples (`indices(key)`, a uniformly
     random subset: the distribution of `run(..., batch_size=batch_size)`'s draw, by
-    `random_subset`); `loss` is the full-data loss and `init` the wrapped problem's."""
+    `toymodels.dynamics.minibatch_indices`); `loss` is the full-data loss and `init` the wrapped problem's."""
 
     problem: AbstractProblem
     batch_size: int = eqx.field(static=True)
 
     def indices(self, key: PRNGKeyArray) -> Int[Array, " B"]:
-        return random_subset(key, num_samples=self.problem.num_samples, size=self.batch_size)
+        return minibatch_indices(
+            key, num_samples=self.problem.num_samples, batch_size=self.batch_size
+        )
 
     def sample(self, key: PRNGKeyArray) -> AbstractProblem:
         return self.problem.batch(self.indices(key))
