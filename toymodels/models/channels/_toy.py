@@ -156,13 +156,14 @@ _glu_h_jit = jax.jit(jax.vmap(lambda toy, w: toy.channel_curvature(w), in_axes=(
 
 
 def _padded(fn):
-    """Call `fn(toy, w)` on `w` padded to 16 or a multiple of 256 points (few shapes, few
-    compilations)."""
+    """Call `fn(toy, w)` on `w` padded to a multiple of 256 points: one shape for grids and
+    bisection brackets alike, so each kernel compiles once (compiling dominates; 256
+    evaluations cost next to nothing)."""
 
     def call(toy, w):
         w = jnp.asarray(w)
         n = w.shape[0]
-        size = 16 if n <= 16 else 256 * (-(-n // 256))
+        size = 256 * max(1, -(-n // 256))
         wp = jnp.concatenate([w, jnp.full((size - n,), 1.0, w.dtype)])
         return jax.tree_util.tree_map(lambda t: t[:n], fn(toy, wp))
 
