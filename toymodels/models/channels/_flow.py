@@ -38,13 +38,15 @@ class ROS2(diffrax.AbstractAdaptiveSolver):
     $$(I - \gamma hJ)k_1 = f(t_0, y_0),\quad (I - \gamma hJ)k_2 = f(t_0 + h, y_0 + hk_1) - 2k_1,
     \quad y_1 = y_0 + \tfrac32hk_1 + \tfrac12hk_2,$$
 
-    one LU factorisation per step, no nonlinear solve. The error estimate is the difference
+    one LU factorisation per step, no nonlinear solve, no $\partial f/\partial t$ (it stays
+    second order for non-autonomous fields; `tests/test_channels.py` checks it). The error
+    estimate is the difference
     to the embedded first-order solution $y_0 + hk_1$, i.e. $\tfrac12h(k_1 + k_2)$, so the
     solver also works with `diffrax.PIDController`; dense output is linear.
 
     Why it exists: on the channel flow of the erf toy, diffrax's `Kvaerno5` (with Newton
     stage solves and PID control) rejected most steps and did not reach $t = 10^9$ within
-    $10^5$ steps; ROS2 on a grid with steps $h = \delta t$ gets there in about $2000$ steps
+    $10^5$ steps; ROS2 on a grid with steps $h = \delta t$ gets there in about $3000$ steps
     (for $\delta = 0.01$), stably, because it is L-stable and has no nonlinear solve that
     could fail. Dense Jacobian: for small problems (a few hundred parameters at most).
     """
