@@ -208,6 +208,12 @@ def find_critical_point(
     )
 
 
+@eqx.filter_jit
+def _value_and_grad(problem, params):
+    loss, g = jax.value_and_grad(problem.loss)(params)
+    return loss, ravel_pytree(g)[0]
+
+
 def classify(
     problem,
     params: Params,
@@ -225,8 +231,8 @@ def classify(
     from ..linalg import eigsh  # noqa: PLC0415
 
     check_problem(problem)
-    flat, unravel = flatten_params("params", params)
-    loss, g = jax.value_and_grad(flat_loss(problem, unravel))(flat)
+    flat, _ = flatten_params("params", params)
+    loss, g = _value_and_grad(problem, params)
     if matrix_free:
         if key is None:
             raise TypeError("key: matrix-free classification (Lanczos) needs a PRNG key")

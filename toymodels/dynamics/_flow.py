@@ -161,11 +161,6 @@ def _solve(
         return value
 
     event = diffrax.Event(stop_value, root_finder=_TimeBisection(rtol=1e-14, atol=1e-14))
-    dt0 = (
-        None
-        if isinstance(stepsize_controller, diffrax.AbstractAdaptiveStepSizeController)
-        else (t1 / max_steps)
-    )
     sol = diffrax.diffeqsolve(
         term,
         solver,

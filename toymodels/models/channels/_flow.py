@@ -13,13 +13,11 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
-import equinox as eqx
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
-import optimistix as optx
 from jaxtyping import ArrayLike
 
 from ..._custom_types import Params
@@ -90,20 +88,6 @@ class ROS2(diffrax.AbstractAdaptiveSolver):
         return terms.vf(t0, y0, args)
 
 
-class _StepTo(diffrax.StepTo, diffrax.AbstractAdaptiveStepSizeController):
-    """`diffrax.StepTo` that `gradient_flow` recognises as needing `dt0=None`.
-
-    Workaround: `toymodels.dynamics.gradient_flow` (at commit fbb7755) replaces its `dt0`
-    argument by `t1 / max_steps` for every non-adaptive controller, which `StepTo` rejects.
-    Marking the controller adaptive makes it pass `dt0=None`; the steps are still exactly
-    `ts` (`StepTo`'s own `init`/`adapt_step_size`; the tolerances are unused: `ROS2` has no
-    nonlinear solve). Replace by `diffrax.StepTo` once `gradient_flow` passes `dt0` on."""
-
-    rtol: float = 0.0
-    atol: float = 0.0
-    norm: Callable = eqx.field(static=True, default=optx.rms_norm)
-
-
 def _check_ts(ts):
     ts = np.asarray(ts, dtype=float)
     if ts.ndim != 1 or ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
@@ -148,7 +132,7 @@ def channel_flow(
         params0,
         t1=float(ts[-1]),
         solver=ROS2(),
-        stepsize_controller=_StepTo(ts=grid),
+        stepsize_controller=diffrax.StepTo(ts=grid),
         dt0=None,
         save=diffrax.SaveAt(ts=ts),
         max_steps=grid.size,
