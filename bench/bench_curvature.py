@@ -52,7 +52,7 @@ def _setup():
     x = jr.normal(k1, (N, SIZES[0]), jnp.float32)
     teacher = jr.normal(k2, (SIZES[0], SIZES[-1]), jnp.float32)
     labels = jnp.argmax(x @ teacher + 0.5 * jr.normal(k3, (N, SIZES[-1]), jnp.float32), axis=1)
-    problem = mlp_classification(x, labels, SIZES[1:-1], num_classes=SIZES[-1])
+    problem = mlp_classification(x, labels, hidden=SIZES[1:-1], num_classes=SIZES[-1])
     params = problem.init(k4)
     return problem, params
 

@@ -275,7 +275,7 @@ def _case(tag, prob, p0, batch_size):
 def main() -> dict:
     jax.config.update("jax_enable_x64", True)
     x, y = digits(standardize=False)
-    prob = mlp_classification(x, y, (32,), num_classes=10)
+    prob = mlp_classification(x, y, hidden=(32,), num_classes=10)
     p0 = prob.init(jr.key(0))
     out = {"num_samples": int(x.shape[0]), "num_params": int(ravel_pytree(p0)[0].size)}
     out.update(_case("gd", prob, p0, None))

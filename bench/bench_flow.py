@@ -34,8 +34,8 @@ TARGET = 1e-6
 
 def _setup():
     k1, k2 = jr.split(jr.key(1))
-    teacher = two_layer_init(k1, 8, 4)
-    prob = teacher_student_population(teacher, 16)
+    teacher = two_layer_init(key=k1, dim=8, width=4)
+    prob = teacher_student_population(teacher, width=16)
     return prob, prob.init(k2)
 
 

@@ -27,7 +27,7 @@ def _problem(n, d, hidden, classes):
     kx, ky = jr.split(jr.key(0))
     x = jr.normal(kx, (n, d), jnp.float32)
     y = jr.randint(ky, (n,), 0, classes)
-    return mlp_classification(x, y, hidden, activation="relu", num_classes=classes)
+    return mlp_classification(x, y, hidden=hidden, activation="relu", num_classes=classes)
 
 
 def _best_of(fn, repeats):

@@ -28,11 +28,11 @@ U0 = 1e-3
 
 def flow_mode_strength(s: float, *, dim: int, hidden: int, num_samples: int, ts, key):
     """Integrate the full network's gradient flow; read off the mode strength W₂W₁e₁."""
-    x = whitened_inputs(key, num_samples, dim)
+    x = whitened_inputs(key=key, num_samples=num_samples, dim=dim)
     e1 = jnp.zeros(dim).at[0].set(1.0)
     y = s * x[:, 0]
-    problem = deep_linear_regression(x, y, (hidden,))
-    params0 = balanced_rank_one_init(e1, hidden, 1, U0)
+    problem = deep_linear_regression(x, y, hidden=(hidden,))
+    params0 = balanced_rank_one_init(e1, hidden=hidden, out=1, u0=U0)
     sol = gradient_flow(
         problem,
         params0,

@@ -21,7 +21,7 @@ def problem(key):
     k1, k2 = jr.split(key)
     x = jr.normal(k1, (64, 4))
     y = np.sin(2 * x[:, 0]) * np.cos(x[:, 1]) + 0.5 * x[:, 2] * x[:, 3]
-    return mlp_regression(x, y, (16, 16)), k2
+    return mlp_regression(x, y, hidden=(16, 16)), k2
 
 
 def compute(*, fast: bool) -> dict:

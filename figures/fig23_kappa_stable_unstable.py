@@ -27,7 +27,7 @@ def compute(*, fast: bool) -> dict:
     k1, k2 = jr.split(jr.key(SEED))
     x = jr.normal(k1, (64, 2))
     y = jnp.sin(2 * x[:, 0]) * jnp.cos(x[:, 1])
-    prob = mlp_regression(x, y, (16,))
+    prob = mlp_regression(x, y, hidden=(16,))
     p0 = prob.init(k2)
     steps = 600 if fast else 3000
     every = 150 if fast else 100

@@ -22,9 +22,9 @@ PAPER = "Goodfellow, Vinyals & Saxe 2015 (symmetry-channels-minima §4)"
 
 def compute(*, fast: bool) -> dict:
     k_split, k_init, k_run = jr.split(jr.key(SEED), 3)
-    split = digits_split(k_split, dtype=jnp.float32)
+    split = digits_split(key=k_split, dtype=jnp.float32)
     hidden = (32,) if fast else (128, 128)
-    train = mlp_classification(split.x_train, split.y_train, hidden, activation="tanh")
+    train = mlp_classification(split.x_train, split.y_train, hidden=hidden, activation="tanh")
     test = train.with_data(split.x_test, split.y_test)
     p0 = train.init(k_init)
     steps = 300 if fast else 2000

@@ -28,11 +28,11 @@ def _rescale(params, c):
 
 def compute(*, fast: bool) -> dict:
     k_split, k_init, k_dir, k_plane, k_run = jr.split(jr.key(SEED), 5)
-    split = digits_split(k_split)
+    split = digits_split(key=k_split)
     # a smallish init (0.3 × LeCun) starts near the saddle at the origin, as after "breaking
     # symmetry with a random initialization"; full-batch heavy-ball steps
     problem = mlp_classification(
-        split.x_train, split.y_train, (32, 32), activation="relu", init_scale=0.3
+        split.x_train, split.y_train, hidden=(32, 32), activation="relu", init_scale=0.3
     )
     steps, every = (300, 3) if fast else (2000, 5)
     run = dynamics.run(

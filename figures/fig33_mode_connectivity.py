@@ -24,8 +24,10 @@ PAPER = "Garipov et al. 2018; Yang et al. 2021 (hessian-goldilocks-wedges-taxono
 def compute(*, fast: bool) -> dict:
     k_data, k_init, k_curve, k_curv, k_run = jr.split(jr.key(SEED), 5)
     n = 500 if fast else 1000
-    x, y = gaussian_mixture(k_data, n, 20, 5, separation=1.0, dtype=jnp.float32)
-    problem = mlp_classification(x, y, (64, 64), activation="relu")
+    x, y = gaussian_mixture(
+        key=k_data, num_samples=n, dim=20, num_classes=5, separation=1.0, dtype=jnp.float32
+    )
+    problem = mlp_classification(x, y, hidden=(64, 64), activation="relu")
     steps = 500 if fast else 2000
 
     def train(k_init, k_run):

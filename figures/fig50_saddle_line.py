@@ -21,10 +21,10 @@ PAPER = "Fukumizu & Amari 2000; Martinelli et al. 2025 App. A.1 (symmetry-channe
 
 def compute(*, fast: bool) -> dict:
     k1, k2, k3 = jr.split(jr.key(SEED), 3)
-    teacher = mlp_init(k1, (2, 4, 1), bias=False, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 4, 1), bias=False, scale=2.0)
     x = jr.normal(k2, (200, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    prob = mlp_regression(x, y, 3, activation="g", bias=False)
+    prob = mlp_regression(x, y, hidden=3, activation="g", bias=False)
     # a strict local minimum: BFGS, then Newton (SVD) to a critical point
     m = dynamics.minimize(
         prob, prob.init(k3), solver=optx.BFGS(rtol=1e-12, atol=1e-12), max_steps=2000

@@ -22,11 +22,11 @@ PAPER = "Brea et al. 2019; Şimşek et al. 2021 (symmetry-channels-minima §1.2)
 
 def compute(*, fast: bool) -> dict:
     k1, k2, k3 = jr.split(jr.key(SEED), 3)
-    teacher = mlp_init(k1, (2, 3, 1), bias=True, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 3, 1), bias=True, scale=2.0)
     teacher = (teacher[0] | {"b": jr.normal(k3, (3,))}, teacher[1])
     x = jr.normal(k2, (300, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    prob = mlp_regression(x, y, 4, activation="g", bias=True)
+    prob = mlp_regression(x, y, hidden=4, activation="g", bias=True)
     p = S.add_zero_neurons(teacher, jnp.array([[0.5, -0.4]]), jnp.array([0.2]))
     num = 21 if fast else 101
     path = S.valley_path(p, 0, 1, spare=3, num=num)

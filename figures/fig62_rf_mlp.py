@@ -21,8 +21,8 @@ C = 5
 
 
 def compute(*, fast: bool) -> dict:
-    x, y = gaussian_mixture(jr.key(0), 500, 10, C, separation=1.5)
-    prob = mlp_classification(x, y, (16, 16))
+    x, y = gaussian_mixture(key=jr.key(0), num_samples=500, dim=10, num_classes=C, separation=1.5)
+    prob = mlp_classification(x, y, hidden=(16, 16))
     p0 = prob.init(jr.key(1))
     steps, every = (300, 100) if fast else (3000, 100)
     opt, save = dynamics.GD(learning_rate=0.2), dynamics.Save(every=every)
@@ -30,7 +30,9 @@ def compute(*, fast: bool) -> dict:
     sgd = dynamics.run(prob, p0, opt, num_steps=steps, key=jr.key(2), batch_size=50, save=save)
     tg = rf.track_curvature(prob, gd.saved, k=C - 1)
     ts = rf.track_curvature(prob, sgd.saved, k=C - 1, indices=range(1, len(tg.loss)))
-    relu = mlp_classification(x, y, (16, 16), activation="relu", bias=False, init_scale=2**0.5)
+    relu = mlp_classification(
+        x, y, hidden=(16, 16), activation="relu", bias=False, init_scale=2**0.5
+    )
     scales = [0.1, 0.5, 1.0, 2.0, 5.0] if fast else [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5]
     gs = rf.goldilocks_scan(relu, relu.init(jr.key(3)), scales, dim=20, key=jr.key(4))
     return {

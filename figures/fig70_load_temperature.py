@@ -69,7 +69,7 @@ def _data():
 
 def _split_and_mix(x, y, key):
     k_split, k_h, k_mix, k_lam = jr.split(key, 4)
-    s = train_test_split(k_split, x, y, test_fraction=0.25)
+    s = train_test_split(x, y, key=k_split, test_fraction=0.25)
     n = s.x_train.shape[0]
     h_idx = jr.choice(k_h, n, (HESSIAN_SAMPLES,), replace=False)
     pair = jr.choice(k_mix, n, (CKA_SAMPLES, 2))
@@ -155,7 +155,7 @@ def cross_checks(data: dict, *, max_width: int) -> dict:
     masked = masked_problem(x, y, width, max_width)
     template = masked.init(jr.key(0))
     params = ravel_pytree(template)[1](jnp.asarray(data["params_a"][0, 0, 0]))
-    plain = mlp_classification(x, y, width, num_classes=CLASSES)
+    plain = mlp_classification(x, y, hidden=width, num_classes=CLASSES)
     sliced = (
         {"w": params[0]["w"][:width], "b": params[0]["b"][:width]},
         {"w": params[1]["w"][:, :width], "b": params[1]["b"]},

@@ -108,7 +108,7 @@ def test_stable_channel_interval(toy, crit):
 def test_channel_coordinates_roundtrip_and_glu_limit(key):
     from toymodels.problems import mlp_apply, mlp_init
 
-    p = mlp_init(key, (3, 4, 2), bias=True)
+    p = mlp_init(key=key, sizes=(3, 4, 2), bias=True)
     co = ch.to_channel(p, 1, 3)
     back = ch.from_channel(p, co, 1, 3)
     assert all(

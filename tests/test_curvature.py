@@ -18,7 +18,7 @@ def mlp():
     k1, k2, k3 = jr.split(jr.key(3), 3)
     x = jr.normal(k1, (12, 3))
     y = jr.randint(k2, (12,), 0, 4)
-    problem = mlp_classification(x, y, 5, num_classes=4)
+    problem = mlp_classification(x, y, hidden=5, num_classes=4)
     params = problem.init(k3)
     return problem, params
 
@@ -108,7 +108,7 @@ def test_linear_regression_closed_form(key):
     k1, k2, k3 = jr.split(key, 3)
     x = jr.normal(k1, (16, 5))
     y = jr.normal(k2, (16,))
-    problem = mlp_regression(x, y, (), bias=False)
+    problem = mlp_regression(x, y, hidden=(), bias=False)
     params = problem.init(k3)
     np.testing.assert_allclose(
         landscape.hessian(problem, params), x.T @ x / 16, rtol=1e-10, atol=1e-12
@@ -136,7 +136,7 @@ def test_binary_logistic_and_softmax_linear_closed_forms(key):
         landscape.hessian(prob, w), (x.T * (p * (1 - p))) @ x / n, rtol=1e-10, atol=1e-12
     )
     labels = jr.randint(k4, (n,), 0, c)
-    sm = mlp_classification(x, labels, (), bias=False, num_classes=c)
+    sm = mlp_classification(x, labels, hidden=(), bias=False, num_classes=c)
     params = sm.init(k3)
     probs = jax.nn.softmax(x @ params[0]["w"].T, axis=-1)
     h_ref = (
@@ -169,7 +169,7 @@ def test_gauss_newton_split_mse_and_ce(mlp, mlp_dense, key):
     # MSE with vector outputs: G = JᵀJ/N, H_res = Σ (z − y)/N ∇²z
     k1, k2 = jr.split(key)
     y = jr.normal(k1, (12, 4))
-    reg = mlp_regression(problem.x, y, 5)
+    reg = mlp_regression(problem.x, y, hidden=5)
     p2 = reg.init(k2)
     f2, un2 = ravel_pytree(p2)
     h2 = jax.jit(jax.hessian(lambda f: reg.loss(un2(f))))(f2)

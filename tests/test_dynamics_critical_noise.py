@@ -18,8 +18,8 @@ def test_teacher_recovery_flow_then_newton():
     teacher width recovers the teacher up to permutation (and the erf sign symmetry), with
     gradient ∞-norm < 1e-12."""
     k1, k2 = jr.split(jr.key(0))
-    teacher = problems.two_layer_init(k1, 4, 3)
-    prob = problems.teacher_student_population(teacher, 3)
+    teacher = problems.two_layer_init(key=k1, dim=4, width=3)
+    prob = problems.teacher_student_population(teacher, width=3)
     flow = D.gradient_flow(prob, prob.init(k2), t1=1e4, save=diffrax.SaveAt(ts=D.log_times(1e4, 5)))
     assert flow.stop_reason == "completed"
     assert flow.final_grad_norm > 1e-8  # the flow alone is far from machine precision
@@ -64,7 +64,7 @@ def test_saddle_and_minimum_of_the_goodfellow_toy(solver):
 @pytest.mark.slow
 def test_matrix_free_newton(key):
     x = jr.normal(key, (20, 2))
-    prob = problems.mlp_regression(x, jnp.tanh(x @ jnp.array([1.0, -0.5])), (2,))
+    prob = problems.mlp_regression(x, jnp.tanh(x @ jnp.array([1.0, -0.5])), hidden=(2,))
     p0 = D.run(
         prob, prob.init(jr.key(1)), D.GD(learning_rate=0.5), num_steps=3000, key=jr.key(2)
     ).params
@@ -95,7 +95,7 @@ def regression():
     k1, k2, k3 = jr.split(jr.key(7), 3)
     x = jr.normal(k1, (6, 3))
     y = x @ jnp.array([1.0, -2.0, 0.5]) + 0.3 * jr.normal(k2, (6,))
-    prob = problems.mlp_regression(x, y, (), bias=True)  # linear: the loss is quadratic
+    prob = problems.mlp_regression(x, y, hidden=(), bias=True)  # linear: the loss is quadratic
     return prob, prob.init(k3)
 
 
@@ -152,7 +152,7 @@ def test_fisher_identity(key):
     k1, k2, k3, k4 = jr.split(key, 4)
     x = jr.normal(k1, (40, 3))
     labels = jr.randint(k2, (40,), 0, 3)
-    prob = problems.mlp_classification(x, labels, (), num_classes=3)
+    prob = problems.mlp_classification(x, labels, hidden=(), num_classes=3)
     p = jax.tree.map(lambda a: a + 0.3 * jr.normal(k3, a.shape), prob.init(k3))
     fisher = D.fisher_information(prob, p)
     h = landscape.hessian(prob, p)
@@ -164,9 +164,9 @@ def test_fisher_identity(key):
     )
     assert float(jnp.linalg.norm(mc - fisher) / jnp.linalg.norm(fisher)) < 0.08
     # a hidden layer: Fisher ≠ Hessian away from a minimum, but still PSD
-    mlp = problems.mlp_classification(x, labels, (4,), num_classes=3)
+    mlp = problems.mlp_classification(x, labels, hidden=(4,), num_classes=3)
     pm = mlp.init(k3)
     fm = D.fisher_information(mlp, pm)
     assert np.min(np.linalg.eigvalsh(fm)) > -1e-12
     with pytest.raises(ValueError, match="^problem"):
-        D.fisher_information(problems.mlp_regression(x, x[:, 0], ()), prob.init(k3))
+        D.fisher_information(problems.mlp_regression(x, x[:, 0], hidden=()), prob.init(k3))

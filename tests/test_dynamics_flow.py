@@ -115,8 +115,8 @@ def test_flat_channel_closed_form_and_barrier():
 def test_stiff_solver_matches_explicit(key, matrix_free):
     """Kvaerno5 (dense LU, or GMRES on HVPs) and Tsit5 reach the same state."""
     k1, k2 = jax.random.split(key)
-    teacher = problems.two_layer_init(k1, 3, 2)
-    prob = problems.teacher_student_population(teacher, 3)
+    teacher = problems.two_layer_init(key=k1, dim=3, width=2)
+    prob = problems.teacher_student_population(teacher, width=3)
     p0 = prob.init(k2)
     save = diffrax.SaveAt(ts=[0.0, 50.0, 200.0])
     ref = dynamics.gradient_flow(prob, p0, t1=200.0, save=save)
@@ -156,7 +156,7 @@ def test_flow_bad_input():
 @pytest.mark.slow
 def test_flow_on_mlp_params_and_max_steps(key):
     """Any params pytree; a budget too small is reported, not raised."""
-    prob = problems.mlp_regression(jnp.ones((4, 2)), jnp.arange(4.0), (3,))
+    prob = problems.mlp_regression(jnp.ones((4, 2)), jnp.arange(4.0), hidden=(3,))
     p0 = prob.init(key)
     res = dynamics.gradient_flow(prob, p0, t1=100.0, max_steps=5)
     assert res.stop_reason == "max_steps"

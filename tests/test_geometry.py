@@ -15,8 +15,8 @@ from toymodels import data, landscape as L, problems
 @pytest.fixture(scope="module")
 def relu_mlp():
     """A small ReLU MLP with non-zero biases (random point, not trained)."""
-    x, y = data.gaussian_mixture(jr.key(0), 200, 8, 4)
-    prob = problems.mlp_classification(x, y, (12, 12), activation="relu")
+    x, y = data.gaussian_mixture(key=jr.key(0), num_samples=200, dim=8, num_classes=4)
+    prob = problems.mlp_classification(x, y, hidden=(12, 12), activation="relu")
     p = prob.init(jr.key(1))
     ks = jr.split(jr.key(2), len(p))
     p = tuple(
@@ -106,8 +106,8 @@ def test_deep_linear_toy_through_generic_path_code():
     """Goodfellow's toy J = ½(1 − w₁w₂)²: the generic line code on the scalar problem and on
     the same network in the MLP layout (a 1-1-1 deep linear net) matches SymPy."""
     toy = problems.scalar_factorization(1.0, depth=2)
-    x = problems.whitened_inputs(jr.key(3), 16, 1)
-    net = problems.deep_linear_regression(x, x[:, 0], 1)
+    x = problems.whitened_inputs(key=jr.key(3), num_samples=16, dim=1)
+    net = problems.deep_linear_regression(x, x[:, 0], hidden=1)
     alphas = jnp.linspace(0.0, 1.0, 41)
     as_net = lambda w: ({"w": jnp.array([[w[0]]])}, {"w": jnp.array([[w[1]]])})
     for p0, p1 in [((0.0, 0.0), (1.0, 1.0)), ((1.0, 1.0), (-1.0, -1.0)), ((2.0, 0.5), (0.5, 2.0))]:

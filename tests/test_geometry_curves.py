@@ -100,8 +100,8 @@ def test_curvature_along_path_matches_dense_hessian():
 
 @pytest.mark.slow
 def test_fit_curve_minibatches():
-    x, y = data.gaussian_mixture(jr.key(5), 60, 4, 3)
-    prob = problems.mlp_classification(x, y, 8)
+    x, y = data.gaussian_mixture(key=jr.key(5), num_samples=60, dim=4, num_classes=3)
+    prob = problems.mlp_classification(x, y, hidden=8)
     pa, pb = prob.init(jr.key(6)), prob.init(jr.key(7))
     fit = L.fit_curve(
         prob, L.Bezier(pa, pb), key=jr.key(8), num_steps=200, batch_size=16, weight_decay=1e-4
@@ -117,8 +117,8 @@ def test_fit_curve_minibatches():
 
 
 def test_fit_curve_bad_input():
-    x, y = data.gaussian_mixture(jr.key(5), 60, 4, 3)
-    prob = problems.mlp_classification(x, y, 8)
+    x, y = data.gaussian_mixture(key=jr.key(5), num_samples=60, dim=4, num_classes=3)
+    prob = problems.mlp_classification(x, y, hidden=8)
     pa, pb = prob.init(jr.key(6)), prob.init(jr.key(7))
     with pytest.raises(ValueError, match="^batch_size: must be in"):
         L.fit_curve(prob, L.Bezier(pa, pb), key=jr.key(0), num_steps=5, batch_size=1000)
@@ -194,8 +194,10 @@ def test_mode_connectivity_two_independent_mlps_spec_size():
     """The spec's setting: two Adam-trained 20-64-64-5 ReLU MLPs on 1000 mixture points
     (2000 steps each); the line's max loss > 1, the trained Bezier's < 0.05; mc ≈ 0 vs < 0.
     (figures/fig33_mode_connectivity.py checks a smaller setting in every default run.)"""
-    x, y = data.gaussian_mixture(jr.key(0), 1000, 20, 5, separation=1.0)
-    prob = problems.mlp_classification(x, y, (64, 64), activation="relu")
+    x, y = data.gaussian_mixture(
+        key=jr.key(0), num_samples=1000, dim=20, num_classes=5, separation=1.0
+    )
+    prob = problems.mlp_classification(x, y, hidden=(64, 64), activation="relu")
 
     def train(k_init, k_run):
         adam = dynamics.Adam(learning_rate=1e-2)

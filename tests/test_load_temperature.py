@@ -35,7 +35,7 @@ def _pad(p, extra):
 
 def test_masked_network_equals_plain_mlp(small):
     x, y = small
-    plain = mlp_classification(x, y, 3, num_classes=C)
+    plain = mlp_classification(x, y, hidden=3, num_classes=C)
     p = plain.init(jr.key(0))
     masked = lt.masked_mlp(x, y, width=3, max_width=7, num_classes=C)
     pm = _pad(p, 4)
@@ -55,7 +55,7 @@ def test_masked_network_equals_plain_mlp(small):
 def test_masked_hessian_is_the_plain_hessian_padded_with_zeros(small):
     x, y = small
     x = x[:, :12]  # a small dense Hessian (96 + 3 + 30 + 10 params plain)
-    plain = mlp_classification(x, y, 3, num_classes=C)
+    plain = mlp_classification(x, y, hidden=3, num_classes=C)
     p = plain.init(jr.key(5))
     masked = lt.masked_mlp(x, y, width=3, max_width=5, num_classes=C)
     ev_plain = np.linalg.eigvalsh(np.asarray(hessian(plain, p)))

@@ -51,7 +51,7 @@ def test_mlp_regression_matches_numpy_forward(key, hidden, bias):
     kx, ky, kp = jr.split(key, 3)
     x = jr.normal(kx, (7, 3))
     y = jr.normal(ky, (7, 2))
-    prob = problems.mlp_regression(x, y, hidden, activation="tanh", bias=bias, half=True)
+    prob = problems.mlp_regression(x, y, hidden=hidden, activation="tanh", bias=bias, half=True)
     params = prob.init(kp)
     h = np.asarray(x)
     for i, layer in enumerate(params):
@@ -62,14 +62,14 @@ def test_mlp_regression_matches_numpy_forward(key, hidden, bias):
     ref = 0.5 * np.mean(np.sum((h - np.asarray(y)) ** 2, axis=1))
     np.testing.assert_allclose(prob.loss(params), ref, rtol=1e-13)
     # half=False doubles it: the documented 1/2 convention.
-    prob1 = problems.mlp_regression(x, y, hidden, bias=bias, half=False)
+    prob1 = problems.mlp_regression(x, y, hidden=hidden, bias=bias, half=False)
     np.testing.assert_allclose(prob1.loss(params), 2 * ref, rtol=1e-13)
 
 
 def test_scalar_output_and_init_scale(key):
     kx, kp = jr.split(key)
     x = jr.normal(kx, (2000, 50))
-    prob = problems.mlp_regression(x, jnp.zeros(2000), (400,), init_scale=2.0)
+    prob = problems.mlp_regression(x, jnp.zeros(2000), hidden=(400,), init_scale=2.0)
     params = prob.init(kp)
     assert prob.outputs(params).shape == (2000,)
     # LeCun normal: std(w) = scale / sqrt(fan_in).
@@ -80,7 +80,7 @@ def test_cross_entropy_matches_scipy(key):
     kx, kl, kp = jr.split(key, 3)
     x = jr.normal(kx, (20, 4))
     labels = jr.randint(kl, (20,), 0, 3)
-    prob = problems.mlp_classification(x, labels, (6,), activation="relu", num_classes=3)
+    prob = problems.mlp_classification(x, labels, hidden=(6,), activation="relu", num_classes=3)
     params = prob.init(kp)
     logits = np.asarray(prob.outputs(params))
     ref = np.mean(
@@ -92,8 +92,8 @@ def test_cross_entropy_matches_scipy(key):
 
 
 def test_problem_is_immutable_pytree_and_jittable(key):
-    x, labels = data.gaussian_mixture(key, 30, 4, 3, separation=2.0)
-    prob = problems.mlp_classification(x, labels, 5)
+    x, labels = data.gaussian_mixture(key=key, num_samples=30, dim=4, num_classes=3, separation=2.0)
+    prob = problems.mlp_classification(x, labels, hidden=5)
     params = prob.init(jr.key(1))
     with pytest.raises(Exception):
         prob.x = x  # frozen dataclass
@@ -117,9 +117,7 @@ def test_equinox_model_as_problem(key):
         xb, yb = d
         return jnp.mean((jax.vmap(model)(xb)[:, 0] - yb) ** 2)
 
-    problem = problems.EquinoxProblem(
-        lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k), loss_fn, data=(x, y)
-    )
+    problem = problems.EquinoxProblem(lambda k: eqx.nn.MLP(2, 1, 8, 2, key=k), loss_fn, data=(x, y))
     params = problem.init(kp)
     model = problem.model(params)
     np.testing.assert_allclose(problem.loss(params), loss_fn(model, (x, y)), rtol=1e-14)
@@ -141,9 +139,11 @@ def test_function_problem():
 def test_teacher_student_population_matches_finite_sample(key, activation):
     """Acceptance: population loss vs 1e5-sample loss within 1e-2 at random params."""
     kt, ks, kx = jr.split(key, 3)
-    teacher = problems.two_layer_init(kt, 5, 3)
-    pop = problems.teacher_student_population(teacher, 4, activation=activation)
-    fin = problems.teacher_student_finite(kx, teacher, 4, 100_000, activation=activation)
+    teacher = problems.two_layer_init(key=kt, dim=5, width=3)
+    pop = problems.teacher_student_population(teacher, width=4, activation=activation)
+    fin = problems.teacher_student_finite(
+        key=kx, teacher=teacher, width=4, num_samples=100_000, activation=activation
+    )
     for k in jr.split(ks, 3):
         student = pop.init(k)
         lp, lf = pop.loss(student), fin.loss(student)
@@ -172,9 +172,9 @@ def test_gaussian_kernel_against_quadrature():
 
 
 def test_teacher_student_population_zero_at_teacher_and_finite_gradient(key):
-    teacher = problems.two_layer_init(key, 3, 2)
+    teacher = problems.two_layer_init(key=key, dim=3, width=2)
     for act in ("erf", "relu"):
-        pop = problems.teacher_student_population(teacher, 2, activation=act)
+        pop = problems.teacher_student_population(teacher, width=2, activation=act)
         assert abs(pop.loss(teacher)) < 1e-14
         g = jax.grad(pop.loss)(teacher)
         assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))
@@ -208,7 +208,7 @@ def test_saxe_closed_form_matches_sympy():
 
 
 def test_whitened_inputs(key):
-    x = problems.whitened_inputs(key, 50, 6)
+    x = problems.whitened_inputs(key=key, num_samples=50, dim=6)
     np.testing.assert_allclose(x.T @ x / 50, np.eye(6), atol=1e-12)
 
 
@@ -237,7 +237,7 @@ def test_rnn_delayed_activation(key):
     np.testing.assert_allclose(rnn.loss(params), ref, rtol=1e-12)
     # rank-K and full rank with trainable readouts
     for r in (3, None):
-        net = problems.leaky_rnn(50, rank=r, readout="sigmoid", delay=10)
+        net = problems.leaky_rnn(num_units=50, rank=r, readout="sigmoid", delay=10)
         p = net.init(key)
         assert np.isfinite(net.loss(p))
         g = jax.grad(net.loss)(p)
@@ -245,7 +245,9 @@ def test_rnn_delayed_activation(key):
 
 
 def test_gaussian_mixture(key):
-    x, y = data.gaussian_mixture(key, 300, 10, 5, separation=4.0, noise=0.5)
+    x, y = data.gaussian_mixture(
+        key=key, num_samples=300, dim=10, num_classes=5, separation=4.0, noise=0.5
+    )
     assert x.shape == (300, 10) and y.shape == (300,)
     assert np.bincount(np.asarray(y)).tolist() == [60] * 5
     means = np.stack([np.asarray(x)[np.asarray(y) == c].mean(0) for c in range(5)])
@@ -257,14 +259,16 @@ def test_digits_offline_and_split(key):
     x, y = data.digits()
     assert x.shape == (1797, 64) and y.shape == (1797,)
     assert set(np.unique(np.asarray(y))) == set(range(10))
-    split = data.digits_split(key, test_fraction=0.25)
+    split = data.digits_split(key=key, test_fraction=0.25)
     assert split.x_test.shape[0] == 449 and split.x_train.shape[0] == 1348
     assert x.dtype == jnp.float64
 
 
 def test_teacher_regression(key):
-    teacher = problems.two_layer_init(key, 3, 4)
-    x, y = data.teacher_regression(jr.key(3), 100, teacher, activation="erf")
+    teacher = problems.two_layer_init(key=key, dim=3, width=4)
+    x, y = data.teacher_regression(
+        key=jr.key(3), num_samples=100, teacher=teacher, activation="erf"
+    )
     ref = problems.mlp_apply(teacher, x, activation="erf", scalar_output=True)
     np.testing.assert_allclose(y, ref)
 
@@ -298,8 +302,8 @@ def test_gaussian_kernel_is_a_symmetric_psd_gram_matrix(seed, activation, k, sca
 def _kernel_and_loss(key, activation, width, scale):
     k1, k2 = jr.split(key)
     u = scale * jr.normal(k1, (width, 3))
-    teacher = problems.two_layer_init(k2, 3, 2)
-    pop = problems.teacher_student_population(teacher, width, activation=activation)
+    teacher = problems.two_layer_init(key=k2, dim=3, width=2)
+    pop = problems.teacher_student_population(teacher, width=width, activation=activation)
     return problems.gaussian_kernel(activation, u, u), pop.loss(
         ({"w": u}, {"w": jnp.ones((1, width))})
     )

@@ -34,13 +34,13 @@ def _train(problem, params, *, learning_rate, num_steps, every, batch_size=None)
 
 @pytest.fixture(scope="module")
 def mixture():
-    x, y = gaussian_mixture(jr.key(0), 500, 10, C, separation=1.5)
+    x, y = gaussian_mixture(key=jr.key(0), num_samples=500, dim=10, num_classes=C, separation=1.5)
     return x, y
 
 
 @pytest.fixture(scope="module")
 def tanh_runs(mixture):
-    prob = mlp_classification(*mixture, (16, 16))
+    prob = mlp_classification(*mixture, hidden=(16, 16))
     p0 = prob.init(jr.key(1))
     gd = _train(prob, p0, learning_rate=0.2, num_steps=300, every=100)
     sgd = _train(prob, p0, learning_rate=0.2, num_steps=300, every=100, batch_size=50)
@@ -64,7 +64,7 @@ def test_gradient_confinement_gd_vs_sgd(tanh_runs):
 
 
 def test_goldilocks_scan(mixture):
-    prob = mlp_classification(*mixture, (16, 16), activation="relu", bias=False, init_scale=2**0.5)
+    prob = mlp_classification(*mixture, hidden=(16, 16), activation="relu", bias=False, init_scale=2**0.5)
     p0 = prob.init(jr.key(3))
     scales = [0.1, 0.5, 1.0, 2.0, 5.0]
     gs = rf.goldilocks_scan(prob, p0, scales, dim=20, key=jr.key(4), num_subspaces=10)
@@ -79,7 +79,7 @@ def test_goldilocks_scan(mixture):
 
 def test_transient_rise_of_curvature(mixture):
     # GD explores sharper regions, then flattens as the softmax freezes (spec §1.3 item 4)
-    prob = mlp_classification(*mixture, (16, 16))
+    prob = mlp_classification(*mixture, hidden=(16, 16))
     gd = _train(prob, prob.init(jr.key(1)), learning_rate=0.5, num_steps=8000, every=1000)
     tr = rf.track_curvature(prob, gd.saved, k=C - 1, top=3)
     assert tr.lambda_max.max() >= 2 * tr.lambda_max[0]
@@ -94,7 +94,7 @@ def test_digits_gradient_confinement_gd_vs_sgd():
     from toymodels.data import digits
 
     x, y = digits()
-    prob = mlp_classification(x[:600], y[:600], (12,))
+    prob = mlp_classification(x[:600], y[:600], hidden=(12,))
     p0 = prob.init(jr.key(1))
     gd = _train(prob, p0, learning_rate=0.2, num_steps=400, every=50)
     tg = rf.track_curvature(prob, gd.saved, k=9, top=20)

@@ -113,7 +113,7 @@ def regression():
     kx, kp = jr.split(jr.key(3))
     x = jr.normal(kx, (40, 3))
     y = jnp.tanh(x[:, 0] - x[:, 1])
-    prob = problems.mlp_regression(x, y, (5,))
+    prob = problems.mlp_regression(x, y, hidden=(5,))
     return prob, prob.init(kp)
 
 

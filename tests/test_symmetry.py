@@ -45,10 +45,10 @@ def _line_barrier(prob, p0, p1, *, num):
 def crit():
     """A polished width-3 critical point of a width-4 teacher (g activation, d = 2, no bias)."""
     k1, k2, k3 = jr.split(jr.key(1), 3)
-    teacher = mlp_init(k1, (2, 4, 1), bias=False, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 4, 1), bias=False, scale=2.0)
     x = jr.normal(k2, (200, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    prob = mlp_regression(x, y, 3, activation="g", bias=False)
+    prob = mlp_regression(x, y, hidden=3, activation="g", bias=False)
     cp = _critical_point(prob, prob.init(k3), gtol=1e-13)
     assert cp.index == 0 and cp.num_zero_modes == 0  # a strict local minimum
     return prob, cp.params
@@ -140,11 +140,11 @@ def test_split_curvature_symbolic():
 @pytest.fixture(scope="module")
 def teacher_problem():
     k1, k2, k3 = jr.split(jr.key(7), 3)
-    teacher = mlp_init(k1, (2, 3, 1), bias=True, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 3, 1), bias=True, scale=2.0)
     teacher = (teacher[0] | {"b": jr.normal(k3, (3,))}, teacher[1])
     x = jr.normal(k2, (300, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    return mlp_regression(x, y, 4, activation="g", bias=True), teacher
+    return mlp_regression(x, y, hidden=4, activation="g", bias=True), teacher
 
 
 def test_valley_path_is_flat_at_a_global_minimum(teacher_problem):
@@ -165,7 +165,7 @@ def test_valley_path_is_flat_at_a_global_minimum(teacher_problem):
 def test_alignment_recovers_planted_permutation(key):
     k1, k2, k3 = jr.split(key, 3)
     for sizes in ((3, 6, 2), (3, 5, 4, 2)):
-        pa = mlp_init(k1, sizes, bias=True)
+        pa = mlp_init(key=k1, sizes=sizes, bias=True)
         pa = tuple(lay | {"b": 0.3 * jr.normal(k3, lay["b"].shape)} for lay in pa)
         planted = [
             np.asarray(jr.permutation(jr.fold_in(k2, i), n)) for i, n in enumerate(sizes[1:-1])
@@ -180,7 +180,7 @@ def test_alignment_recovers_planted_permutation(key):
             continue
         x = jr.normal(k3, (50, sizes[0]))
         y = mlp_apply(pa, x, activation="tanh")
-        prob = mlp_regression(x, y, sizes[1:-1], activation="tanh")
+        prob = mlp_regression(x, y, hidden=sizes[1:-1], activation="tanh")
         before = _line_barrier(prob, pa, pb, num=11)
         after = _line_barrier(prob, pa, aligned, num=11)
         assert before > 1e-3 and abs(after) < 1e-14
@@ -232,10 +232,10 @@ def test_multi_output_plateau_at_permutation_point():
     """Spec §1.4: with n_out = 2 outputs, γ = ½ has n_out directions of exactly constant loss
     but only n_out − rank(D) zero Hessian eigenvalues, D = <σ'(w_j·x) x eᵀ>."""
     k1, k2, k3 = jr.split(jr.key(11), 3)
-    teacher = mlp_init(k1, (2, 4, 2), bias=False, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 4, 2), bias=False, scale=2.0)
     x = jr.normal(k2, (200, 2))
     y = mlp_apply(teacher, x, activation="g")
-    prob = mlp_regression(x, y, 3, activation="g", bias=False)
+    prob = mlp_regression(x, y, hidden=3, activation="g", bias=False)
     p = _critical_point(prob, prob.init(k3), gtol=1e-12).params
     j = 1
     q = S.split_neuron(p, j, 0.5)

@@ -31,10 +31,10 @@ def test_closed_forms_match_sympy_and_recurrences():
 @pytest.fixture(scope="module")
 def two_neuron_teacher():
     k1, k2 = jr.split(jr.key(3))
-    teacher = mlp_init(k1, (2, 2, 1), bias=False, scale=2.0)
+    teacher = mlp_init(key=k1, sizes=(2, 2, 1), bias=False, scale=2.0)
     x = jr.normal(k2, (100, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    return mlp_regression(x, y, 2, activation="g", bias=False), teacher
+    return mlp_regression(x, y, hidden=2, activation="g", bias=False), teacher
 
 
 def test_global_min_subspaces_by_enumeration(two_neuron_teacher, key):
@@ -52,7 +52,7 @@ def test_global_min_subspaces_by_enumeration(two_neuron_teacher, key):
 def test_critical_subspaces_by_enumeration(two_neuron_teacher, key):
     prob, teacher = two_neuron_teacher
     # a width-1 critical point of the width-2 teacher problem (a saddle/minimum, not global)
-    p1 = mlp_init(jr.key(0), (2, 1, 1), bias=False)
+    p1 = mlp_init(key=jr.key(0), sizes=(2, 1, 1), bias=False)
     m = dynamics.minimize(prob, p1, solver=optx.BFGS(rtol=1e-12, atol=1e-12), max_steps=2000)
     cp = dynamics.find_critical_point(prob, m.params, gtol=1e-12, max_steps=20)
     assert cp.converged and cp.loss > 1e-6

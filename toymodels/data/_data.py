@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params
-from .._validation import as_enum, check_positive
+from .._validation import as_enum, check_key, check_positive
 from ..problems._activations import Activation
 from ..problems._mlp import mlp_apply
 
@@ -24,16 +24,16 @@ class Split(NamedTuple):
 
 
 def gaussian_mixture(
-    key: PRNGKeyArray,
-    n: int,
-    dim: int,
-    classes: int,
     *,
+    key: PRNGKeyArray,
+    num_samples: int,
+    dim: int,
+    num_classes: int,
     separation: float = 3.0,
     noise: float = 1.0,
     dtype=None,
 ) -> tuple[Array, Array]:
-    r"""`n` points of a `classes`-class Gaussian mixture in `dim` dimensions.
+    r"""`num_samples` points of a `num_classes`-class Gaussian mixture in `dim` dimensions.
 
     Class means are `separation` times orthonormal directions (random orthonormal vectors when
     `classes <= dim`, random unit vectors otherwise), so every pair of means is
@@ -41,13 +41,14 @@ def gaussian_mixture(
     $\mathcal N(0, \text{noise}^2 I)$. Classes are balanced (sizes differ by at most one) and
     shuffled. Returns `(x, labels)` with shapes `(n, dim)` and `(n,)`.
     """
-    n, dim, classes = int(n), int(dim), int(classes)
+    check_key("key", key)
+    n, dim, classes = int(num_samples), int(dim), int(num_classes)
     if n <= 0:
-        raise ValueError(f"n: must be positive, got {n}")
+        raise ValueError(f"num_samples: must be positive, got {n}")
     if dim <= 0:
         raise ValueError(f"dim: must be positive, got {dim}")
     if classes < 2:
-        raise ValueError(f"classes: need at least 2 classes, got {classes}")
+        raise ValueError(f"num_classes: need at least 2 classes, got {classes}")
     check_positive("separation", separation, allow_zero=True)
     check_positive("noise", noise, allow_zero=True)
     dtype = jnp.result_type(float) if dtype is None else dtype
@@ -64,10 +65,10 @@ def gaussian_mixture(
 
 
 def teacher_regression(
-    key: PRNGKeyArray,
-    n: int,
     teacher: Params,
     *,
+    key: PRNGKeyArray,
+    num_samples: int,
     activation: Activation | str = "erf",
     noise: float = 0.0,
 ) -> tuple[Array, Array]:
@@ -78,8 +79,9 @@ def teacher_regression(
     check_positive("noise", noise, allow_zero=True)
     dim = teacher[0]["w"].shape[1]
     dtype = teacher[0]["w"].dtype
+    check_key("key", key)
     kx, kn = jr.split(key)
-    x = jr.normal(kx, (int(n), dim), dtype)
+    x = jr.normal(kx, (int(num_samples), dim), dtype)
     y = mlp_apply(teacher, x, activation=act)
     if y.shape[-1] == 1:
         y = y[:, 0]
@@ -117,9 +119,10 @@ def digits(*, standardize: bool = True, dtype=None) -> tuple[Array, Array]:
 
 
 def train_test_split(
-    key: PRNGKeyArray, x: Array, labels: Array, *, test_fraction: float = 0.25
+    x: Array, labels: Array, *, key: PRNGKeyArray, test_fraction: float = 0.25
 ) -> Split:
     """A random split of `(x, labels)`; `test_fraction` of the points go to the test set."""
+    check_key("key", key)
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction: must be in (0, 1), got {test_fraction}")
     n = x.shape[0]
@@ -132,14 +135,14 @@ def train_test_split(
 
 
 def digits_split(
-    key: PRNGKeyArray, *, test_fraction: float = 0.25, standardize: bool = True, dtype=None
+    *, key: PRNGKeyArray, test_fraction: float = 0.25, standardize: bool = True, dtype=None
 ) -> Split:
     """`digits()` split into train and test sets with `key`. Standardization statistics are
     those of the whole set (a fixed, label-free preprocessing)."""
     x, y = digits(standardize=standardize, dtype=dtype)
-    return train_test_split(key, x, y, test_fraction=test_fraction)
+    return train_test_split(x, y, key=key, test_fraction=test_fraction)
 
 
-def one_hot(labels: Array, classes: int, *, dtype=None) -> Array:
+def one_hot(labels: Array, *, num_classes: int, dtype=None) -> Array:
     dtype = jnp.result_type(float) if dtype is None else dtype
-    return jax.nn.one_hot(labels, classes, dtype=dtype)
+    return jax.nn.one_hot(labels, num_classes, dtype=dtype)

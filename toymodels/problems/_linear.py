@@ -46,12 +46,12 @@ def scalar_factorization(
 
 
 def deep_linear_regression(
-    x: ArrayLike, y: ArrayLike, hidden: int | Sequence[int], *, init_scale: float = 1.0
+    x: ArrayLike, y: ArrayLike, *, hidden: int | Sequence[int], init_scale: float = 1.0
 ) -> MLPProblem:
     r"""A deep linear network (identity activations, no biases) under
     $\frac1{2N}\sum_n\lVert W_L\cdots W_1 x_n - y_n\rVert^2$."""
     return mlp_regression(
-        x, y, hidden, activation="identity", bias=False, half=True, init_scale=init_scale
+        x, y, hidden=hidden, activation="identity", bias=False, half=True, init_scale=init_scale
     )
 
 
@@ -79,7 +79,7 @@ def saxe_plateau_time(*, s: float, u0: float) -> float:
     return float(jnp.log(s / u0 - 1.0) / (2.0 * s))
 
 
-def whitened_inputs(key: PRNGKeyArray, num_samples: int, dim: int, *, dtype=None) -> Array:
+def whitened_inputs(*, key: PRNGKeyArray, num_samples: int, dim: int, dtype=None) -> Array:
     """Inputs with exactly identity second moment, $X^\\top X / N = I$ (needs
     `num_samples >= dim`)."""
     if num_samples < dim:
@@ -90,7 +90,7 @@ def whitened_inputs(key: PRNGKeyArray, num_samples: int, dim: int, *, dtype=None
     return q * jnp.sqrt(jnp.asarray(num_samples, dtype))
 
 
-def balanced_rank_one_init(direction: Array, hidden: int, out: int, u0: float) -> Params:
+def balanced_rank_one_init(direction: Array, *, hidden: int, out: int, u0: float) -> Params:
     """Params of a two-layer linear net in which one mode along `direction` (unit input
     vector) has strength `u0`, balanced between layers (used to check Saxe's curve)."""
     d = direction / jnp.linalg.norm(direction)

@@ -49,7 +49,7 @@ def mlp_apply(
 
 
 def mlp_init(
-    key: PRNGKeyArray, sizes: Sequence[int], *, bias: bool = True, scale: float = 1.0, dtype=None
+    sizes: Sequence[int], *, key: PRNGKeyArray, bias: bool = True, scale: float = 1.0, dtype=None
 ) -> Params:
     """LeCun-normal weights `N(0, scale²/fan_in)` and zero biases, for layer sizes
     `(in, hidden..., out)`."""
@@ -92,7 +92,9 @@ class MLPProblem(AbstractSupervisedProblem):
         )
 
     def init(self, key: PRNGKeyArray) -> Params:
-        return mlp_init(key, self.sizes, bias=self.bias, scale=self.init_scale, dtype=self.x.dtype)
+        return mlp_init(
+            key=key, sizes=self.sizes, bias=self.bias, scale=self.init_scale, dtype=self.x.dtype
+        )
 
     @property
     def num_classes(self) -> int:
@@ -136,8 +138,8 @@ def _common(activation, init_scale, negative_slope):
 def mlp_classification(
     x: ArrayLike,
     labels: ArrayLike,
-    hidden: int | Sequence[int],
     *,
+    hidden: int | Sequence[int],
     activation: Activation | str = "tanh",
     bias: bool = True,
     num_classes: int | None = None,
@@ -180,8 +182,8 @@ def mlp_classification(
 def mlp_regression(
     x: ArrayLike,
     y: ArrayLike,
-    hidden: int | Sequence[int],
     *,
+    hidden: int | Sequence[int],
     activation: Activation | str = "tanh",
     bias: bool = True,
     half: bool = True,

@@ -117,8 +117,8 @@ class LeakyRNN(AbstractProblem):
 
 
 def leaky_rnn(
-    num_units: int = 100,
     *,
+    num_units: int = 100,
     rank: int | None = 1,
     alpha: float = 0.5,
     delay: int = 20,

@@ -66,10 +66,10 @@ def gaussian_kernel(activation: Activation | str, u: Array, v: Array) -> Array:
 
 
 def two_layer_init(
-    key: PRNGKeyArray, dim: int, width: int, *, scale: float = 1.0, dtype=None
+    *, key: PRNGKeyArray, dim: int, width: int, scale: float = 1.0, dtype=None
 ) -> Params:
     """A bias-free two-layer scalar-output network `({"w": (width, dim)}, {"w": (1, width)})`."""
-    return mlp_init(key, (dim, width, 1), bias=False, scale=scale, dtype=dtype)
+    return mlp_init(key=key, sizes=(dim, width, 1), bias=False, scale=scale, dtype=dtype)
 
 
 class TeacherStudentPopulation(AbstractProblem):
@@ -95,7 +95,11 @@ class TeacherStudentPopulation(AbstractProblem):
 
     def init(self, key: PRNGKeyArray) -> Params:
         return two_layer_init(
-            key, self.dim, self.width, scale=self.init_scale, dtype=self.teacher[0]["w"].dtype
+            key=key,
+            dim=self.dim,
+            width=self.width,
+            scale=self.init_scale,
+            dtype=self.teacher[0]["w"].dtype,
         )
 
     def predict(self, params: Params, x: Array) -> Array:
@@ -116,7 +120,7 @@ def _check_teacher(teacher) -> None:
 
 
 def teacher_student_population(
-    teacher: Params, width: int, *, activation: Activation | str = "erf", init_scale: float = 1.0
+    teacher: Params, *, width: int, activation: Activation | str = "erf", init_scale: float = 1.0
 ) -> TeacherStudentPopulation:
     """Closed-form population loss of a width-`width` student against `teacher`."""
     _check_teacher(teacher)
@@ -134,11 +138,11 @@ def teacher_student_population(
 
 
 def teacher_student_finite(
-    key: PRNGKeyArray,
     teacher: Params,
+    *,
+    key: PRNGKeyArray,
     width: int,
     num_samples: int,
-    *,
     activation: Activation | str = "erf",
     init_scale: float = 1.0,
 ) -> MLPProblem:
@@ -151,5 +155,5 @@ def teacher_student_finite(
     x = jr.normal(key, (int(num_samples), dim), teacher[0]["w"].dtype)
     y = mlp_apply(teacher, x, activation=act, scalar_output=True)
     return mlp_regression(
-        x, y, (int(width),), activation=act, bias=False, half=True, init_scale=init_scale
+        x, y, hidden=(int(width),), activation=act, bias=False, half=True, init_scale=init_scale
     )
