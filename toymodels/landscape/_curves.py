@@ -18,7 +18,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 from .._custom_types import Params, Scalar
 from .._validation import as_float_array, check_finite, check_key
 from ..dynamics import AbstractOptimizer, Stop, run
-from ..problems._base import AbstractProblem, AbstractStochasticProblem
+from ..problems._base import AbstractProblem, AbstractProblemTransform, AbstractStochasticProblem
 from ._directions import check_like
 from ._engine import default_optimizer
 from ._paths import _as_grid, _dtype_of, evaluate_points
@@ -130,7 +130,7 @@ def curve_values(
     )
 
 
-class CurveProblem(AbstractStochasticProblem):
+class CurveProblem(AbstractStochasticProblem, AbstractProblemTransform):
     r"""Garipov et al.'s curve objective as a problem transform whose params are the bend
     $\theta_b$ of `curve` (the endpoints stay fixed):
 
@@ -204,13 +204,6 @@ class CurveProblem(AbstractStochasticProblem):
     def sample(self, key: PRNGKeyArray) -> "CurveProblem":
         ts = jr.uniform(key, (self.samples_per_step,), self.ts.dtype)
         return eqx.tree_at(lambda s: s.ts, self, ts)
-
-    @property
-    def num_samples(self) -> int | None:
-        return self.problem.num_samples
-
-    def batch(self, indices: Array) -> "CurveProblem":
-        return eqx.tree_at(lambda s: s.problem, self, self.problem.batch(indices))
 
 
 class CurveFit(eqx.Module):

@@ -31,7 +31,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 from .._custom_types import Params, Scalar
 from .._validation import as_enum, as_float_array, check_finite, check_key
 from ..dynamics import AbstractOptimizer, Stop, run
-from ..problems._base import AbstractProblem
+from ..problems._base import AbstractProblem, AbstractProblemTransform
 from ._engine import default_optimizer
 
 
@@ -54,7 +54,7 @@ def random_subspace(*, key: PRNGKeyArray, num_params: int, dim: int, dtype=None)
     return q * jnp.where(s == 0, 1, s)
 
 
-class SubspaceProblem(AbstractProblem):
+class SubspaceProblem(AbstractProblemTransform):
     r"""A problem transform: the params are the coordinates $z\in\mathbb R^d$ of the affine
     subspace $\theta = \theta_0 + P(m\odot z)$ and the loss is $L(\theta_0 + P(m\odot z))$.
 
@@ -103,13 +103,6 @@ class SubspaceProblem(AbstractProblem):
         del key
         return jnp.zeros(self.basis.shape[1:], self.basis.dtype)
 
-    @property
-    def num_samples(self) -> int | None:
-        return self.problem.num_samples
-
-    def batch(self, indices: Array) -> "SubspaceProblem":
-        return eqx.tree_at(lambda s: s.problem, self, self.problem.batch(indices))
-
 
 class SubspaceResult(eqx.Module):
     """Output of `subspace_train`: the trained coordinates `z` (shape `(d,)`), the params
@@ -141,7 +134,13 @@ def subspace_train(
     num_steps = _steps(num_steps)
     check_key("key", key)
     optimizer = default_optimizer() if optimizer is None else optimizer
-    traj = run(
+    traj = _train(sub, optimizer, num_steps=num_steps, key=key, batch_size=batch_size)
+    return SubspaceResult(z=traj.params, params=sub.to_params(traj.params), loss=traj.loss)
+
+
+def _train(sub, optimizer, *, num_steps, key, batch_size=None):
+    """`run` from z = 0 (no randomness in the start), stopping only on non-finite values."""
+    return run(
         sub,
         sub.init(key),
         optimizer,
@@ -150,7 +149,6 @@ def subspace_train(
         batch_size=batch_size,
         stop=_NO_BOUNDS,
     )
-    return SubspaceResult(z=traj.params, params=sub.to_params(traj.params), loss=traj.loss)
 
 
 def _steps(num_steps) -> int:
@@ -288,14 +286,7 @@ def _run_dims(problem, params0, bases, dims, keys, optimizer, num_steps, perform
         def per_dim(d):
             mask = (jnp.arange(dmax) < d).astype(basis.dtype)
             sub = SubspaceProblem(problem, p0, basis, mask)
-            traj = run(
-                sub,
-                sub.init(key),
-                optimizer,
-                num_steps=num_steps,
-                key=key,
-                stop=_NO_BOUNDS,
-            )
+            traj = _train(sub, optimizer, num_steps=num_steps, key=key)
             return performance(sub.to_params(traj.params))
 
         return jax.lax.map(per_dim, dims, batch_size=chunk)

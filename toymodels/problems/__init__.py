@@ -5,6 +5,7 @@ from ._base import (
     MSE as MSE,
     AbstractObjective as AbstractObjective,
     AbstractProblem as AbstractProblem,
+    AbstractProblemTransform as AbstractProblemTransform,
     AbstractStochasticProblem as AbstractStochasticProblem,
     AbstractSupervisedProblem as AbstractSupervisedProblem,
     CrossEntropy as CrossEntropy,

@@ -53,6 +53,21 @@ class AbstractProblem(eqx.Module):
         )
 
 
+class AbstractProblemTransform(AbstractProblem):
+    """A problem built on another one (`problem`) whose params are new coordinates (a
+    subspace, a curve's bend, ...): it carries the wrapped problem's data, so minibatches
+    pass through to it (`num_samples`, `batch`)."""
+
+    problem: eqx.AbstractVar[AbstractProblem]
+
+    @property
+    def num_samples(self) -> int | None:
+        return self.problem.num_samples
+
+    def batch(self, indices: Array):
+        return eqx.tree_at(lambda s: s.problem, self, self.problem.batch(indices))
+
+
 class AbstractStochasticProblem(AbstractProblem):
     """A problem whose objective is redrawn at every step of `toymodels.dynamics.run`:
     `sample(key)` returns the deterministic problem for one step (for example a curve
