@@ -39,6 +39,20 @@ def _train(problem, params, steps, *, key):
     return dynamics.run(problem, params, adam, num_steps=steps, key=key).params
 
 
+def _gaussian_smooth(grid, nodes, weights, sigma, *, cutoff=10.0):
+    """Σ_j w_j N(grid_i; nodes_j, σ²) over the nodes within `cutoff`·σ of each grid point
+    (sorted nodes; the dropped terms are below e^{-50} ≈ 2e-22 relative). The dense
+    (grid × nodes) kernel of 3000 × 20001 exponentials cost ~4 s; the window ~1/6 of it."""
+    lo = np.searchsorted(nodes, grid - cutoff * sigma)
+    width = int(np.max(np.searchsorted(nodes, grid + cutoff * sigma) - lo)) + 1
+    idx = lo[:, None] + np.arange(width)[None, :]
+    inside = idx < nodes.size
+    idx = np.minimum(idx, nodes.size - 1)
+    d = (grid[:, None] - nodes[idx]) / sigma
+    k = np.where(inside & (np.abs(d) <= cutoff), np.exp(-0.5 * d**2), 0.0)
+    return np.sum(k * weights[idx], axis=1) / (np.sqrt(2 * np.pi) * sigma)
+
+
 def compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
     k_data, k_init, k_slq, k_eig, k_mp, k_mp_slq = jr.split(key, 6)
@@ -46,7 +60,7 @@ def compute(*, fast: bool) -> dict:
     x, y = digits(standardize=False)
     n_train = 600 if fast else 1797
     perm = jr.permutation(k_data, x.shape[0])[:n_train]
-    problem = mlp_classification(x[perm], y[perm], 16 if fast else 32, num_classes=10)
+    problem = mlp_classification(x[perm], y[perm], hidden=16 if fast else 32, num_classes=10)
     p0 = problem.init(k_init)
     k_run = jr.fold_in(key, 1)
     params = _train(problem, p0, TRAIN_STEPS, key=k_run)
@@ -80,11 +94,7 @@ def compute(*, fast: bool) -> dict:
     msigma = 0.02
     fine = np.linspace(mlo, mhi, 20001)
     mp = rmt.marchenko_pastur_density(fine, GAMMA)
-    mp_smooth = (
-        np.exp(-0.5 * ((mgrid[:, None] - fine[None, :]) / msigma) ** 2)
-        / (np.sqrt(2 * np.pi) * msigma)
-        @ (mp * (fine[1] - fine[0]))
-    )
+    mp_smooth = _gaussian_smooth(mgrid, fine, mp * (fine[1] - fine[0]), msigma)
     return {
         "num_params": np.asarray(h.shape[0]),
         "loss": np.asarray(problem.loss(params)),
