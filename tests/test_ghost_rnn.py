@@ -31,7 +31,7 @@ from toymodels.problems import leaky_rnn
 
 @pytest.fixture(scope="module")
 def small():
-    return leaky_rnn(12, delay=5)
+    return leaky_rnn(num_units=12, delay=5)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,13 @@ def test_kappa_reduction_is_exact(key):
 def test_train_gd_matches_python_loop(small, key):
     p0 = small.init(key)
     lr = 0.05
-    hist = ghost.train_gd(small, p0, learning_rate=lr, num_steps=6, record_every=2, key=key)
+    with compiled_programs() as first:
+        hist = ghost.train_gd(small, p0, learning_rate=lr, num_steps=6, record_every=2, key=key)
+    assert any("_history" in n for n in first), first  # train_gd's jitted program
+    with compiled_programs() as second:  # a new learning rate: nothing compiles
+        other = ghost.train_gd(small, p0, learning_rate=0.07, num_steps=6, record_every=2, key=key)
+    assert [n for n in second if "_history" in n or "_run" in n] == [], second
+    assert float(other.final_loss) < float(hist.final_loss)  # a larger step goes further
     p, losses, norms = p0, [], []
     vg = jax.jit(jax.value_and_grad(small.loss))
     for k in range(7):
@@ -150,50 +156,27 @@ def test_vmapped_run_equals_single_runs(paper_rnn, paper_sweep):
 
 
 def test_new_learning_rate_does_not_recompile(paper_rnn, key):
-    """Acceptance: a second single `run` (and `train_gd`) with a new learning rate compiles
-    nothing: the learning rate is a traced array field of `GD`."""
+    """Acceptance: a second single `run` with a new learning rate compiles nothing (the
+    learning rate is a traced array field of `GD`). The program is the one of the 24 single
+    runs above (compiled there, or here when this test runs alone)."""
+    x = jnp.zeros((3, 1, 4, 1))
+    with compiled_programs() as probe:  # the counter sees a compilation
+        jax.jit(lambda x: x * 3.0)(x)
+    assert probe == ["jit(<lambda>)"], probe
     p0 = paper_rnn.init(key)
-    save = dynamics.Save(every=5, fn=_loss_only)
+    save = dynamics.Save(every=20, fn=_loss_only)
 
     def single(lr):
         t = dynamics.run(
-            paper_rnn, p0, dynamics.GD(learning_rate=lr), num_steps=15, key=key, save=save
+            paper_rnn, p0, dynamics.GD(learning_rate=lr), num_steps=60, key=key, save=save
         )
         return jax.block_until_ready(t)
 
-    with compiled_programs() as first:
-        a = single(0.003)
-    assert "jit(_run)" in first  # the counter sees a compilation (num_steps=15 is new here)
+    a = single(0.003)
     with compiled_programs() as second:
         b = single(0.02)
     assert [n for n in second if "_run" in n] == [], second
     assert float(a.final_loss) != float(b.final_loss)
-    # train_gd: the same through its own jitted wrapper
-    with compiled_programs() as first:
-        jax.block_until_ready(
-            ghost.train_gd(
-                paper_rnn, p0, learning_rate=0.003, num_steps=15, record_every=5, key=key
-            )
-        )
-    assert any("_history" in n for n in first)
-    with compiled_programs() as second:
-        h = ghost.train_gd(paper_rnn, p0, learning_rate=0.02, num_steps=15, record_every=5, key=key)
-        jax.block_until_ready(h)
-    assert [n for n in second if "_history" in n or "_run" in n] == [], second
-    np.testing.assert_allclose(h.loss, b.saved, rtol=1e-12)
-
-
-def test_sweep_higher_rank_and_grad_norm(small, key):
-    """Rank-K networks with trainable readouts go through the same sweep (full rank: fig44);
-    the recorded gradient norm is ‖∇L‖₂ over all params."""
-    net = leaky_rnn(12, rank=3, readout="sigmoid", delay=5)
-    h = ghost.rnn_sweep(net, [0.1], key=key, num_seeds=2, num_steps=4, record_every=2)
-    assert np.all(np.isfinite(h.final_loss)) and h.final_loss.shape == (1, 2)
-    p0 = net.init(jr.split(key, 2)[1])
-    val, g = jax.jit(jax.value_and_grad(net.loss))(p0)
-    flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(g)])
-    np.testing.assert_allclose(h.grad_norm[0, 1, 0], np.linalg.norm(flat), rtol=1e-12)
-    np.testing.assert_allclose(h.loss[0, 1, 0], val, rtol=1e-12)
 
 
 def test_classify_runs():
