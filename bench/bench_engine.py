@@ -7,20 +7,25 @@ before timing (best of 5, timed in turn so that load from other processes hits b
 - `sgd_*`: minibatches of 64 drawn without replacement, 300 steps (the two draw different
   batches from their keys, so only the time is compared).
 
+Measured 2026-12-01 on 2 shared cores (load ~7): GD old/new 0.74-0.90 (the engine is slower),
+SGD 7.6 (1.17 before the engine drew batches by Floyd's algorithm).
+
 `ratio_old_over_new` >= 1 means the engine is at least as fast. The engine does more per step
 than the baseline's bare scan (stop tests on loss, gradient and params every step; a
 `lax.cond` that skips the step of a stopped run), the baseline tests divergence once, at the
 end of its chunk. Diagnostics, timed alongside:
 
 - `gd_scan_with_masked_stop_checks_s`: the baseline's scan plus the engine's per-step stop
-  tests, a stopped state frozen by `jnp.where` instead of `lax.cond`. Measured (2 shared
-  cores, 2026-12-01): 1156 µs/step against 1268 for the engine and 1184 for the bare scan:
-  the tests are free, the `lax.cond` in the scan body costs ~8 % on CPU (XLA's conditional
-  materialises its operands and blocks fusion across it).
-- `sgd_batch_index_draws_only_s`: the minibatch index draws alone. `jr.choice(...,
-  replace=False)` permutes all N indices (a sort) to take B of them: ~1.3 ms/step for
-  64 of 1797, 18× the 64-sample gradient step (~77 µs). Floyd's algorithm (B draws of
-  `randint` with growing bounds, a B×B duplicate test) draws a uniform B-subset in ~24 µs.
+  tests, a stopped state frozen by `jnp.where` instead of `lax.cond`. Measured by hand
+  (2 shared cores, 2026-12-01, best of 20): bare scan 1174 µs/step, + stop tests with
+  `jnp.where` 1199 (+2 %), the same inside `lax.cond(stopped, frozen, active)` 1257 (+7 %),
+  the engine 1321 (+12.5 %): the `lax.cond` around the step is the largest single cost on
+  CPU (XLA's conditional materialises its operands and blocks fusion across it), the rest
+  is the engine's other per-step bookkeeping.
+- `sgd_batch_index_draws_only_s`: the baseline's minibatch index draws alone,
+  `jr.choice(..., replace=False)`, which permutes all N indices (a sort) to take B of them:
+  ~1.3 ms/step for 64 of 1797, 18× the 64-sample gradient step (~77 µs). The engine draws
+  small batches by Floyd's algorithm since 5aef454 (~24 µs here), hence its SGD ratio.
 """
 
 import dataclasses
