@@ -215,7 +215,10 @@ def _tree_max_abs(tree) -> Array:
 
 
 def _tree_finite(tree) -> Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
+    ok = jnp.asarray(True)
+    for a in jax.tree_util.tree_leaves(tree):
+        ok = ok & jnp.all(jnp.isfinite(a))
+    return ok
 
 
 def _cast_floats(tree, dtype):
@@ -438,26 +441,23 @@ def _run(
             if stop.gtol is not None:
                 conv = _tree_max_abs(g) < stop.gtol
             halt = bad | conv
+            return new_params, new_state, l0, halt, bad, loss
 
-            def keep(old, new):
-                return jax.tree_util.tree_map(lambda o, n: jnp.where(halt, o, n), old, new)
+        # One select per step (a lax.cond on `stopped` becomes a select of the whole state
+        # under vmap anyway): a stopped run keeps its state, a halting one keeps θ_k.
+        new_params, new_state, l0, halt, bad, loss = active(None)
+        first = ~stopped & halt
+        move = ~stopped & ~halt
 
-            return (
-                keep(params, new_params),
-                keep(state, new_state),
-                l0,
-                halt,
-                jnp.where(halt, jnp.where(bad, code_div, code_conv), code),
-                jnp.where(halt, k.astype(jnp.int32), stop_step),
-                loss,
-            )
+        def keep(old, new):
+            return jax.tree_util.tree_map(lambda o, n: jnp.where(move, n, o), old, new)
 
-        def frozen(_):
-            return params, state, loss0, stopped, code, stop_step, nan
-
-        params, state, loss0, stopped, code, stop_step, loss = jax.lax.cond(
-            stopped, frozen, active, None
-        )
+        params, state = keep(params, new_params), keep(state, new_state)
+        code = jnp.where(first, jnp.where(bad, code_div, code_conv), code)
+        stop_step = jnp.where(first, k.astype(jnp.int32), stop_step)
+        loss0 = jnp.where(stopped, loss0, l0)
+        loss = jnp.where(stopped, nan, loss)
+        stopped = stopped | halt
         return (params, state, loss0, stopped, code, stop_step, buffer), loss
 
     init = (
