@@ -37,7 +37,7 @@ class ROS2(diffrax.AbstractAdaptiveSolver):
     \quad y_1 = y_0 + \tfrac32hk_1 + \tfrac12hk_2,$$
 
     one LU factorisation per step, no nonlinear solve, no $\partial f/\partial t$ (it stays
-    second order for non-autonomous fields; `tests/test_channels.py` checks it). The error
+    second order for non-autonomous fields; `tests/models/test_channels.py` checks it). The error
     estimate is the difference
     to the embedded first-order solution $y_0 + hk_1$, i.e. $\tfrac12h(k_1 + k_2)$, so the
     solver also works with `diffrax.PIDController`; dense output is linear.

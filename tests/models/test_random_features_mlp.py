@@ -13,7 +13,7 @@ from toymodels.problems import mlp_classification
 
 
 # The same acceptance checks run in the default suite as the fast-mode claims of
-# figures/fig62_rf_mlp.py (tests/test_claims_and_figures.py); these are the standalone ones.
+# figures/fig62_rf_mlp.py (tests/claims/test_claims_and_figures.py); these are the standalone ones.
 pytestmark = pytest.mark.slow
 C = 5
 

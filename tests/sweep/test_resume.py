@@ -46,7 +46,7 @@ print("STATS " + json.dumps(out))
 def _env(sleep: float) -> dict:
     env = dict(os.environ, SWEEP_SLEEP=str(sleep), JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = (
-        str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+        str(Path(__file__).resolve().parents[2]) + os.pathsep + env.get("PYTHONPATH", "")
     )
     return env
 

@@ -1,7 +1,7 @@
 """Ghost mechanism in real RNNs: GD training through `dynamics.run`, learning-rate × seed sweeps
 as `jax.vmap` of `run` (equal to single runs; a new learning rate does not recompile),
 classification of runs, and the exact 1-D reduction κ = nᵀx. The paper-protocol runs (10⁵ epochs and more) are slow;
-the fast lr 0.003 / 0.02 check is fig43's fast mode (tests/test_claims_and_figures.py).
+the fast lr 0.003 / 0.02 check is fig43's fast mode (tests/claims/test_claims_and_figures.py).
 
 Measured boundary (4 seeds, jr.split(jr.key(0), 4), float64, 2·10⁵ epochs, records every 10⁴):
 lr ∈ {0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.014} all leave the plateau (abrupt drop at
