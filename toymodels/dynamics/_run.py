@@ -342,34 +342,14 @@ def run(
         raise TypeError(f"stop: expected a toymodels.dynamics.Stop, got {type(stop).__name__}")
     batch_size = _check_batch(problem, batch_size)
     save_steps = save.resolve(num_steps)
-    return _run(
-        problem,
-        params0,
-        optimizer,
-        key,
-        stop,
-        opt_state0,
-        num_steps=num_steps,
-        batch_size=batch_size,
-        save_steps=tuple(int(s) for s in save_steps),
-        save_fn=save.fn,
-    )
+    config = (num_steps, batch_size, tuple(int(s) for s in save_steps), save.fn)
+    return _run(problem, params0, optimizer, key, stop, opt_state0, config)
 
 
 @eqx.filter_jit
-def _run(
-    problem,
-    params0,
-    optimizer,
-    key,
-    stop,
-    opt_state0,
-    *,
-    num_steps,
-    batch_size,
-    save_steps,
-    save_fn,
-):
+def _run(problem, params0, optimizer, key, stop, opt_state0, config):
+    # config (static): num_steps, batch_size, the recorded steps and Save.fn
+    num_steps, batch_size, save_steps, save_fn = config
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(params0))
     if isinstance(optimizer, AbstractOptimizer):
         optimizer = _cast_floats(optimizer, dtype)
