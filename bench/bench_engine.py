@@ -7,8 +7,9 @@ before timing (best of 5, timed in turn so that load from other processes hits b
 - `sgd_*`: minibatches of 64 drawn without replacement, 300 steps (the two draw different
   batches from their keys, so only the time is compared).
 
-Measured 2026-12-01 on 2 shared cores (load ~7): GD old/new 0.74-0.90 (the engine is slower),
-SGD 7.6 (1.17 before the engine drew batches by Floyd's algorithm).
+Measured 2026-12-01 on 2 shared cores: GD old/new 1.13 (0.74-0.90 before the engine's
+per-step `lax.cond` was replaced by one select), SGD 7.1 (1.17 before the engine drew batches
+by Floyd's algorithm).
 
 `ratio_old_over_new` >= 1 means the engine is at least as fast. The engine does more per step
 than the baseline's bare scan (stop tests on loss, gradient and params every step; a
