@@ -1,7 +1,6 @@
 """Data sets: Gaussian mixtures, teacher-generated regression, and scikit-learn's digits."""
 
-from typing import NamedTuple
-
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -14,7 +13,7 @@ from ..problems._activations import Activation
 from ..problems._mlp import mlp_apply
 
 
-class Split(NamedTuple):
+class Split(eqx.Module):
     """A train/test split of `(x, labels)` arrays."""
 
     x_train: Array

@@ -12,7 +12,7 @@ The upper bound on $\lambda_{\max}$ is attained when the other $n-1$ eigenvalues
 fraction of positive eigenvalues of $P^\top A P$ for a random orthonormal $P$ ($n\times d$).
 """
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -27,7 +27,7 @@ from ._operator import as_operator
 from ._trace import Estimate, _check_probes, apply_many
 
 
-class WolkowiczStyan(NamedTuple):
+class WolkowiczStyan(eqx.Module):
     """The six Wolkowicz–Styan bounds (see module docstring)."""
 
     lmax_lower: Array

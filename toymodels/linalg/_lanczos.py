@@ -26,7 +26,7 @@ breakdown, which is why the recurrence is not delegated to it).
 
 import enum
 import warnings
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -46,7 +46,7 @@ class Which(enum.Enum):
     SMALLEST = "smallest"
 
 
-class LanczosResult(NamedTuple):
+class LanczosResult(eqx.Module):
     """Output of `lanczos`: `basis` (m, n) with orthonormal rows, the tridiagonal's `alpha`
     (m,) and `beta` (m − 1,), the residual coupling `residual_beta` (β_{m−1}, scalar) and the
     `norm` of the start vector."""
