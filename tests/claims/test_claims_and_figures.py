@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from figures._common import figure_modules, load, run_figure

@@ -64,7 +64,9 @@ def test_gradient_confinement_gd_vs_sgd(tanh_runs):
 
 
 def test_goldilocks_scan(mixture):
-    prob = mlp_classification(*mixture, hidden=(16, 16), activation="relu", bias=False, init_scale=2**0.5)
+    prob = mlp_classification(
+        *mixture, hidden=(16, 16), activation="relu", bias=False, init_scale=2**0.5
+    )
     p0 = prob.init(jr.key(3))
     scales = [0.1, 0.5, 1.0, 2.0, 5.0]
     gs = rf.goldilocks_scan(prob, p0, scales, dim=20, key=jr.key(4), num_subspaces=10)
