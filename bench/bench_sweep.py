@@ -44,8 +44,8 @@ def main() -> dict:
         fn=f_point,
         names=("lr", "seed"),
         static=(),
-        dynamic={"lr": lrs, "seed": np.zeros(N_POINTS, np.int64)},
-        flat=np.arange(N_POINTS),
+        dynamic={"lr": lrs, "seed": np.arange(N_POINTS, dtype=np.int64)},
+        seeds=np.arange(N_POINTS, dtype=np.uint32),  # point i: key fold_in(base, i)
         padded=N_POINTS,
         key_data=key_data,
         key_impl=str(jr.key_impl(base)),

@@ -192,7 +192,7 @@ def compute(*, fast: bool) -> dict:
         label="fig70 " + repr(sorted(cfg.items())),
     )
     data = res.to_dict()
-    data["chunks_computed"] = np.asarray(res.stats.computed)
+    data["chunks_computed"] = np.asarray(res.stats.chunks)
     data["phase"] = phases(data)
     checks = cross_checks(data, max_width=max(widths))
     data.update({k: np.asarray(v) for k, v in checks.items()})

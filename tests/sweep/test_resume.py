@@ -1,5 +1,5 @@
-"""A sweep killed with SIGKILL mid-run resumes without recomputing finished chunks, and its
-results equal those of an uninterrupted run bit for bit."""
+"""A sweep killed with SIGKILL mid-run resumes without recomputing the points of finished
+chunks, and its results equal those of an uninterrupted run bit for bit."""
 
 import json
 import os
@@ -64,7 +64,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            if len(list(store.glob("*/chunk-*.npz"))) >= 3:
+            if len(list(store.glob("*/points-*.npz"))) >= 3:
                 break
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             time.sleep(0.05)
@@ -75,7 +75,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
         proc.kill()
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    finished = len(list(store.glob("*/chunk-*.npz")))
+    finished = len(list(store.glob("*/points-*.npz")))  # one file per chunk of 3 points
     assert 3 <= finished < 12, finished  # killed mid-run
 
     run = subprocess.run(
@@ -95,9 +95,9 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     line = next(ln for ln in run.stdout.splitlines() if ln.startswith("STATS "))
     info = json.loads(line[len("STATS ") :])
     st = info["stats"]
-    assert st["chunks"] == 12
-    assert st["reused"] == finished and st["computed"] == 12 - finished and st["corrupt"] == 0
-    assert info["fresh_stats"]["computed"] == 12 and info["fresh_stats"]["reused"] == 0
+    assert st["points"] == 36 and st["chunks"] == 12 - finished and st["corrupt"] == 0
+    assert st["reused"] == 3 * finished and st["computed"] == 36 - 3 * finished
+    assert info["fresh_stats"]["computed"] == 36 and info["fresh_stats"]["reused"] == 0
     assert not list(store.glob("*/.*tmp*"))  # no temporaries left behind
     with (
         np.load(tmp_path / "resumed_stored.npz") as a,

@@ -1,14 +1,15 @@
-"""Sweeps over parameter grids: vmapped chunks, a resumable on-disk store, and execution in
-this process or through any `concurrent.futures.Executor` (a spawn process pool, Dask).
+"""Sweeps over parameter grids: vmapped chunks, an on-disk store keyed per point (extend or
+refine a grid and only the new points are computed), and execution in this process, through
+any `concurrent.futures.Executor` (a spawn process pool, Dask) or as SLURM jobs (submitit).
 
 ```python
 from toymodels.sweep import sweep
 
 def f(point, key):                       # point: {"lr": scalar, "seed": scalar}
-    return {"loss": train(point["lr"], key)}
+    return {"loss": train(point["lr"], key)}   # key = fold_in(base key, seed)
 
 res = sweep(f, {"lr": [0.01, 0.1, 1.0]}, seeds=5, key=jax.random.key(0), store="runs/")
-res["loss"].shape                         # (3, 5)
+res["loss"].shape                         # (3, 5); every lr with seed s starts from one draw
 res.to_xarray()                           # needs the optional extra `sweep` (xarray)
 ```
 """

@@ -9,23 +9,21 @@ import numpy as np
 
 
 SEED = "seed"
-_MAX_POINTS = 2**31  # flat indices are folded into keys as uint32
+MAX_SEED = 2**32 - 1  # seeds are folded into keys as uint32
 
 
 @dataclasses.dataclass(frozen=True)
 class Chunk:
-    """A run of consecutive points of one static group: positions `start:stop` of the group's
-    points (in C order of the dynamic axes); `flat` are their flat indices in the grid."""
+    """Points of one static group evaluated together: `flat` are their flat indices in the
+    grid, in C order of the dynamic axes."""
 
     index: int
     group: int
-    start: int
-    stop: int
     flat: np.ndarray = dataclasses.field(repr=False, compare=False)
 
     @property
     def size(self) -> int:
-        return self.stop - self.start
+        return len(self.flat)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -33,9 +31,9 @@ class Grid:
     r"""The product of named axes and a seed axis, in C order (the seed axis last).
 
     Point $p$ with multi-index $(i_1, \dots, i_k, i_\text{seed})$ has flat index
-    $\operatorname{ravel}(i_1, \dots, i_k, i_\text{seed})$ (C order); its key is
-    `jax.random.fold_in(base_key, flat_index)`, so a point's key does not depend on how the
-    grid is chunked or where the chunk runs.
+    $\operatorname{ravel}(i_1, \dots, i_k, i_\text{seed})$ (C order). Its key is
+    `jax.random.fold_in(base_key, seed)`, a function of its seed value alone: it does not
+    depend on the other axes, on the grid's size, on the chunking or on where a chunk runs.
 
     Static axes (for example a layer width, which changes array shapes) are passed to the
     user function as Python scalars; the grid is split into groups, one per combination of
@@ -62,15 +60,12 @@ class Grid:
                 raise ValueError(f"axes: duplicate axis name {name!r}")
             names.append(name)
             values.append(_axis_values(name, vals, static=name in static_set))
+        names.append(SEED)
+        values.append(_seed_values(seeds))
         for s in static_set:
             if s not in names:
                 raise ValueError(f"static: {s!r} is not an axis name (axes are {names})")
-        names.append(SEED)
-        values.append(_seed_values(seeds))
-        grid = cls(tuple(names), tuple(values), tuple(n for n in names if n in static_set))
-        if grid.num_points >= _MAX_POINTS:
-            raise ValueError(f"axes: {grid.num_points} points; at most {_MAX_POINTS - 1} allowed")
-        return grid
+        return cls(tuple(names), tuple(values), tuple(n for n in names if n in static_set))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -123,28 +118,64 @@ class Grid:
         idx = np.unravel_index(flat, self.shape)
         return {n: self.values[i][idx[i]] for i, n in enumerate(self.names) if n in self.dynamic}
 
-    def chunks(self, chunk_size: int) -> list[Chunk]:
+    def values_at(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Values of every axis (static ones included) at the given flat indices."""
+        idx = np.unravel_index(flat, self.shape)
+        return {n: self.values[i][idx[i]] for i, n in enumerate(self.names)}
+
+    def chunks(self, chunk_size: int, todo: np.ndarray | None = None) -> list[Chunk]:
+        """The points to compute (`todo`, a boolean mask over flat indices; all by default),
+        group by group, `chunk_size` at a time in C order of the dynamic axes."""
         out: list[Chunk] = []
         for g in range(self.num_groups):
             flat = self.group_flat(g)
+            if todo is not None:
+                flat = flat[todo[flat]]
             for start in range(0, len(flat), chunk_size):
-                stop = min(start + chunk_size, len(flat))
-                out.append(Chunk(len(out), g, start, stop, flat[start:stop]))
+                out.append(Chunk(len(out), g, flat[start : start + chunk_size]))
         return out
 
-    def spec(self) -> dict:
-        """A JSON-able description (part of the sweep's specification)."""
-        return {
-            "axes": [
-                {
-                    "name": n,
-                    "dtype": v.dtype.str,
-                    "static": n in self.static,
-                    "values": [x.item() for x in v],
-                }
-                for n, v in zip(self.names, self.values)
-            ]
-        }
+    def locate(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Flat indices in this grid of points given by their axis values (`columns[name]`,
+        one array per axis, all of one length); -1 for points not on the grid. Values match
+        exactly (floats by their bits, so 0.0 and -0.0 are different points)."""
+        n = len(next(iter(columns.values()))) if columns else 0
+        idx = []
+        for name, vals in zip(self.names, self.values):
+            col = np.asarray(columns[name])
+            lookup = {v: i for i, v in enumerate(_exact(vals).tolist())}
+            uniq, inverse = np.unique(_exact(col), return_inverse=True)
+            where = np.array([lookup.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
+            idx.append(where[inverse.reshape(-1)] if n else np.zeros(0, np.int64))
+        if not idx:
+            return np.zeros(n, np.int64)
+        stacked = np.stack(idx)
+        ok = np.all(stacked >= 0, axis=0)
+        flat = np.full(n, -1, dtype=np.int64)
+        if ok.any():
+            flat[ok] = np.ravel_multi_index(tuple(stacked[:, ok]), self.shape)
+        return flat
+
+    def layout(self) -> list[dict]:
+        """The axes without their values (names, value types, static flags, in order): the
+        part of a grid that identifies a sweep's store. Values are not part of it, so a grid
+        extended or refined along any axis shares the store of the original."""
+        return [
+            {"name": n, "dtype": _dtype_id(v), "static": n in self.static}
+            for n, v in zip(self.names, self.values)
+        ]
+
+
+def _dtype_id(values: np.ndarray) -> str:
+    return "str" if values.dtype.kind == "U" else values.dtype.str
+
+
+def _exact(values: np.ndarray) -> np.ndarray:
+    """Values in a form whose equality is exact identity: floats as their bit patterns."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return values.view(f"u{values.dtype.itemsize}")
+    return values
 
 
 def _axis_pairs(axes: Any) -> list[tuple[Any, Any]]:
@@ -204,6 +235,10 @@ def _seed_values(seeds: Any) -> np.ndarray:
     if isinstance(seeds, int | np.integer):
         if seeds < 1:
             raise ValueError(f"seeds: need at least one seed, got {seeds}")
+        if seeds > MAX_SEED + 1:
+            raise ValueError(
+                f"seeds: at most {MAX_SEED + 1} seeds (values are uint32), got {seeds}"
+            )
         return np.arange(int(seeds), dtype=np.int64)
     arr = np.asarray(seeds)
     if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
@@ -212,6 +247,6 @@ def _seed_values(seeds: Any) -> np.ndarray:
         )
     if len(np.unique(arr)) != arr.size:
         raise ValueError(f"seeds: duplicate seeds {arr.tolist()}")
-    if arr.min() < 0:
-        raise ValueError(f"seeds: must be >= 0, got {arr.tolist()}")
+    if arr.min() < 0 or arr.max() > MAX_SEED:
+        raise ValueError(f"seeds: must be in [0, 2**32), got {arr.tolist()}")
     return arr.astype(np.int64)

@@ -1,4 +1,5 @@
-"""A progress bar with an ETA: tqdm when installed, a one-line fallback otherwise."""
+"""Progress with an ETA: a redrawn line on a terminal (tqdm when installed), whole lines in
+a log file or any other stream that is not a terminal."""
 
 import sys
 import time
@@ -13,11 +14,22 @@ def _fmt(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class SimpleProgress:
-    """`done/total chunks, elapsed, ETA` on one line of `stream` (stderr by default).
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
-    The ETA extrapolates the mean time of the chunks computed in this run (chunks found in
-    the store count as done but not towards the rate)."""
+
+class SimpleProgress:
+    """`done/total points, elapsed, ETA` written to `stream` (stderr by default).
+
+    On a terminal the line is redrawn in place (carriage return), at most every
+    `min_interval` seconds (default 0.5). On anything else (a SLURM log, a file, a pipe)
+    each report is a whole line ending in a newline, with no carriage returns, at most one
+    every `min_interval` seconds (default 2); the last report is always written. The ETA
+    extrapolates the mean rate of the points computed in this run (points found in the
+    store count as done, not towards the rate)."""
 
     def __init__(
         self,
@@ -25,14 +37,20 @@ class SimpleProgress:
         *,
         initial: int = 0,
         desc: str = "sweep",
+        unit: str = "points",
         stream=None,
-        min_interval: float = 0.5,
+        min_interval: float | None = None,
     ):
         self.total, self.done, self.initial = total, initial, initial
-        self.desc, self.stream = desc, sys.stderr if stream is None else stream
+        self.desc, self.unit = desc, unit
+        self.stream = sys.stderr if stream is None else stream
+        self.terminal = _is_terminal(self.stream)
+        if min_interval is None:
+            min_interval = 0.5 if self.terminal else 2.0
         self.min_interval = min_interval
         self.t0 = time.perf_counter()
         self._last = -float("inf")
+        self._written = None
         self._draw(force=True)
 
     def eta(self) -> float | None:
@@ -45,7 +63,7 @@ class SimpleProgress:
     def text(self) -> str:
         eta = self.eta()
         return (
-            f"{self.desc}: {self.done}/{self.total} chunks, "
+            f"{self.desc}: {self.done}/{self.total} {self.unit}, "
             f"{_fmt(time.perf_counter() - self.t0)} elapsed, "
             f"ETA {'?' if eta is None else _fmt(eta)}"
         )
@@ -54,7 +72,9 @@ class SimpleProgress:
         now = time.perf_counter()
         if force or now - self._last >= self.min_interval:
             self._last = now
-            self.stream.write("\r" + self.text())
+            self._written = self.done
+            text = self.text()
+            self.stream.write("\r" + text if self.terminal else text + "\n")
             self.stream.flush()
 
     def update(self, n: int = 1) -> None:
@@ -62,7 +82,10 @@ class SimpleProgress:
         self._draw(force=self.done >= self.total)
 
     def close(self) -> None:
-        self.stream.write("\n")
+        if self.terminal:
+            self.stream.write("\n")
+        elif self._written != self.done:  # the state at the end, if not reported yet
+            self.stream.write(self.text() + "\n")
         self.stream.flush()
 
 
@@ -75,14 +98,18 @@ class _NoProgress:
 
 
 def make_progress(enabled: bool | None, total: int, initial: int, desc: str):
-    """tqdm if installed, else `SimpleProgress`; nothing when disabled (None: only when
-    stderr is a terminal)."""
+    """Nothing when disabled (None: only when stderr is a terminal); on a terminal, tqdm if
+    installed, else `SimpleProgress`; whole lines (`SimpleProgress`) on anything else."""
+    terminal = _is_terminal(sys.stderr)
     if enabled is None:
-        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        enabled = terminal
     if not enabled:
         return _NoProgress()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return SimpleProgress(total, initial=initial, desc=desc)
-    return tqdm(total=total, initial=initial, desc=desc, unit="chunk", smoothing=0.1)
+    if terminal:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm(total=total, initial=initial, desc=desc, unit="point", smoothing=0.1)
+    return SimpleProgress(total, initial=initial, desc=desc)

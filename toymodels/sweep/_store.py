@@ -1,30 +1,42 @@
-"""The on-disk result store: a manifest and one `.npz` file per finished chunk.
+"""The on-disk result store, keyed per point: a manifest and `.npz` files of computed points.
 
 Layout under the store root (the `store=` argument of `sweep`)::
 
-    ROOT/<spec hash, 16 hex>/manifest.json      the sweep's specification and chunk layout
-    ROOT/<spec hash, 16 hex>/chunk-000012.npz   outputs of chunk 12 + a JSON header
+    ROOT/<spec hash, 16 hex>/manifest.json            the sweep's specification
+    ROOT/<spec hash, 16 hex>/points-<16 hex>.npz      some points: their axis values,
+                                                      their outputs and a JSON header
 
-A sweep lives in the folder named after the hash of its specification, so a changed
-specification (grid, seeds, key, function source, label) goes to a new folder and is never
-mixed with old chunks. Every file is written to a temporary name in the same folder, flushed
-to disk and renamed with `os.replace` (atomic on POSIX), so a killed run leaves either a
-whole chunk or none. Each chunk carries the spec hash and a SHA-256 of its arrays; a chunk
-that cannot be read, or whose header or hash does not match, is counted as corrupt and
-recomputed. Only `json` and `numpy.savez` (loaded with `allow_pickle=False`) are used.
+The specification names what a point's result depends on besides its coordinates: the
+function (qualified name and source), the base key, the float64 setting, the label, and the
+grid's layout (axis names, value types and static flags, in order) but not the axis values.
+A changed specification goes to a new folder and is never mixed with old results; a grid
+with other values along its axes (extended, refined, a sub-grid, more seeds) shares the
+folder and reuses every point already there, matched by its exact coordinates.
+
+Each points file holds the coordinates of its points (`__axis__<name>`, one value per
+point), the outputs (`<name>`, first dimension the points) and `__meta__`: the spec hash,
+a SHA-256 of the coordinates (whose first 16 hex digits name the file) and a SHA-256 of the
+whole content. Files are written to a temporary name in the same folder, flushed and renamed
+with `os.replace` (atomic on POSIX), so a killed run leaves whole files or none. A file that
+cannot be read, or whose header, name or hash does not match, is corrupt: its points count
+as missing (they are recomputed) and it is renamed `<name>.corrupt`, out of the way. Only
+`json` and `numpy.savez` (loaded with `allow_pickle=False`) are used.
 """
 
 import hashlib
 import json
 import os
+import socket
 import uuid
 from pathlib import Path
 
 import numpy as np
 
 
-FORMAT = 1
+FORMAT = 2
 _META = "__meta__"
+_AXIS = "__axis__"
+_PREFIX = "points-"
 
 
 def canonical_json(obj) -> str:
@@ -44,8 +56,29 @@ def content_hash(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def points_hash(coords: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the points' coordinates: axis names and exact values (floats by their
+    bits), independent of the width of a string dtype."""
+    h = hashlib.sha256()
+    for name in sorted(coords):
+        a = np.asarray(coords[name])
+        if a.dtype.kind == "U":
+            h.update(canonical_json([name, "str", a.tolist()]).encode())
+        else:
+            a = np.ascontiguousarray(a)
+            h.update(canonical_json([name, a.dtype.str, list(a.shape)]).encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _host() -> str:
+    """This machine's name, made safe for a file name (temporaries are tagged with it, so
+    that only their own machine judges whether their writer is still alive)."""
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:64] or "host"
+
+
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(f".{path.name}.tmp-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -65,8 +98,15 @@ def _atomic_write(path: Path, write) -> None:
         pass
 
 
+class CorruptFile(Exception):
+    """A points file exists but cannot be trusted."""
+
+
 class Store:
-    """One sweep's folder: `manifest.json` and the chunk files."""
+    """One sweep's folder: `manifest.json` and the points files.
+
+    Build it from a root and a specification (`Store(root, spec)`), or from an existing
+    folder with `Store.at(folder)` (the hash is the folder's name, checked by `open`)."""
 
     def __init__(self, root, spec: dict):
         try:
@@ -80,10 +120,20 @@ class Store:
         self.root = root
         self.path = root / self.hash[:16]
 
+    @classmethod
+    def at(cls, folder, spec_hash_: str) -> "Store":
+        """The store in `folder` (a worker's view: the caller has checked the manifest)."""
+        st = cls.__new__(cls)
+        st.path = Path(folder)
+        st.root = st.path.parent
+        st.hash = spec_hash_
+        st.spec = None
+        return st
+
     # ---------------------------------------------------------------- manifest
-    def open(self, chunk_size: int | None) -> int | None:
-        """Create the folder or check the manifest of an existing one. Returns the chunk
-        size recorded there (None for a new store)."""
+    def read_manifest(self) -> dict | None:
+        """The manifest of an existing folder, checked against this specification; None
+        for a new store."""
         manifest = self.path / "manifest.json"
         if not manifest.exists():
             return None
@@ -98,15 +148,11 @@ class Store:
                 f"store: {self.path} holds a different sweep (spec hash "
                 f"{stored.get('spec_hash')!r}, this sweep's is {self.hash!r}); refusing to mix them"
             )
-        stored_cs = int(stored["chunk_size"])
-        if chunk_size is not None and chunk_size != stored_cs:
-            raise ValueError(
-                f"chunk_size: the store {self.path} was written with chunk_size={stored_cs}; "
-                f"pass chunk_size={stored_cs} (or None) to resume it, or use another store"
-            )
-        return stored_cs
+        return stored
 
-    def write_manifest(self, chunk_size: int, num_chunks: int) -> None:
+    def write_manifest(self, chunk_size: int) -> None:
+        """Create the folder and its manifest (once; `chunk_size` is the default for later
+        runs that pass `chunk_size=None`)."""
         self.path.mkdir(parents=True, exist_ok=True)
         manifest = self.path / "manifest.json"
         if manifest.exists():
@@ -116,78 +162,108 @@ class Store:
             "spec_hash": self.hash,
             "spec": self.spec,
             "chunk_size": chunk_size,
-            "num_chunks": num_chunks,
         }
         text = json.dumps(body, indent=1, sort_keys=True, allow_nan=False).encode()
         _atomic_write(manifest, lambda f: f.write(text))
 
-    # ---------------------------------------------------------------- chunks
-    def chunk_path(self, index: int) -> Path:
-        return self.path / f"chunk-{index:06d}.npz"
+    # ---------------------------------------------------------------- points files
+    def files(self) -> list[Path]:
+        """The points files, in name order (a point stored twice is taken from the first)."""
+        if not self.path.exists():
+            return []
+        return sorted(self.path.glob(f"{_PREFIX}*.npz"))
 
-    def write_chunk(self, chunk, arrays: dict[str, np.ndarray]) -> None:
+    def write_points(self, coords: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> Path:
+        """Write computed points (their coordinates and outputs) as one file; returns its
+        path. The name is derived from the coordinates, so the same points computed again
+        replace the file instead of adding one."""
+        coords = {k: np.asarray(v) for k, v in coords.items()}
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        p_hash = points_hash(coords)
+        payload = {f"{_AXIS}{k}": v for k, v in coords.items()}
+        payload.update(arrays)
         meta = {
             "format": FORMAT,
             "spec_hash": self.hash,
-            "chunk": chunk.index,
-            "group": chunk.group,
-            "start": chunk.start,
-            "stop": chunk.stop,
-            "content_sha256": content_hash(arrays),
+            "num_points": int(len(next(iter(coords.values())))),
+            "points_sha256": p_hash,
+            "content_sha256": content_hash(payload),
         }
-        payload = {k: np.asarray(v) for k, v in arrays.items()}
         payload[_META] = np.asarray(canonical_json(meta))
-        _atomic_write(self.chunk_path(chunk.index), lambda f: np.savez(f, **payload))
+        path = self.path / f"{_PREFIX}{p_hash[:16]}.npz"
+        _atomic_write(path, lambda f: np.savez(f, **payload))
+        return path
 
-    def read_chunk(self, chunk, expected: dict[str, tuple]) -> dict[str, np.ndarray] | None:
-        """The chunk's arrays, or None when the file is missing; raises `CorruptChunk` when
-        it exists but is truncated, altered, or belongs to something else.
+    def read_coords(self, path: Path) -> dict[str, np.ndarray]:
+        """The coordinates stored in a points file (its outputs are not read); raises
+        `CorruptFile` when they cannot be read."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k[len(_AXIS) :]: z[k] for k in z.files if k.startswith(_AXIS)}
+        except Exception as err:  # zip/zlib/format errors: a damaged file
+            raise CorruptFile(f"{path.name}: unreadable ({type(err).__name__}: {err})") from None
 
-        `expected` maps each output name to `(shape, dtype)` of one point."""
-        path = self.chunk_path(chunk.index)
-        if not path.exists():
-            return None
+    def read_points(
+        self, path: Path, expected: dict[str, tuple] | None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """`(coords, outputs)` of a points file, checked: its header (spec hash, name),
+        its content hash and (when `expected` maps output names to `(shape, dtype)` of one
+        point) its outputs. Raises `CorruptFile` for a damaged file and `OutputMismatch`
+        for an intact file whose outputs are not those the function returns now."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z[_META][()]))
-                arrays = {k: z[k] for k in z.files if k != _META}
-        except Exception as err:  # zip/zlib/format errors: a damaged file
-            raise CorruptChunk(f"{path.name}: unreadable ({type(err).__name__}: {err})") from None
-        want = {
-            "spec_hash": self.hash,
-            "chunk": chunk.index,
-            "group": chunk.group,
-            "start": chunk.start,
-            "stop": chunk.stop,
-        }
-        for k, v in want.items():
-            if meta.get(k) != v:
-                raise CorruptChunk(f"{path.name}: header {k}={meta.get(k)!r}, expected {v!r}")
-        if set(arrays) != set(expected):
-            raise CorruptChunk(f"{path.name}: outputs {sorted(arrays)} != {sorted(expected)}")
-        for k, (shape, dtype) in expected.items():
-            a = arrays[k]
-            if a.shape != (chunk.size, *shape) or a.dtype != np.dtype(dtype):
-                raise CorruptChunk(f"{path.name}: output {k!r} has {a.dtype}{a.shape}")
-        if content_hash(arrays) != meta.get("content_sha256"):
-            raise CorruptChunk(f"{path.name}: content hash mismatch")
-        return arrays
+                payload = {k: z[k] for k in z.files if k != _META}
+        except Exception as err:
+            raise CorruptFile(f"{path.name}: unreadable ({type(err).__name__}: {err})") from None
+        if meta.get("spec_hash") != self.hash:
+            raise CorruptFile(f"{path.name}: header spec_hash={meta.get('spec_hash')!r}")
+        if content_hash(payload) != meta.get("content_sha256"):
+            raise CorruptFile(f"{path.name}: content hash mismatch")
+        coords = {k[len(_AXIS) :]: v for k, v in payload.items() if k.startswith(_AXIS)}
+        outputs = {k: v for k, v in payload.items() if not k.startswith(_AXIS)}
+        p_hash = points_hash(coords)
+        if p_hash != meta.get("points_sha256") or path.name != f"{_PREFIX}{p_hash[:16]}.npz":
+            raise CorruptFile(f"{path.name}: its name or header does not match its points")
+        n = int(meta.get("num_points", -1))
+        if any(len(v) != n for v in (*coords.values(), *outputs.values())):
+            raise CorruptFile(f"{path.name}: arrays do not all hold {n} points")
+        if expected is not None:
+            have = {k: (tuple(v.shape[1:]), v.dtype.str) for k, v in outputs.items()}
+            want = {k: (tuple(s), np.dtype(d).str) for k, (s, d) in expected.items()}
+            if have != want:
+                raise OutputMismatch(path, have, want)
+        return coords, outputs
+
+    def set_aside(self, path: Path) -> None:
+        """Rename a corrupt file `<name>.corrupt` (kept for inspection, no longer read)."""
+        try:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+        except OSError:  # pragma: no cover - gone already, or a read-only store
+            pass
 
     def remove_stale_temporaries(self) -> None:
-        """Delete temporary files left by dead processes on this machine."""
+        """Delete temporary files left by dead processes of this machine (those written on
+        other machines, such as cluster nodes sharing the folder, are left alone)."""
         if not self.path.exists():
             return
+        host = _host()
         for p in self.path.glob(".*.tmp-*"):
             try:
-                pid = int(p.name.rsplit(".tmp-", 1)[1].split("-")[0])
-            except (IndexError, ValueError):
+                h, pid, _ = p.name.rsplit(".tmp-", 1)[1].rsplit("-", 2)
+                pid = int(pid)
+            except ValueError:
                 continue
-            if pid != os.getpid() and not _alive(pid):
+            if h == host and pid != os.getpid() and not _alive(pid):
                 p.unlink(missing_ok=True)
 
 
-class CorruptChunk(Exception):
-    """A chunk file exists but cannot be trusted."""
+class OutputMismatch(Exception):
+    """An intact points file whose outputs differ from what the function returns now."""
+
+    def __init__(self, path: Path, have: dict, want: dict):
+        super().__init__(path, have, want)
+        self.path, self.have, self.want = path, have, want
 
 
 def _alive(pid: int) -> bool:
