@@ -1,7 +1,12 @@
 """Landscape observables as functions of (problem, params, ...): curvature, paths, planes,
 trajectories, curves between minima, random subspaces."""
 
-# --- curvature (issue 3) ---
+# --- curvature (issue 3; over data batches: issue 15) ---
+from ._batched import (
+    BatchedOperator as BatchedOperator,
+    batched_hvp as batched_hvp,
+    batched_operator as batched_operator,
+)
 from ._curvature import (
     GaussNewtonOperator as GaussNewtonOperator,
     ResidualOperator as ResidualOperator,
