@@ -9,7 +9,9 @@ paths and barriers from `toymodels.landscape` (`trajectory_values`, `interpolate
 `barrier_height`)."""
 
 from ._alignment import (
+    PermutationSpec as PermutationSpec,
     apply_permutations as apply_permutations,
+    chain_permutation_spec as chain_permutation_spec,
     linear_assignment as linear_assignment,
     weight_matching as weight_matching,
 )
