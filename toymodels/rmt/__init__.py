@@ -1,5 +1,6 @@
 """Random-matrix laws (NumPy, float64) for overlays and tests: Marchenko–Pastur, the Wigner
-semicircle, BBP and additive-spike outliers, the Goldilocks positivity prediction."""
+semicircle, BBP and additive-spike outliers, the Goldilocks positivity prediction; counting
+the outliers of a spectrum above a bulk edge."""
 
 from ._laws import (
     additive_spike_outlier as additive_spike_outlier,
@@ -13,3 +14,4 @@ from ._laws import (
     semicircle_density as semicircle_density,
     wigner_spike_outlier as wigner_spike_outlier,
 )
+from ._outliers import Outliers as Outliers, outliers as outliers
