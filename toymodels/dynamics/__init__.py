@@ -1,7 +1,13 @@
 """Everything that moves params: the engine `run` (lax.scan; optimizers as objects, any optax
 transformation; `Save` and `Stop`), `minimize` and `find_critical_point` (optimistix solvers),
-`gradient_flow` (diffrax solvers); SGD noise; non-normal measures of update operators."""
+`gradient_flow` (diffrax solvers); SGD noise; non-normal measures of update operators; fixed
+and slow points of maps and flows (`fixed_points`) and their continuation in a parameter with
+fold detection (`continue_branch`)."""
 
+from ._continuation import (
+    Branch as Branch,
+    continue_branch as continue_branch,
+)
 from ._critical import (
     CriticalPoint as CriticalPoint,
     Minimum as Minimum,
@@ -9,6 +15,10 @@ from ._critical import (
     find_critical_point as find_critical_point,
     minimize as minimize,
     newton as newton,
+)
+from ._fixed_points import (
+    FixedPoints as FixedPoints,
+    fixed_points as fixed_points,
 )
 from ._flow import (
     FlowResult as FlowResult,
