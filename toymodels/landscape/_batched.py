@@ -8,14 +8,15 @@ $L_b = \frac1{N_b}\sum_{n\in B_b}\ell_n$,
 $$H v = \sum_b \frac{N_b}{N}\, H_b v,$$
 
 exactly (up to rounding), and likewise for the Gauss–Newton and residual terms. The batches
-are visited by a host loop; each batch's product is one jitted call, compiled once per batch
-shape (the full batches and a ragged last one: two programs). Only one batch is on the device
+are visited by a host loop; each batch's product with one vector is one jitted call, compiled
+once per batch shape (the full batches and a ragged last one: two programs, whatever the
+number of vectors). Only one batch is on the device
 at a time, so the batches can be loaded lazily (a memory map, files read one by one).
 
 The operator is a `toymodels.linalg` operator: `linalg.eigsh`, `linalg.trace`,
 `linalg.spectral_density` take it unchanged. Inside their compiled loops the product is a
 `jax.pure_callback` to the host loop; vectors that `jax.vmap` batches (the probes of a trace
-estimate) share one pass over the data.
+estimate) share one pass over the data (each batch is read once and applied to all of them).
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -86,9 +87,8 @@ def _signature(batch: Any):
 
 
 @eqx.filter_jit
-def _batch_matvecs(curvature, problem, params, vs):
-    op = curvature(problem, params)
-    return jax.vmap(op.matvec)(vs)
+def _batch_matvec(curvature, problem, params, v):
+    return curvature(problem, params).matvec(v)
 
 
 class _BatchPass:
@@ -145,8 +145,11 @@ class _BatchPass:
         for index, batch in enumerate(self.iterate()):
             size = self.check(index, batch)
             problem = self.with_batch(self.problem, batch)
-            out = _batch_matvecs(self.curvature, problem, params, vs)
-            acc += size * np.asarray(out, np.float64)
+            # one vector at a time: one program per batch shape, whatever the number of
+            # vectors (a trace's probes, `to_dense`), and one batch's activations in memory
+            for j in range(vs.shape[0]):
+                out = _batch_matvec(self.curvature, problem, params, vs[j])
+                acc[j] += size * np.asarray(out, np.float64)
             total += size
         if total == 0:
             raise ValueError("batches: no batch in a pass over the data")
