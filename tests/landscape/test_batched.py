@@ -162,7 +162,7 @@ def test_bad_batches_are_refused(setup):
     with pytest.raises(ValueError, match="different leading"):
         landscape.batched_operator(problem, params, batches=[(x, y[:3])])
     bad = landscape.batched_operator(problem, params, batches=[(x, y), (x[:, :2], y)])
-    with pytest.raises(Exception, match="batches: batch 1 differs"):
+    with pytest.raises(ValueError, match="batches: batch 1 differs"):
         bad.tree_matvec(params)
     quad = problems.FunctionProblem(lambda p: jnp.sum(p**2), lambda k: jr.normal(k, (3,)))
     with pytest.raises(TypeError, match="with_batch"):
