@@ -33,7 +33,7 @@ report: $(STAMP)
 
 ## Default test run (under 10 minutes on 2 cores); slow checks are excluded.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist load $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist load --durations=15 $(PYTEST_ARGS)
 
 ## Long checks only.
 test-slow: $(STAMP)
