@@ -188,13 +188,14 @@ def _saved(fig, options) -> bytes:
     return buf.getvalue()
 
 
-def _check_rendered(ax, make=None) -> None:
+def _check_rendered(ax, make=None, *, pdf: bool = False) -> None:
     """Render with agg (a PNG save, straight after drawing, as a figure script does); every
     line and every labelled collection drawn is named in the legend (heat maps and filled
     contours are keyed by their colorbar instead); no text is below `plot.MIN_FONT_SIZE`;
-    with `make`, a second render saves to the same bytes."""
+    with `make`, a second render saves to the same PNG bytes (and PDF bytes with `pdf`)."""
     fig = ax.figure
     png = _saved(fig, PNG)
+    first_pdf = _saved(fig, PDF) if pdf else None
     labels = _legend_labels(ax)
     for line in ax.lines:
         assert line.get_label() in labels, line.get_label()
@@ -209,6 +210,9 @@ def _check_rendered(ax, make=None) -> None:
     if make is not None:
         again = make()
         assert _saved(again.figure, PNG) == png
+        if pdf:
+            assert len(first_pdf) > 5000
+            assert _saved(again.figure, PDF) == first_pdf
         plt.close(again.figure)
 
 
@@ -253,7 +257,7 @@ def test_plot_plane(plane, trained):
     np.testing.assert_allclose([m.get_xydata()[0] for m in marks], pts, rtol=1e-12)
     labels = [r"$\theta_0$", r"$\theta_1$", r"$\theta_2$"]
     assert _legend_labels(ax) == ["trajectory", "start", *labels]
-    _check_rendered(ax, lambda: _draw_plane(plane, traj))
+    _check_rendered(ax, lambda: _draw_plane(plane, traj), pdf=True)
     # point_labels=() marks none of the points
     ax = plot.plot_plane(pl, xs, ys, z, log=False, point_labels=())
     assert ax.get_legend() is None and not ax.lines
@@ -366,25 +370,36 @@ def test_plot_density(spectrum):
     plt.close(ax.figure)
 
 
-def _panels(trained, path, plane, pca, curves, swept, spectrum):
+def _panels(trained, path, plane, pca, curves, swept, spectrum, *, with_axes=False):
     """One panel per helper (the phase diagram shares plot_sweep's code with the heat map)."""
     fig, axes = plt.subplots(2, 3, figsize=(3 * plot.COLUMN_WIDTH, 5.2))
     axes = axes.ravel()
-    _draw_path(path, axes[0])
-    _draw_plane(plane, trained[2], axes[1])
-    _draw_trajectory(pca, axes[2])
-    _draw_curve(curves, axes[3])
-    _draw_heat_map(swept, axes[4])
-    _draw_density(spectrum, axes[5])
-    return fig
+    drawn = [
+        _draw_path(path, axes[0]),
+        _draw_plane(plane, trained[2], axes[1]),
+        _draw_trajectory(pca, axes[2]),
+        _draw_curve(curves, axes[3]),
+        _draw_heat_map(swept, axes[4]),
+        _draw_density(spectrum, axes[5]),
+    ]
+    return (fig, list(zip(axes, drawn))) if with_axes else fig
 
 
+def test_every_helper_draws_on_given_axes(trained, path, plane, pca, curves, swept, spectrum):
+    fig, drawn = _panels(trained, path, plane, pca, curves, swept, spectrum, with_axes=True)
+    for ax, returned in drawn:
+        assert returned is ax
+        assert ax.get_legend() is not None and ax.get_title()
+    plt.close(fig)
+
+
+@pytest.mark.slow
 def test_every_helper_on_given_axes_saves_byte_identical_pdf(
     trained, path, plane, pca, curves, swept, spectrum
 ):
     """All helpers drawn on the axes of one figure (`ax=`), rendered twice from the same
     results: the PDF files are byte-identical (the PNG files of each helper's own figure
-    are compared in its test)."""
+    are compared in its test, and the PDF files of plot_plane's)."""
     results = (trained, path, plane, pca, curves, swept, spectrum)
     files = []
     for _ in range(2):
