@@ -40,16 +40,29 @@ def key():
     return jr.key(20261122)
 
 
-# Longest tests first, so that the two xdist workers finish together (no long test left
-# for the end): durations from a recorded run in tests/durations.json (regenerate with
-# `TOYMODELS_RECORD_DURATIONS=1 make test`); unknown tests count as 1 s.
+# Longest first, so that the two xdist workers finish together (no long test left for the
+# end): durations from a recorded run in tests/durations.json (regenerate with
+# `TOYMODELS_RECORD_DURATIONS=1 make test`); unknown tests count as 1 s. Tests that share a
+# module-scoped fixture stay together in their file's order (one set-up per worker), as one
+# group with their summed duration; every other test is a group of its own.
 DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def _shares_module_fixture(item) -> bool:
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(d.scope in ("module", "class", "package") for ds in defs.values() for d in ds)
 
 
 def pytest_collection_modifyitems(config, items):
     known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-    order = {item.nodeid: i for i, item in enumerate(items)}
-    items.sort(key=lambda it: (-known.get(it.nodeid, 1.0), order[it.nodeid]))
+    groups: dict[str, list] = {}
+    for item in items:
+        name = item.nodeid.split("::")[0] if _shares_module_fixture(item) else item.nodeid
+        groups.setdefault(name, []).append(item)
+    cost = {g: sum(known.get(it.nodeid, 1.0) for it in its) for g, its in groups.items()}
+    first = {g: i for i, g in enumerate(groups)}
+    ordered = sorted(groups, key=lambda g: (-cost[g], first[g]))
+    items[:] = [it for g in ordered for it in groups[g]]
 
 
 _recorded: dict[str, float] = {}
