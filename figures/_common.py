@@ -5,7 +5,11 @@ A figure script `figures/figNN_topic.py` defines
 
 - `TITLE` (str) and `SEED` (int);
 - `compute(*, fast: bool) -> dict[str, array]`: all the numerics, no plotting;
-- `claims(data) -> list[Claim]`: theory-vs-simulation claims evaluated on `data`;
+- `claims(data) -> list[Claim]`: the claims evaluated on `data`, each of a kind
+  (`Claim.quantitative`: a prediction function of the claim's parameters at three or more
+  values against the simulation; `Claim.qualitative`: a direction or bound that could fail;
+  `Claim.discrepancy`: a paper's statement we do not reproduce), each citing its paper
+  through `cite`;
 - `plot(data, out: Path) -> list[Path]`: the figure file(s), written under `out`;
 
 and ends with `if __name__ == "__main__": cli(__name__)`. `run_figure` runs the three in
@@ -32,6 +36,45 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from toymodels.claims import Claim, FigureRecord
+
+
+#: the papers the figures reproduce, as a reader would look them up (authors, year, venue or
+#: arXiv id); `cite(key, where)` adds the figure or section
+PAPERS = {
+    "goodfellow": "Goodfellow, Vinyals & Saxe 2015 (ICLR 2015, arXiv:1412.6544)",
+    "saxe": "Saxe, McClelland & Ganguli 2014 (ICLR 2014, arXiv:1312.6120)",
+    "ghorbani": "Ghorbani, Krishnan & Xiao 2019 (ICML 2019, arXiv:1901.10159)",
+    "marchenko_pastur": "Marchenko & Pastur 1967 (Mat. Sb. 72:507-536)",
+    "bbp": "Baik, Ben Arous & Péché 2005 (Ann. Probab. 33:1643-1697)",
+    "cohen": "Cohen, Kaur, Li, Kolter & Talwalkar 2021 (ICLR 2021, arXiv:2103.00065)",
+    "ghosh": "Ghosh 2026 (arXiv:2605.23476)",
+    "li_filter": "Li, Xu, Taylor, Studer & Goldstein 2018 (NeurIPS 2018, arXiv:1712.09913)",
+    "lipton": "Lipton 2016 (ICLR 2016 workshop, arXiv:1602.07320)",
+    "garipov": "Garipov, Izmailov, Podoprikhin, Vetrov & Wilson 2018 (NeurIPS 2018, "
+    "arXiv:1802.10026)",
+    "yang": "Yang, Hodgkinson, Theisen, Zou, Gonzalez, Ramchandran & Mahoney 2021 "
+    "(NeurIPS 2021, arXiv:2107.11228)",
+    "li_intrinsic": "Li, Farkhoor, Liu & Yosinski 2018 (ICLR 2018, arXiv:1804.08838)",
+    "dinc": "Dinc, Cirakman, Kurtkaya, Yuksekgonul, Jiang, Schnitzer & Tanaka 2025 "
+    "(arXiv:2501.02378)",
+    "fukumizu": "Fukumizu & Amari 2000 (Neural Netw. 13:317-327)",
+    "martinelli": "Martinelli, van Meegen, Şimşek, Gerstner & Brea 2025 (NeurIPS 2025, "
+    "arXiv:2506.14951)",
+    "brea": "Brea, Şimşek, Illing & Gerstner 2019 (arXiv:1907.02911)",
+    "simsek": "Şimşek, Ged, Jacot, Spadaro, Hongler, Gerstner & Brea 2021 (ICML 2021, "
+    "arXiv:2105.12221)",
+    "ainsworth": "Ainsworth, Hayase & Srinivasa 2023 (ICLR 2023, arXiv:2209.04836)",
+    "soudry": "Soudry & Carmon 2016 (arXiv:1605.08361)",
+    "fort_ganguli": "Fort & Ganguli 2019 (arXiv:1910.05929)",
+    "fort_scherlis": "Fort & Scherlis 2019 (AAAI-19, arXiv:1807.02581)",
+    "fort_jastrzebski": "Fort & Jastrzebski 2019 (NeurIPS 2019, arXiv:1906.04724)",
+    "li_sgd": "Li, Gu, Zhou, Chen & Banerjee 2020 (SDM 2020, arXiv:1907.10732)",
+}
+
+
+def cite(key: str, where: str = "") -> str:
+    """The citation of paper `key` of `PAPERS`, with the figure or section `where`."""
+    return PAPERS[key] + (f", {where}" if where else "")
 
 
 FIGURES_DIR = Path(__file__).resolve().parent
@@ -131,7 +174,7 @@ def cli(module_name: str) -> None:
         name = Path(sys.argv[0]).stem
     rec = run_figure(name, out=args.out, fast=not args.full)
     for c in rec.claims:
-        print(("PASS " if c.passed else "FAIL ") + c.name)
+        print(f"{c.status.upper():11s} [{c.kind.value}] {c.name}")
     if rec.error:
         print("ERROR", rec.error)
-    sys.exit(0 if rec.error is None and all(c.passed for c in rec.claims) else 1)
+    sys.exit(0 if rec.error is None and all(c.status != "fail" for c in rec.claims) else 1)
