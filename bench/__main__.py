@@ -3,6 +3,7 @@
 python -m bench              # all
 python -m bench curvature    # bench_curvature.py only
 python -m bench engine       # bench_engine.py: dynamics.run against the old host-loop train
+python -m bench linalg       # bench_linalg.py: trace batching, eigsh overhead, first call
 """
 
 import importlib

@@ -89,8 +89,8 @@ class _ParamsOperator(AbstractOperator):
 
     @property
     def dtype(self):
-        flat, _ = ravel_pytree(self.params)
-        return flat.dtype
+        # the dtype ravel_pytree promotes to, without an eager ravel (0.8 ms per call)
+        return jnp.result_type(*jax.tree_util.tree_leaves(self.params))
 
     def ravel(self, tree: Params) -> Float[Array, " n"]:
         """A pytree like `params` as a flat vector (ravel_pytree order)."""

@@ -1,6 +1,7 @@
 """Linear algebra on symmetric operators (dense arrays or matrix-free `matvec`s): Lanczos,
 extremal eigenpairs, stochastic Lanczos quadrature, trace and diagonal estimators."""
 
+from ._batching import probe_batch_size as probe_batch_size
 from ._bounds import (
     WolkowiczStyan as WolkowiczStyan,
     restricted_positive_fraction as restricted_positive_fraction,
@@ -28,8 +29,13 @@ from ._slq import (
     spectral_density as spectral_density,
 )
 from ._trace import (
+    AbstractTraceEstimator as AbstractTraceEstimator,
     Estimate as Estimate,
+    Hutchinson as Hutchinson,
+    HutchPlusPlus as HutchPlusPlus,
     TraceMethod as TraceMethod,
+    XNysTrace as XNysTrace,
+    XTrace as XTrace,
     diagonal as diagonal,
     frobenius_squared as frobenius_squared,
     trace as trace,

@@ -21,10 +21,10 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._validation import check_finite
-from ._lanczos import _dtype_of
+from .._validation import check_finite, check_key
+from ._batching import dtype_of, probe_batch_size
 from ._operator import as_operator
-from ._trace import Estimate, _check_probes, apply_many
+from ._trace import Estimate, _check_probes, matmat_rows
 
 
 class WolkowiczStyan(eqx.Module):
@@ -69,13 +69,13 @@ def trace_frobenius_ratio(op: Any) -> Float[Array, ""]:
 
 
 @eqx.filter_jit
-def _restricted(op, key, d, num):
+def _restricted(op, key, d, num, batch):
     n = op.shape[0]
-    dtype = _dtype_of(op)
+    dtype = dtype_of(op)
 
     def one(k):
         P, _ = jnp.linalg.qr(jr.normal(k, (n, d), dtype))
-        AP = apply_many(op, P.T, None)  # (d, n)
+        AP = matmat_rows(op, P.T, batch)  # (d, n)
         M = AP @ P
         w = jnp.linalg.eigvalsh(0.5 * (M + M.T))
         return jnp.mean((w > 0).astype(dtype))
@@ -96,5 +96,6 @@ def restricted_positive_fraction(
     if isinstance(d, bool) or not isinstance(d, int | np.integer) or not 1 <= d <= n:
         raise ValueError(f"d: expected an int between 1 and the dimension {n}, got {d!r}")
     num = _check_probes("num_subspaces", num_subspaces, 2)
-    fr = _restricted(op, key, int(d), num)
+    check_key("key", key)
+    fr = _restricted(op, key, int(d), num, probe_batch_size(op, dtype_of(op)))
     return Estimate(jnp.mean(fr), jnp.std(fr, ddof=1) / jnp.sqrt(num))

@@ -13,8 +13,9 @@ memory twice, which for large $n$ costs as much as a Hessian-vector product, so 
 pass is kept for the steps that need it (cancellation, near breakdown, after a restart).
 
 **Breakdown.** When the Krylov space is invariant ($\beta_i \le$ `breakdown_tol`$\cdot\lVert A\rVert$)
-the process does not divide by zero: it sets $\beta_i = 0$ and continues with a fresh random
-vector orthogonal to the basis. $T_m$ is then block diagonal; the blocks after the first have
+the process does not divide by zero: it sets $\beta_i = 0$ and continues with a fresh generic
+vector orthogonal to the basis (`_batching.generic_vector`: a counter-based hash of the key,
+cheap to compile). $T_m$ is then block diagonal; the blocks after the first have
 zero weight in the Gauss quadrature (the first components of their eigenvectors vanish) and,
 for eigenvalue problems, they explore the rest of the space. If the whole space is exhausted
 ($i + 1 = n$) the next vector is zero.
@@ -22,6 +23,16 @@ for eigenvalue problems, they explore the rest of the space. If the whole space 
 This is the one place where the Lanczos recurrence lives; `matfree.decomp.tridiag_sym` is
 used in the tests as an independent reference (it divides by the norm and returns NaN on
 breakdown, which is why the recurrence is not delegated to it).
+
+**One compiled program per bucket.** The basis is a buffer of `m_max + 1` rows with
+`m_max = bucket_fine(m)` (at most a third of padding, capped at $n$); the number of steps
+`m`, the number of wanted pairs `k` and the restart size are traced, so `eigsh` with a new
+`k` or `num_steps` in the same bucket reuses the compiled program, and so does
+`spectral_density` with a new `num_steps` or `num_probes`. Unused rows stay zero (they add
+nothing to the Gram–Schmidt passes) and the projected matrices are padded with a sentinel
+diagonal beyond the wanted end, so the padded result equals the unpadded one to rounding.
+The outputs are cut to `k` (or to `num_probes × num_steps`) on the host, which compiles
+nothing.
 """
 
 import enum
@@ -31,11 +42,19 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._validation import as_enum, check_finite, check_key, is_concrete
+from .._validation import as_enum, check_key, is_concrete
+from ._batching import (
+    bucket,
+    bucket_fine,
+    dtype_of,
+    float_array,
+    generic_vector,
+    int_array,
+    key_seed,
+)
 from ._operator import AbstractOperator, as_operator
 
 
@@ -66,6 +85,10 @@ def _default_tol(dtype) -> float:
     return float(jnp.finfo(dtype).eps ** 0.75)
 
 
+# kept under its old name for the modules that import it
+_dtype_of = dtype_of
+
+
 def _gs_pass(Q, w):
     return w - Q.T @ (Q @ w)
 
@@ -92,31 +115,33 @@ def _reorthogonalise(Q, w):
 _DGKS = 0.7071067811865476  # 1/√2
 
 
-def _step_fn(op: AbstractOperator, breakdown_tol, n: int, dtype):
+def _step_fn(op: AbstractOperator, n: int, dtype, seed):
     """One Lanczos/Arnoldi step with full reorthogonalisation, shared by `lanczos` (SLQ)
-    and `eigsh`: `step(i, Q, q, q_prev, b_prev, anorm, key)` with `Q` holding the orthonormal
-    rows 0..i (q = Q[i]) and zeros below. It writes q_{i+1} into row i+1 and returns
-    `(Q, A q_i, q_{i+1}, alpha_i, beta_i, h_i, anorm)`, where `h_i = Q A q_i` is the
-    projected column (rows 0..i) and beta_i = 0 at a breakdown (then q_{i+1} is a fresh
-    random unit vector orthogonal to Q drawn from `fold_in(key, i)`, or 0 once the space
-    is exhausted).
+    and `eigsh`: `step(i, Q, q, q_prev, b_prev, anorm, counter, breakdown_tol)` with `Q`
+    holding the orthonormal rows 0..i (q = Q[i]) and zeros below. It writes q_{i+1} into
+    row i+1 and returns `(Q, A q_i, q_{i+1}, alpha_i, beta_i, h_i, anorm)`, where
+    `h_i = Q A q_i` is the projected column (rows 0..i) and beta_i = 0 at a breakdown (then
+    q_{i+1} is a fresh generic unit vector orthogonal to Q, `generic_vector(seed, counter)`,
+    or 0 once the space is exhausted). `anorm` (the largest ‖A q_i‖ so far) turns NaN as
+    soon as a product is not finite, which the callers use to stop.
 
     The current and previous vectors travel in the loop carry: reading them back from `Q`
     (which the step also updates in place) makes XLA copy the whole basis every step."""
     eps = jnp.finfo(dtype).eps
 
-    def restart_vector(i, Q, key):
-        r = jr.normal(jr.fold_in(key, i), (n,), dtype)
+    def restart_vector(i, Q, counter):
+        r = generic_vector(seed, counter, n, dtype)
         r0 = jnp.linalg.norm(r)
         r = _orthogonalise(Q, r)
         rn = jnp.linalg.norm(r)
         ok = (rn > jnp.sqrt(eps) * r0) & (i + 1 < n)
         return jnp.where(ok, r / jnp.where(ok, rn, 1.0), 0.0)
 
-    def step(i, Q, q, q_prev, b_prev, anorm, key):
+    def step(i, Q, q, q_prev, b_prev, anorm, counter, breakdown_tol):
         aq = op.matvec(q).astype(dtype)
         a = jnp.vdot(q, aq)
-        anorm = jnp.maximum(anorm, jnp.linalg.norm(aq))
+        nrm = jnp.linalg.norm(aq)
+        anorm = jnp.where(jnp.isfinite(nrm), jnp.maximum(anorm, nrm), jnp.nan)
         # local three-term step (b_prev = 0 at the first step of a cycle: after a thick
         # restart q_{i-1} is a Ritz vector, coupled through the full pass instead), then
         # the full pass(es)
@@ -126,7 +151,7 @@ def _step_fn(op: AbstractOperator, breakdown_tol, n: int, dtype):
         b = jnp.linalg.norm(w)
         broke = (b <= breakdown_tol * anorm) | (i + 1 >= n)
         qn = jax.lax.cond(
-            broke, lambda: restart_vector(i, Q, key), lambda: w / jnp.where(broke, 1.0, b)
+            broke, lambda: restart_vector(i, Q, counter), lambda: w / jnp.where(broke, 1.0, b)
         )
         b = jnp.where(broke, 0.0, b)
         Q = Q.at[i + 1].set(qn)
@@ -135,35 +160,47 @@ def _step_fn(op: AbstractOperator, breakdown_tol, n: int, dtype):
     return step
 
 
-def _expand(op: AbstractOperator, Q, start, stop, key, breakdown_tol):
-    """Lanczos steps i = start..stop−1 (`Q` has stop+1 rows: rows < start orthonormal,
-    row `start` the next unit vector, zeros below). Returns Q, the diagonal (q_i·A q_i)
-    and the couplings β_i = ‖w_i‖ (0 at breakdown)."""
-    n, m, dtype = Q.shape[1], Q.shape[0] - 1, Q.dtype
-    step = _step_fn(op, breakdown_tol, n, dtype)
+def _expand(op: AbstractOperator, Q, start, stop, seed, counter0, breakdown_tol):
+    """Lanczos steps i = start..stop−1 (`stop` may be traced; `Q` has m_max + 1 rows:
+    rows < start orthonormal, row `start` the next unit vector, zeros below). Returns Q,
+    the diagonal (q_i·A q_i), the couplings β_i = ‖w_i‖ (0 at breakdown), both (m_max,)
+    and zero beyond `stop`, and the largest ‖A q_i‖ (NaN after a non-finite product)."""
+    n, m_max, dtype = Q.shape[1], Q.shape[0] - 1, Q.dtype
+    step = _step_fn(op, n, dtype, seed)
 
     def body(i, carry):
         Q, q, q_prev, b_prev, alpha, beta, anorm = carry
-        Q, _, qn, a, b, _, anorm = step(i, Q, q, q_prev, b_prev, anorm, key)
+        Q, _, qn, a, b, _, anorm = step(i, Q, q, q_prev, b_prev, anorm, counter0 + i, breakdown_tol)
         return Q, qn, q, b, alpha.at[i].set(a), beta.at[i].set(b), anorm
 
     zero = jnp.zeros((), dtype)
-    init = (Q, Q[start], jnp.zeros((n,), dtype), zero, jnp.zeros((m,), dtype),
-            jnp.zeros((m,), dtype), zero)  # fmt: skip
-    Q, _, _, _, alpha, beta, _ = jax.lax.fori_loop(start, stop, body, init)
-    return Q, alpha, beta
+    init = (Q, Q[start], jnp.zeros((n,), dtype), zero, jnp.zeros((m_max,), dtype),
+            jnp.zeros((m_max,), dtype), zero)  # fmt: skip
+    Q, _, _, _, alpha, beta, anorm = jax.lax.fori_loop(start, stop, body, init)
+    return Q, alpha, beta, anorm
 
 
-def _lanczos_impl(op, v0, key, num_steps, breakdown_tol):
+def _lanczos_impl(op, v0, seed, m_max, num_steps, breakdown_tol, counter0=1):
+    """`num_steps` (maybe traced, <= the static `m_max`) Lanczos steps from `v0`; returns
+    the basis buffer (m_max + 1, n), alpha, beta (m_max,), the start norm and the largest
+    ‖A q_i‖."""
     n = op.shape[0]
     dtype = v0.dtype
     nrm = jnp.linalg.norm(v0)
-    Q = jnp.zeros((num_steps + 1, n), dtype).at[0].set(v0 / nrm)
-    Q, alpha, beta = _expand(op, Q, 0, num_steps, key, breakdown_tol)
-    return LanczosResult(Q[:num_steps], alpha, beta[:-1], beta[-1], nrm)
+    Q = jnp.zeros((m_max + 1, n), dtype).at[0].set(v0 / nrm)
+    Q, alpha, beta, anorm = _expand(op, Q, 0, num_steps, seed, counter0, breakdown_tol)
+    return Q, alpha, beta, nrm, anorm
 
 
-_lanczos_jit = eqx.filter_jit(_lanczos_impl)
+@eqx.filter_jit
+def _lanczos_jit(op, v0, key, num_steps, breakdown_tol):
+    v0 = v0.astype(dtype_of(op))
+    Q, alpha, beta, nrm, anorm = _lanczos_impl(
+        op, v0, key_seed(key), num_steps, num_steps, breakdown_tol
+    )
+    ok = jnp.isfinite(anorm) & jnp.all(jnp.isfinite(alpha)) & jnp.all(jnp.isfinite(beta))
+    v_ok = jnp.isfinite(nrm) & (nrm > 0)
+    return LanczosResult(Q[:num_steps], alpha, beta[:-1], beta[-1], nrm), ok, v_ok
 
 
 def _check_steps(name, num_steps, n):
@@ -174,9 +211,12 @@ def _check_steps(name, num_steps, n):
     return int(num_steps)
 
 
-def _dtype_of(op) -> Any:
-    dt = jnp.dtype(op.dtype)
-    return dt if jnp.issubdtype(dt, jnp.floating) else jnp.dtype(jnp.result_type(float))
+def _raise_nonfinite(what: str, where: str = ""):
+    raise ValueError(
+        "op: the operator returned non-finite values (NaN or inf) in its matrix-vector "
+        f"products{where}, so {what} cannot be computed (check the params and data behind "
+        "it)"
+    )
 
 
 def lanczos(
@@ -191,81 +231,139 @@ def lanczos(
 
     Returns a `LanczosResult`: `basis` $Q$ (rows), tridiagonal `alpha`, `beta`, so that
     $Q A Q^\top = T$ and $v_0^\top A^j v_0 = \lVert v_0\rVert^2 (T^j)_{11}$ for
-    $j \le 2m-1$. `key` (required) draws restart vectors after a breakdown (the result does
-    not depend on it unless a breakdown happens). `breakdown_tol` is relative
-    to the largest $\lVert A q_i\rVert$ seen (default $\epsilon^{3/4}$).
+    $j \le 2m-1$. `key` (required) seeds the restart vectors after a breakdown (the result
+    does not depend on it unless a breakdown happens). `breakdown_tol` is relative
+    to the largest $\lVert A q_i\rVert$ seen (default $\epsilon^{3/4}$). Raises a ValueError
+    naming `v0` if it is zero or not finite and naming `op` if a product is not finite.
     """
     op = as_operator(op)
     n = op.shape[0]
     num_steps = _check_steps("num_steps", num_steps, n)
-    dtype = _dtype_of(op)
-    v0 = jnp.asarray(v0, dtype)
+    dtype = dtype_of(op)
+    v0 = jnp.asarray(v0)
     if v0.shape != (n,):
         raise ValueError(f"v0: expected shape ({n},), got {v0.shape}")
-    check_finite("v0", v0)
-    if is_concrete(v0) and float(jnp.linalg.norm(v0)) == 0.0:
-        raise ValueError("v0: the start vector is zero")
     check_key("key", key)
     tol = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
-    return _lanczos_jit(op, v0, key, num_steps, jnp.asarray(tol, dtype))
+    res, ok, v_ok = _lanczos_jit(op, v0, key, num_steps, float_array(tol, dtype))
+    if is_concrete(ok):
+        ok, v_ok = jax.device_get((ok, v_ok))
+        if not v_ok:
+            raise ValueError("v0: the start vector is zero or not finite")
+        if not ok:
+            _raise_nonfinite("the Lanczos tridiagonal")
+    return res
 
 
-def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_tol):
+def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
+    """Thick-restart Lanczos on a basis buffer of `m_max` (static) rows; `ints` = (k, m,
+    keep, largest, max_restarts) and `floats` = (tol, breakdown_tol) are traced. Returns
+    the first `k_max` (static) Ritz values, vectors (n, k_max) and residuals, and the
+    stats (restarts, converged, products, products finite, start vector usable)."""
+    k, m, keep, largest, max_restarts = (ints[i] for i in range(5))
+    tol, breakdown_tol = floats[0], floats[1]
     n = op.shape[0]
-    dtype = Q0.dtype
-    rows = jnp.arange(m)
+    dtype = dtype_of(op)
+    seed = key_seed(key)
+    rows = jnp.arange(m_max)
+    wanted = rows < k
     # the wanted end sorts first under `order`; blank (unfilled) positions of the projected
     # matrix get a diagonal sentinel beyond the other end, so they never mix in
-    sign = jnp.where(largest, 1.0, -1.0).astype(dtype)
-    step = _step_fn(op, breakdown_tol, n, dtype)
+    sign = jnp.where(largest > 0, 1.0, -1.0).astype(dtype)
+    step = _step_fn(op, n, dtype, seed)
+    tiny = jnp.finfo(dtype).tiny
+
+    if v0 is None:
+        v = generic_vector(seed, 0, n, dtype)
+    else:
+        v = v0.astype(dtype)
+        if v.ndim == 2:
+            # earlier eigenvectors: Lanczos from the sum of the (normalised) columns; near
+            # eigenvectors span the first j Krylov vectors almost exactly
+            v = jnp.sum(v / jnp.linalg.norm(v, axis=0), axis=1)
+    nv = jnp.linalg.norm(v)
+    v_ok = jnp.isfinite(nv) & (nv > 0)
+    Q0 = jnp.zeros((m_max + 1, n), dtype).at[0].set(v / jnp.where(v_ok, nv, 1.0))
 
     def ritz_of(H, j):
         filled = rows < j
         big = 2 * jnp.max(jnp.abs(H)) + 1
         Hm = jnp.where(filled[:, None] & filled[None, :], H, 0.0)
         Hm = Hm + jnp.diag(jnp.where(filled, 0.0, -sign * big))
-        theta, S = jnp.linalg.eigh(0.5 * (Hm + Hm.T))
-        order = jnp.argsort(-sign * theta)  # traced: one compile for both ends
-        theta, S = theta[order], S[:, order]
-        scale = jnp.maximum(
-            jnp.max(jnp.where(rows < j, jnp.abs(theta), 0.0)), jnp.finfo(dtype).tiny
-        )
+        theta, S = jnp.linalg.eigh(0.5 * (Hm + Hm.T))  # ascending
+        # the wanted end first: reversed for the largest (the sentinels, at -big, then sort
+        # last); a traced choice, one compile for both ends
+        theta = jnp.where(largest > 0, theta[::-1], theta)
+        S = jnp.where(largest > 0, S[:, ::-1], S)
+        scale = jnp.maximum(jnp.max(jnp.where(filled, jnp.abs(theta), 0.0)), tiny)
         return theta, S, scale
 
-    def expand(Q, AQ, H, start, allow_exit, key):
+    def next_check(j, r, j_last, r_last, start):
+        """The step of the next Ritz check after one at step j with ratio r = max
+        estimate / (tol·scale) > 1: half the steps that the decay since the previous check
+        (at j_last, ratio r_last) predicts to reach r = 1, at least 1; without a previous
+        check or decay, a quarter of the steps taken in this cycle."""
+        rate = (jnp.log(r_last) - jnp.log(r)) / jnp.maximum(j - j_last, 1).astype(r.dtype)
+        decays = (j_last > 0) & (rate > 0) & jnp.isfinite(rate)
+        predicted = jnp.log(r) / jnp.where(decays, rate, 1.0)
+        gap = jnp.where(
+            decays,
+            jnp.floor(0.5 * jnp.minimum(predicted, m_max)).astype(j.dtype),
+            (j - start) // 4,
+        )
+        return j + jnp.maximum(gap, 1)
+
+    def expand(Q, AQ, H, start, allow_exit, counter0):
         """Steps start.. until the basis is full, or (if `allow_exit`) until the residual
         estimates |β_j s_j| of the wanted Ritz pairs pass `tol` (confirmed afterwards on
-        the true residuals)."""
+        the true residuals). The estimates need the Ritz vectors of the projected matrix
+        (an m × m `eigh`), so they are computed only at the steps `next_check` schedules
+        from their decay, not after every step."""
 
         def cond(c):
-            return (c[0] < m) & ~c[-1]
+            i, anorm, done = c[0], c[7], c[9]
+            return (i < m) & ~done & ~jnp.isnan(anorm)
 
         def body(c):
-            i, Q, AQ, H, q, q_prev, b_prev, anorm, broke, _ = c
-            Q, aq, qn, _, b, h, anorm = step(i, Q, q, q_prev, b_prev, anorm, key)
+            i, Q, AQ, H, q, q_prev, b_prev, anorm, broke, _, check_at, j_last, r_last = c
+            Q, aq, qn, _, b, h, anorm = step(
+                i, Q, q, q_prev, b_prev, anorm, counter0 + i - start, breakdown_tol
+            )
             AQ = AQ.at[i].set(aq)
-            h = h[:m]
+            h = h[:m_max]
             H = H.at[:, i].set(h).at[i, :].set(h)
-            theta, S, scale = ritz_of(H, i + 1)
-            est = jnp.abs(b) * jnp.abs(S[i, :k])
             # after a breakdown (an invariant subspace: exact but maybe not the extremal
             # pairs, e.g. a missing copy of a repeated eigenvalue) fill the cycle as usual
             broke = broke | (b == 0)
-            done = allow_exit & ~broke & (i + 1 > k) & jnp.all(est <= tol * scale)
-            return i + 1, Q, AQ, H, qn, q, b, anorm, broke, done
+            j = i + 1
+            check = allow_exit & ~broke & (j > k) & (j >= check_at)
+
+            def do_check():
+                _, S, scale = ritz_of(H, j)
+                est = jnp.abs(b) * jnp.abs(S[i])
+                r = jnp.max(jnp.where(wanted, est, 0.0)) / (tol * scale)
+                return r <= 1, next_check(j, r, j_last, r_last, start), j, r
+
+            def skip():
+                return jnp.asarray(False), check_at, j_last, r_last
+
+            done, check_at, j_last, r_last = jax.lax.cond(check, do_check, skip)
+            return i + 1, Q, AQ, H, qn, q, b, anorm, broke, done, check_at, j_last, r_last
 
         zero = jnp.zeros((), dtype)
         false = jnp.asarray(False)
-        init = (start, Q, AQ, H, Q[start], jnp.zeros((n,), dtype), zero, zero, false, false)
-        j, Q, AQ, H, *_ = jax.lax.while_loop(cond, body, init)
-        return j, Q, AQ, H
+        izero = jnp.zeros_like(start)
+        init = (start, Q, AQ, H, Q[start], jnp.zeros((n,), dtype), zero, zero, false,
+                false, izero, izero, jnp.ones((), dtype))  # fmt: skip
+        j, Q, AQ, H, *rest = jax.lax.while_loop(cond, body, init)
+        return j, Q, AQ, H, rest[3]
 
     def ritz(Q, AQ, j):
         """Rayleigh–Ritz on the filled rows (< j), from the stored products A q_i (the
         projected matrix is formed afresh here, not taken from the step-wise estimate,
         which only decides when to look)."""
         filled = (rows < j)[:, None]
-        Qf, AQf = jnp.where(filled, Q[:m], 0.0), jnp.where(filled, AQ, 0.0)
+        Qf, AQf = jnp.where(filled, Q[:m_max], 0.0), jnp.where(filled, AQ, 0.0)
         theta, S, scale = ritz_of(Qf @ AQf.T, j)
         Y = S.T @ Qf
         AY = S.T @ AQf
@@ -273,52 +371,69 @@ def _eigsh_impl(op, Q0, key, k, m, keep, largest, tol, max_restarts, breakdown_t
         return theta, Y, AY, res, scale
 
     def cycle(carry):
-        Q, AQ, H, start, restarts, allow_exit, nmv, *_ = carry
-        # restart vectors after a breakdown: a fresh key per cycle (step i recurs)
-        j, Q, AQ, H = expand(Q, AQ, H, start, allow_exit, jr.fold_in(key, nmv))
+        Q, AQ, H, start, restarts, allow_exit, nmv, _, _, _, _, _ = carry
+        # restart vectors after a breakdown: a fresh counter per product
+        j, Q, AQ, H, anorm = expand(Q, AQ, H, start, allow_exit, 1 + nmv)
         nmv = nmv + (j - start)
         theta, Y, AY, res, scale = ritz(Q, AQ, j)
-        conv = (j > k) & jnp.all(res[:k] <= tol * scale)
+        finite = ~jnp.isnan(anorm) & jnp.all(jnp.isfinite(theta))
+        conv = finite & (j > k) & jnp.all(jnp.where(wanted, res <= tol * scale, True))
         full = j >= m
         # after a full cycle: thick restart keeping the best `keep` Ritz vectors and the
         # residual direction; after an early stop the true residuals did not confirm: go
         # on filling the same basis, without early stops until the next restart
-        restart = full & ~conv
+        restart = full & ~conv & finite
 
         def do_restart():
-            Qn = jnp.zeros_like(Q).at[:keep].set(Y[:keep]).at[keep].set(Q[m])
-            AQn = jnp.zeros_like(AQ).at[:keep].set(AY[:keep])
+            kept = (rows < keep)[:, None]
+            Qn = jnp.zeros_like(Q).at[:m_max].set(jnp.where(kept, Y, 0.0)).at[keep].set(Q[m])
+            AQn = jnp.where(kept, AY, 0.0)
             Hn = jnp.diag(jnp.where(rows < keep, theta, 0.0))
             return Qn, AQn, Hn
 
         Q, AQ, H = jax.lax.cond(restart, do_restart, lambda: (Q, AQ, H))
         start = jnp.where(restart, keep, j)
         restarts = restarts + restart.astype(restarts.dtype)
-        return (Q, AQ, H, start, restarts, restart, nmv, theta[:k], Y[:k], res[:k], conv)
+        out = (theta[:k_max], Y[:k_max], res[:k_max])
+        return (Q, AQ, H, start, restarts, restart, nmv, *out, conv, finite)
 
     def cond(carry):
-        restarts, conv = carry[4], carry[-1]
-        return (~conv) & (restarts <= max_restarts)
+        restarts, conv, finite = carry[4], carry[-2], carry[-1]
+        return (~conv) & (restarts <= max_restarts) & finite
 
+    izero = jnp.zeros_like(k)
     init = (
         Q0,
-        jnp.zeros((m, n), dtype),
-        jnp.zeros((m, m), dtype),
-        jnp.asarray(0),
-        jnp.asarray(0),
+        jnp.zeros((m_max, n), dtype),
+        jnp.zeros((m_max, m_max), dtype),
+        izero,
+        izero,
         jnp.asarray(True),
-        jnp.asarray(0),
-        jnp.zeros((k,), dtype),
-        jnp.zeros((k, n), dtype),
-        jnp.full((k,), jnp.inf, dtype),
+        izero,
+        jnp.zeros((k_max,), dtype),
+        jnp.zeros((k_max, n), dtype),
+        jnp.full((k_max,), jnp.inf, dtype),
         jnp.asarray(False),
+        v_ok,
     )
     out = jax.lax.while_loop(cond, cycle, init)
-    restarts, nmv, theta, Y, res, conv = out[4], out[6], out[7], out[8], out[9], out[10]
-    return theta, Y.T, res, restarts, conv, nmv
+    restarts, nmv, theta, Y, res, conv, finite = out[4], *out[6:]
+    stats = jnp.stack([restarts, conv.astype(k.dtype), nmv, finite.astype(k.dtype)])
+    return theta, Y.T, res, stats, v_ok
 
 
 _eigsh_jit = eqx.filter_jit(_eigsh_impl)
+
+
+def _first(x, k: int, axis: int):
+    """`x` cut to `k` entries along `axis`: on the host for concrete arrays (a new `k`
+    compiles nothing), by slicing under a trace."""
+    if x.shape[axis] == k:
+        return x
+    index = (slice(None),) * axis + (slice(0, k),)
+    if is_concrete(x):  # device_put: `jnp.asarray` of a host array compiles a copy per shape
+        return jax.device_put(np.ascontiguousarray(jax.device_get(x)[index]))
+    return x[index]
 
 
 def eigsh(
@@ -344,22 +459,30 @@ def eigsh(
     (Krylov–Schur). Stops when every wanted residual
     $\lVert A y_i - \theta_i y_i\rVert \le \text{tol}\cdot\max_j|\theta_j|$
     (default tol $=\sqrt\epsilon$: $1.5\times10^{-8}$ in float64) or after `max_restarts`
-    restarts (a `RuntimeWarning` then, unless `warn=False`). The test runs after every
-    step, not only at the end of a cycle: the cheap estimate $|\beta_j s_{j,i}|$ (last
-    coupling times the last component of the Ritz vector in the basis) triggers it and the
-    true residuals confirm it, so a good warm start stops after a few products.
+    restarts (a `RuntimeWarning` then, unless `warn=False`). The test can stop a cycle
+    early: the cheap estimate $|\beta_j s_{j,i}|$ (last coupling times the last component
+    of the Ritz vector in the basis) triggers it and the true residuals confirm it, so a
+    good warm start stops after a few products. The estimate needs an $m\times m$ `eigh`,
+    so it is taken at steps scheduled from its own decay (half the predicted distance to
+    `tol`), not after every step.
 
     With `which="smallest"` the most negative eigenvalues come first: their count below 0 is
     the saddle index. `v0` warm-starts: a vector, or a matrix `(n, j)` of earlier
     eigenvectors (e.g. from the previous point of a trajectory; Lanczos then starts from
     the sum of the normalised columns, whose first j Krylov vectors nearly span them).
 
-    `key` (required) draws the start vector when `v0` is not given and the restart vectors
-    after a breakdown.
+    `key` (required) seeds the start vector when `v0` is not given and the restart vectors
+    after a breakdown (generic vectors from a hash of the key, `_batching.generic_vector`).
+
+    The whole run is one compiled program, shared by every `k` and `num_steps` whose basis
+    falls in the same bucket (see the module docstring); the only host synchronisation is
+    one read of the convergence and finiteness flags at the end.
 
     Returns `(eigenvalues (k,), eigenvectors (n, k), residual_norms (k,))`, ordered from the
     requested end; with `return_info=True` a fourth item `{"restarts", "converged",
-    "num_matvecs"}`.
+    "num_matvecs"}`. Raises a ValueError naming `op` when a product is not finite (the run
+    stops at the first such product) and naming `v0` when the start vector is zero or not
+    finite.
     """
     op = as_operator(op)
     n = op.shape[0]
@@ -367,8 +490,9 @@ def eigsh(
         raise TypeError(f"k: expected an int, got {k!r}")
     if k < 1 or k > n:
         raise ValueError(f"k: must be between 1 and the dimension {n}, got {k}")
+    k = int(k)
     which = as_enum("which", which, Which)
-    dtype = _dtype_of(op)
+    dtype = dtype_of(op)
     if num_steps is None:
         m = min(n, max(2 * k + 20, 30))
     else:
@@ -381,52 +505,47 @@ def eigsh(
     if int(max_restarts) < 0:
         raise ValueError(f"max_restarts: must be >= 0, got {max_restarts}")
     check_key("key", key)
-    key, kv = jr.split(key)
-    Q0 = jnp.zeros((m + 1, n), dtype)
-    if v0 is None:
-        v0 = jr.normal(kv, (n,), dtype)
-    v0 = jnp.asarray(v0, dtype)
-    check_finite("v0", v0)
-    if v0.ndim == 1:
-        if v0.shape != (n,):
-            raise ValueError(f"v0: expected shape ({n},) or ({n}, j), got {v0.shape}")
-    elif v0.ndim == 2 and v0.shape[0] == n and 1 <= v0.shape[1] < m:
-        # earlier eigenvectors: Lanczos from the sum of the (normalised) columns; near
-        # eigenvectors span the first j Krylov vectors almost exactly
-        v0 = jnp.sum(v0 / jnp.linalg.norm(v0, axis=0), axis=1)
-    else:
-        raise ValueError(f"v0: expected shape ({n},) or ({n}, j) with j < {m}, got {v0.shape}")
-    if is_concrete(v0) and not float(jnp.linalg.norm(v0)) > 0.0:
-        raise ValueError("v0: the start vector (or the sum of the columns) is zero")
-    Q0 = Q0.at[0].set(v0 / jnp.linalg.norm(v0))
+    if v0 is not None:
+        if not hasattr(v0, "shape"):
+            v0 = np.asarray(v0)
+        if v0.ndim == 1:
+            if v0.shape != (n,):
+                raise ValueError(f"v0: expected shape ({n},) or ({n}, j), got {v0.shape}")
+        elif not (v0.ndim == 2 and v0.shape[0] == n and 1 <= v0.shape[1] < m):
+            raise ValueError(f"v0: expected shape ({n},) or ({n}, j) with j < {m}, got {v0.shape}")
     bt = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
     keep = min(m - 1, k + max((m - k) // 2, 1)) if m < n else m - 1
     restarts = 0 if m == n else int(max_restarts)
-    # numbers that may change between calls are passed as arrays (no recompilation)
-    theta, Y, res, restarts_done, conv, num_matvecs = _eigsh_jit(
-        op,
-        Q0,
-        key,
-        k,
-        m,
-        keep,
-        jnp.asarray(which is Which.LARGEST),
-        jnp.asarray(tol, dtype),
-        jnp.asarray(restarts),
-        jnp.asarray(bt, dtype),
-    )
-    if m == n:
-        conv = jnp.asarray(True)
-    if warn and is_concrete(conv) and not bool(conv):
-        warnings.warn(
-            f"eigsh: not converged to tol={tol:g} after {int(restarts_done)} restarts "
-            f"(residuals {np.asarray(res)}); raise num_steps or max_restarts",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    m_max = min(bucket_fine(m), n)
+    k_max = min(bucket(k), m_max)
+    # numbers that may change between calls are traced (no recompilation), in two arrays
+    ints = int_array([k, m, keep, which is Which.LARGEST, restarts])
+    floats = float_array([tol, bt], dtype)
+    theta, Y, res, stats, v_ok = _eigsh_jit(op, v0, key, ints, floats, m_max, k_max)
+    if is_concrete(stats):
+        stats, v_ok = jax.device_get((stats, v_ok))  # the one host synchronisation
+        if not v_ok:
+            raise ValueError(
+                "v0: the start vector (or the sum of the columns) is zero or not finite"
+            )
+        restarts_done, conv, num_matvecs, finite = (int(s) for s in stats)
+        if not finite:
+            # the run stopped at the first such product
+            _raise_nonfinite("its eigenpairs", f" (first at product {num_matvecs})")
+        conv = bool(conv) or m == n
+        if warn and not conv:
+            warnings.warn(
+                f"eigsh: not converged to tol={tol:g} after {restarts_done} restarts "
+                f"(residuals {np.asarray(res)[:k]}); raise num_steps or max_restarts",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    else:
+        restarts_done, conv, num_matvecs = stats[0], (stats[1] > 0) | (m == n), stats[2]
+    theta, Y, res = _first(theta, k, 0), _first(Y, k, 1), _first(res, k, 0)
     if return_info:
         info = {
-            "restarts": jnp.minimum(restarts_done, restarts),
+            "restarts": min(restarts_done, restarts) if is_concrete(stats) else restarts_done,
             "converged": conv,
             "num_matvecs": num_matvecs,
         }

@@ -21,8 +21,9 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._validation import as_enum, check_positive
-from ._lanczos import _default_tol, _dtype_of, _lanczos_impl
+from .._validation import as_enum, check_finite, check_key, check_positive, is_concrete
+from ._batching import bucket, bucket_fine, dtype_of, float_array, int_array, key_seed
+from ._lanczos import _default_tol, _lanczos_impl, _raise_nonfinite
 from ._matfree import Probes, sample_probes
 from ._operator import as_operator
 from ._trace import _check_probes
@@ -103,26 +104,44 @@ class SpectralDensity(eqx.Module):
         return jnp.mean(jnp.sum(self.weights * f(self.nodes), axis=1))
 
 
-def _tridiag_quadrature(res):
-    theta, S = jnp.linalg.eigh(res.tridiagonal())
+def _quadrature(alpha, beta, m):
+    """Gauss nodes and weights of the first `m` (traced) rows of the tridiagonal held in
+    `alpha`, `beta` (m_max,): the padded rows get a sentinel diagonal above every
+    eigenvalue (Gershgorin) and no coupling, so they sort last with weight 0 and the first
+    `m` nodes are those of $T_m$."""
+    rows = jnp.arange(alpha.shape[0])
+    off = jnp.where(rows[:-1] < m - 1, beta[:-1], 0.0)
+    sentinel = 2 * (jnp.max(jnp.abs(alpha)) + 2 * jnp.max(jnp.abs(off), initial=0.0)) + 1
+    diag = jnp.where(rows < m, alpha, sentinel)
+    T = jnp.diag(diag) + jnp.diag(off, 1) + jnp.diag(off, -1)
+    theta, S = jnp.linalg.eigh(T)
     return theta, S[0] ** 2
 
 
 @eqx.filter_jit
-def _slq(op, key, num_probes, num_steps, kind, breakdown_tol, v0):
+def _slq(op, key, counts, kind, breakdown_tol, v0, p_max, m_max):
+    """`counts` = (num_probes, num_steps), traced; buffers of `p_max` × `m_max` (static).
+    Probe p is drawn from `fold_in(kz, p)` (or is row p of `v0`, which has exactly
+    `num_probes` rows)."""
+    num_probes, num_steps = counts[0], counts[1]
     n = op.shape[0]
-    dtype = _dtype_of(op)
+    dtype = dtype_of(op)
     kz, kl = jr.split(key)
-    Z = sample_probes(kz, n, num_probes, dtype, kind) if v0 is None else v0
-    keys = jr.split(kl, num_probes)
+    seed = key_seed(kl)
 
-    def one(args):
-        z, k = args
-        res = _lanczos_impl(op, z, k, num_steps, breakdown_tol)
-        return _tridiag_quadrature(res)
+    def one(p, carry):
+        nodes, weights, ok = carry
+        z = sample_probes(jr.fold_in(kz, p), n, 1, dtype, kind)[0] if v0 is None else v0[p]
+        # restart vectors: distinct counters for every probe and step
+        _, alpha, beta, _, anorm = _lanczos_impl(
+            op, z.astype(dtype), seed, m_max, num_steps, breakdown_tol, 1 + p * (m_max + 1)
+        )
+        x, w = _quadrature(alpha, beta, num_steps)
+        ok = ok & ~jnp.isnan(anorm) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(w))
+        return nodes.at[p].set(x), weights.at[p].set(w), ok
 
-    nodes, weights = jax.lax.map(one, (Z, keys))
-    return nodes, weights
+    zeros = jnp.zeros((p_max, m_max), dtype)
+    return jax.lax.fori_loop(0, num_probes, one, (zeros, zeros, jnp.asarray(True)))
 
 
 def spectral_density(
@@ -138,11 +157,13 @@ def spectral_density(
     r"""SLQ spectral density of a symmetric operator: `num_probes` independent Lanczos runs
     of `num_steps` steps (default 90, Ghorbani et al.; clipped to the dimension $n$, where the
     quadrature is exact) from random unit vectors (`probes`: `"gaussian"` (default) or
-    `"rademacher"`), or from the rows of `v0` when given. Probes run one after another
-    (`lax.map`), each with full reorthogonalisation; memory is $O(m\,n)$.
+    `"rademacher"`; probe $p$ from `fold_in(key', p)`, so more probes reuse the first ones),
+    or from the rows of `v0` when given. Probes run one after another in one compiled loop,
+    each with full reorthogonalisation; memory is $O(m\,n)$. A new `num_steps` or
+    `num_probes` in the same bucket (see `_lanczos.py`) compiles nothing.
 
     Returns a `SpectralDensity` with `nodes`, `weights` and `.density(grid, sigma=,
-    kernel=)`.
+    kernel=)`. Raises a ValueError naming `op` if a product is not finite.
     """
     op = as_operator(op)
     n = op.shape[0]
@@ -152,12 +173,27 @@ def spectral_density(
         raise TypeError(f"num_steps: expected an int, got {num_steps!r}")
     if num_steps < 1:
         raise ValueError(f"num_steps: must be >= 1, got {num_steps}")
+    check_key("key", key)
     m = min(int(num_steps), n)
-    dtype = _dtype_of(op)
+    dtype = dtype_of(op)
+    p_max = bucket(num_probes)
+    m_max = min(bucket_fine(m), n)
     if v0 is not None:
-        v0 = jnp.asarray(v0, dtype)
-        if v0.shape != (num_probes, n):
+        if not hasattr(v0, "shape"):
+            v0 = np.asarray(v0)
+        if tuple(v0.shape) != (num_probes, n):
             raise ValueError(f"v0: expected shape ({num_probes}, {n}), got {v0.shape}")
+        check_finite("v0", v0)
     bt = _default_tol(dtype) if breakdown_tol is None else float(breakdown_tol)
-    nodes, weights = _slq(op, key, num_probes, m, probes, jnp.asarray(bt, dtype), v0)
-    return SpectralDensity(nodes, weights)
+    counts = int_array([num_probes, m])
+    bt = float_array(bt, dtype)
+    nodes, weights, ok = _slq(op, key, counts, probes, bt, v0, p_max, m_max)
+    if is_concrete(ok):
+        nodes, weights, ok = jax.device_get((nodes, weights, ok))
+        if not ok:
+            _raise_nonfinite("the spectral density")
+        # cut on the host (compiles nothing); device_put, as `jnp.asarray` of a host array
+        # compiles a copy for every new shape
+        nodes, weights = (np.ascontiguousarray(x[:num_probes, :m]) for x in (nodes, weights))
+        return SpectralDensity(jax.device_put(nodes), jax.device_put(weights))
+    return SpectralDensity(nodes[:num_probes, :m], weights[:num_probes, :m])
