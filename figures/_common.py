@@ -18,6 +18,7 @@ order, stores `data` as `.npz` (never pickle) and attaches the figure file to ea
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -27,6 +28,13 @@ import jax
 
 
 jax.config.update("jax_enable_x64", True)
+# JAX's persistent compilation cache (git-ignored): a second `make reproduce` skips the
+# compilations of the first; JAX_COMPILATION_CACHE_DIR overrides the place.
+if not (os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir):
+    jax.config.update(
+        "jax_compilation_cache_dir", str(Path(__file__).resolve().parent / "cache" / "jax")
+    )
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 import matplotlib
 
