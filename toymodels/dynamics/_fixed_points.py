@@ -100,28 +100,37 @@ def residual(fn: Callable, h, args, *, discrete: bool):
 def newton_solve(residual, y0, *, tol, max_steps):
     """Dense Newton on `residual(y) = 0` from `y0` (a `lax.while_loop`; Jacobian by
     `jax.jacfwd`, steps by LU). Converged when the ∞-norms of the residual and of the last
-    step are below `tol·(1 + ‖y‖∞)`. Returns `(y, converged, num_steps)`; a non-finite
-    value stops it unconverged."""
+    step are below `tol·(1 + ‖y‖∞)`. Returns `(y, converged, num_steps, jacobian)`, the
+    Jacobian at the last iterate before the final step (within `tol` of `y` when
+    converged); a non-finite value stops it unconverged."""
+
+    def value_and_jac(y):
+        r = residual(y)
+        return r, r
+
+    jac_fn = jax.jacfwd(value_and_jac, has_aux=True)
 
     def cond(c):
-        y, k, done, bad = c
+        y, k, done, bad, _ = c
         return (k < max_steps) & ~done & ~bad
 
     def body(c):
-        y, k, _, _ = c
-        r = residual(y)
-        step = jnp.linalg.solve(jax.jacfwd(residual)(y), r)
+        y, k, _, _, _ = c
+        jac, r = jac_fn(y)
+        step = jnp.linalg.solve(jac, r)
         y_new = y - step
         scale = tol * (1.0 + jnp.max(jnp.abs(y_new)))
         done = (jnp.max(jnp.abs(step)) <= scale) & (jnp.max(jnp.abs(r)) <= scale)
         bad = ~jnp.all(jnp.isfinite(y_new))
-        return jnp.where(bad, y, y_new), k + 1, done, bad
+        return jnp.where(bad, y, y_new), k + 1, done, bad, jac
 
-    y, k, done, bad = jax.lax.while_loop(
-        cond, body, (y0, jnp.asarray(0), jnp.asarray(False), jnp.asarray(False))
+    r0 = jax.eval_shape(residual, y0)
+    jac0 = jnp.zeros(r0.shape + y0.shape, y0.dtype)
+    y, k, done, bad, jac = jax.lax.while_loop(
+        cond, body, (y0, jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), jac0)
     )
     ok = done & ~bad & (jnp.max(jnp.abs(residual(y))) <= tol * (1.0 + jnp.max(jnp.abs(y))))
-    return y, ok, k
+    return y, ok, k, jac
 
 
 _POLISH_STEPS = 20
@@ -146,7 +155,7 @@ def _search_one(fn, h0, args, solver, *, max_steps, discrete, polish):
         if polish:
             grad_q = jax.grad(q)
             polish_tol = 1e3 * jnp.finfo(h.dtype).eps
-            hp, good, _ = newton_solve(
+            hp, good, _, _ = newton_solve(
                 lambda y: grad_q(y, args), h, tol=polish_tol, max_steps=_POLISH_STEPS
             )
             q0, q1 = q(h, args), q(hp, args)
@@ -269,7 +278,7 @@ def fixed_points(
     check_positive("tol", tol, allow_zero=True)
     check_positive("unique_tol", unique_tol, allow_zero=True)
     check_positive("marginal_tol", marginal_tol, allow_zero=True)
-    check_map(fn, states[0], args)
+    check_map(fn, jax.ShapeDtypeStruct(states.shape[1:], states.dtype), args)
 
     pts, qs, gn, ok = _search(
         fn,
@@ -299,7 +308,10 @@ def fixed_points(
     points = pts[idx]
     dim = states.shape[1]
     if idx.size:
-        jac = np.asarray(_jacobians(fn, jnp.asarray(points), args))
+        # padded to a power of two (repeating the last point): few distinct shapes compile
+        size = 1 << (idx.size - 1).bit_length()
+        padded = np.concatenate([points, np.repeat(points[-1:], size - idx.size, axis=0)])
+        jac = np.asarray(_jacobians(fn, jnp.asarray(padded), args))[: idx.size]
         eigs = np.linalg.eigvals(jac)
     else:
         eigs = np.zeros((0, dim), dtype=np.result_type(pts.dtype, np.complex64))

@@ -2,7 +2,10 @@
 $\\dot x = x^2 + r$ as a differentiable simulation, its closed-form predictions, gradient
 descent on $r$ with learning-rate × seed sweeps and bisection for $\\eta_c$, and real
 low-rank / full-rank RNNs on the delayed-activation task; all training is
-`toymodels.dynamics.run` (vmapped over learning rate × seed). Derivation: `derivations/ghost.py`.
+`toymodels.dynamics.run` (vmapped over learning rate × seed). Fixed points, folds along
+training and the local normal form of the ghosts inside trained RNNs (`_slow.py`:
+`network_fixed_points`, `training_branch`, `normal_form`, `measure_passage`). Derivation:
+`derivations/ghost.py`.
 """
 
 from ._canonical import (
@@ -26,6 +29,20 @@ from ._rnn import (
     kappa_trajectory as kappa_trajectory,
     rnn_sweep as rnn_sweep,
     train_gd as train_gd,
+)
+from ._slow import (
+    Checkpoints as Checkpoints,
+    NormalForm as NormalForm,
+    Passage as Passage,
+    TrainingPath as TrainingPath,
+    measure_passage as measure_passage,
+    network_fixed_points as network_fixed_points,
+    normal_form as normal_form,
+    state_map as state_map,
+    training_branch as training_branch,
+    training_checkpoints as training_checkpoints,
+    training_path as training_path,
+    visited_states as visited_states,
 )
 from ._theory import (
     confidence_loss as confidence_loss,

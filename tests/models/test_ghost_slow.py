@@ -1,0 +1,250 @@
+"""Ghosts inside the trained rank-one RNN (N = 100, α = 0.5, T = 20, x₀ = −0.3·𝟙, readout
+σ(10(κ − 1))): folds crossed by training, located by continuation along the training path,
+and the passage time through the ghost against the canonical π/(2√(a r)).
+
+Setting (3 seeds, `jr.split(jr.key(1), 8)[[0, 4, 7]]`): full-batch GD at lr 0.1 (above the
+critical learning rate: after the abrupt drop GD throws the network back onto the plateau),
+1500 steps, params saved every step. The independent reference throughout is the exact 1-D
+reduction f(κ) = −κ + nᵀtanh(mκ + b) (`kappa_flow`): its zeros on a grid count the fixed
+points, f = f' = 0 is a fold, a·r = α² f''(κ*) f(κ*)/2 at the minimum κ* of f (scipy).
+
+Measured (these seeds, float64):
+- the learning drop (first loss < 0.5, at steps 1218, 1094, 1442) crosses NO fold: the
+  plateau's single stable fixed point moves across the readout threshold; the branch
+  continued across the drop has no turning point (slow test; also at lr 0.003, 0.014 and
+  0.02 with seeds `jr.split(jr.key(0), 4)`: one fixed point before and after every drop).
+  The saddle-node comes later: the first change of the fixed-point count after the drop
+  (1 → 3) is between steps 1230/1231, 1115/1116 and 1485/1486, and the loss jumps to > 0.99
+  at step 1232, 1117 and 1486: the fold is crossed at the trapping jump, 0-2 steps before
+  the output locks off. Continuation from the new saddle back along the path finds it at
+  fractional training steps inside those brackets, with |f(κ_f)|, |f'(κ_f)| < 1e-12.
+- at p = p_fold − 10⁻³ steps (the ghost side) the ghost is a local minimum of q with q > 0
+  and one marginal eigenvalue; the normal form's a·r equals the 1-D reference to 1e-9
+  (relative); the network's passage through |s − s*| ≤ Y, Y = 30√(r/a), takes within 1 % of
+  the normal form's window time and within 2 % of π/(2√(a r)) (about 240-350 steps).
+- the slow test repeats this at the paper's failure learning rate 0.02 (Fig. 3B).
+
+Tolerances: the window time of the quadratic normal form is exact up to the cubic term
+c s³, whose first-order effect cancels over the symmetric window, leaving a relative error
+of order (cY/a)² (≈ 0.01 here), plus the per-step change of the speed, √(a r) ≲ 0.005, and
+the linear interpolation of the two crossings (< 1 step): tolerance 3(cY/a)² + 0.5 % + 1
+step. Against π/(2√(a r)) the finite window adds 1/(aY) (the normal form's own shortfall,
+5-7 steps here), so the tolerance is that plus the same.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+import scipy.optimize as so
+
+from toymodels.models import ghost
+from toymodels.problems import leaky_rnn
+
+
+LR = 0.1
+NUM_STEPS = 1500
+SEEDS = (0, 4, 7)
+DELTA = 1e-3  # distance to the fold along the training path, in steps
+GRID = jnp.linspace(-12.0, 12.0, 2401)
+SEARCH = 400  # checkpoints after the drop searched for the fold
+
+
+@pytest.fixture(scope="module")
+def rnn():
+    return leaky_rnn()
+
+
+@eqx.filter_jit
+def _zero_counts(rnn, params):
+    """Sign changes of the 1-D flow f on GRID at every checkpoint (the reference count)."""
+
+    def count(p):
+        f = ghost.kappa_flow(rnn, p, GRID)
+        return jnp.sum(jnp.diff(jnp.sign(f)) != 0)
+
+    return jax.lax.map(count, params)
+
+
+def _sub(ck, idx):
+    idx = np.asarray(idx)
+    return ghost.Checkpoints(
+        steps=ck.steps[idx],
+        params=jax.tree.map(lambda a: a[idx], ck.params),
+        loss=ck.loss[idx],
+        stop_reason=ck.stop_reason,
+    )
+
+
+@eqx.filter_jit
+def _derivatives(rnn, params, kappa):
+    """f, f', f'' of the 1-D flow at `kappa`."""
+
+    def f(k):
+        return ghost.kappa_flow(rnn, params, k)
+
+    return f(kappa), jax.grad(f)(kappa), jax.grad(jax.grad(f))(kappa)
+
+
+def _kappa_min(rnn, params, kappa0):
+    def df(k):
+        return float(_derivatives(rnn, params, jnp.asarray(k))[1])
+
+    return so.brentq(df, kappa0 - 0.5, kappa0 + 0.5, xtol=1e-14)
+
+
+def _fold_bracket(rnn, ck, *, search):
+    """The drop (first loss < 0.5) and the first checkpoint pair (j, j + 1) after it where
+    the reference count of fixed points goes 1 → 3 (`search` checkpoints are looked at)."""
+    loss = np.asarray(ck.loss)
+    drop = int(np.nonzero(loss < 0.5)[0][0])
+    last = ck.steps.shape[0] - 1
+    near_drop = np.minimum(np.arange(drop - 1, drop + search), last)  # one shape
+    nz = np.asarray(_zero_counts(rnn, _sub(ck, near_drop).params))
+    j = drop + int(np.nonzero((nz[1:-1] == 1) & (nz[2:] == 3))[0][0])
+    trap = j + int(np.nonzero(loss[j:] > 0.99)[0][0])
+    return drop, j, trap, nz[:2]
+
+
+def _analyse(rnn, fold_ck):
+    """Continue the new saddle of `fold_ck.at(1)` back along the path to the fold, find the
+    ghost at `DELTA` steps before the fold, its normal form and the network's passage."""
+    fp_after = ghost.network_fixed_points(rnn, fold_ck.at(1))
+    saddle = fp_after.points[int(np.nonzero(np.asarray(fp_after.unstable_dims) == 1)[0][0])]
+    branch = ghost.training_branch(rnn, fold_ck, saddle, start=1, direction=-1)
+    path = ghost.training_path(rnn, fold_ck)
+    near = path.params_at(float(branch.folds[0]) - DELTA)
+    visited = ghost.visited_states(rnn, near)[1:]  # the same shape: one compiled search
+    fp = ghost.network_fixed_points(
+        rnn, near, initial_states=jnp.concatenate([branch.fold_states[:1], visited])
+    )
+    dist = np.max(np.abs(np.asarray(fp.points - branch.fold_states[0])), axis=1)
+    g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
+    form = ghost.normal_form(ghost.state_map, fp.points[g], args=(rnn, near))
+    window = 30.0 * float(np.sqrt(form.r / form.a))
+    passage = ghost.measure_passage(rnn, near, form, window=window, num_steps=1500)
+    return dict(
+        fp_after=fp_after,
+        branch=branch,
+        path=path,
+        near=near,
+        fp=fp,
+        g=g,
+        form=form,
+        window=window,
+        passage=passage,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(rnn):
+    keys = jr.split(jr.key(1), 8)
+    out = []
+    for s in SEEDS:
+        ck = ghost.training_checkpoints(
+            rnn, rnn.init(keys[s]), learning_rate=LR, num_steps=NUM_STEPS, key=keys[s]
+        )
+        drop, j, trap, drop_nz = _fold_bracket(rnn, ck, search=SEARCH)
+        run = dict(ck=ck, drop=drop, j=j, trap=trap, drop_nz=drop_nz)
+        run.update(_analyse(rnn, _sub(ck, [j, j + 1])))
+        out.append(run)
+    return out
+
+
+def _check_fold(rnn, run):
+    j, br = run["j"], run["branch"]
+    # the fold lies between the checkpoints where the fixed-point count changes ...
+    assert br.folds.shape == (1,) and bool(br.fold_converged[0])
+    assert j < float(br.folds[0]) < j + 1
+    # the 1-D reference: f = f' = 0 at the fold
+    pf = run["path"].params_at(br.folds[0])
+    kf = br.fold_states[0] @ pf["n"][:, 0]
+    f, df, _ = _derivatives(rnn, pf, kf)
+    assert abs(float(f)) < 1e-10 and abs(float(df)) < 1e-8
+    # after the jump: a saddle with one unstable direction beside a stable point (the third
+    # fixed point, far off, is not near the visited states)
+    fa = run["fp_after"]
+    assert np.all(np.asarray(fa.is_fixed)) and set(np.asarray(fa.unstable_dims)) == {0, 1}
+    # the branch: the saddle (1 unstable direction) turns into the stable node at the fold
+    np.testing.assert_array_equal(np.unique(np.asarray(br.unstable_dims)), [0, 1])
+
+
+def _check_passage(rnn, run):
+    form, ps, fp, g = run["form"], run["passage"], run["fp"], run["g"]
+    assert bool(fp.is_ghost[g]) and int(fp.marginal_dims[g]) == 1
+    assert abs(float(form.centre_eigenvalue) - 1.0) < 1e-3
+    # the normal form against the exact 1-D reduction
+    near = run["near"]
+    k_star = _kappa_min(rnn, near, float(fp.points[g] @ near["n"][:, 0]))
+    f, _, d2f = _derivatives(rnn, near, jnp.asarray(k_star))
+    ar_ref = rnn.alpha**2 * float(d2f) * float(f) / 2
+    assert float(form.a * form.r) == pytest.approx(ar_ref, rel=1e-9)
+    # the network's passage against the canonical model
+    a, c, y = float(form.a), float(form.cubic), run["window"]
+    rel = 3.0 * (c * y / a) ** 2 + 0.005
+    meas, win, pred = float(ps.measured), float(ps.predicted_window), float(ps.predicted)
+    assert np.isfinite(meas) and meas > 100.0
+    assert abs(meas - win) <= rel * win + 1.0, (meas, win, rel)
+    assert abs(meas - pred) <= float(ps.window_correction) + rel * pred + 1.0, (meas, pred)
+
+
+def test_fold_at_the_trapping_jump(rnn, runs):
+    for run in runs:
+        _check_fold(rnn, run)
+        # the loss jumps back onto the plateau at most two steps after the fold
+        assert run["trap"] - run["j"] <= 2 and float(run["ck"].loss[run["trap"]]) > 0.99
+
+
+def test_passage_time_through_the_ghost(rnn, runs):
+    for run in runs:
+        _check_passage(rnn, run)
+
+
+@pytest.mark.slow
+def test_no_fold_at_the_learning_drop(rnn, runs):
+    """The plateau's single stable fixed point, continued across the drop, has no turning
+    point: the drop is not a saddle-node."""
+    for run in runs:
+        np.testing.assert_array_equal(run["drop_nz"], [1, 1])
+        drop_ck = _sub(run["ck"], [run["drop"] - 1, run["drop"]])
+        fp = ghost.network_fixed_points(rnn, drop_ck.at(0))
+        stable = fp.points[int(np.nonzero(np.asarray(fp.stable))[0][0])]
+        br = ghost.training_branch(rnn, drop_ck, stable, start=0)
+        assert br.stop_reason == "completed" and br.folds.shape == (0,)
+        assert float(br.params[-1]) == pytest.approx(run["drop"])
+        assert np.all(np.asarray(br.unstable_dims) == 0)  # one stable point throughout
+
+
+@pytest.mark.slow
+def test_paper_learning_rate_trapping_fold(rnn):
+    """The paper's failure setting (lr 0.02, Fig. 3B), seeds `jr.split(jr.key(0), 4)`:
+    training records every 20 steps find the drop and the trap; GD is re-run from the
+    record before the trap with params every step (full-batch GD is deterministic, so this
+    is the same trajectory); then the same checks as at lr 0.1 for every trapped seed with a
+    1 → 3 change of the fixed-point count, and no fold at the drop."""
+    keys = jr.split(jr.key(0), 4)
+    checked = 0
+    for k in keys:
+        coarse = ghost.training_checkpoints(
+            rnn, rnn.init(k), learning_rate=0.02, num_steps=8000, key=k, every=20
+        )
+        loss = np.asarray(coarse.loss)
+        if not np.any(loss < 0.5) or loss[-1] < 0.99:
+            continue  # learned (not trapped) within 8000 steps
+        drop = int(np.nonzero(loss < 0.5)[0][0])
+        start = drop - 1
+        fine = ghost.training_checkpoints(
+            rnn, coarse.at(start), learning_rate=0.02, num_steps=1000, key=k
+        )
+        fine = eqx.tree_at(lambda c: c.steps, fine, fine.steps + int(coarse.steps[start]))
+        drop_f, j, trap, drop_nz = _fold_bracket(rnn, fine, search=1000)
+        run = dict(ck=fine, drop=drop_f, j=j, trap=trap, drop_nz=drop_nz)
+        run.update(_analyse(rnn, _sub(fine, [j, j + 1])))
+        run["j"] = float(fine.steps[j])  # in training steps
+        _check_fold(rnn, run)
+        _check_passage(rnn, run)
+        np.testing.assert_array_equal(drop_nz, [1, 1])
+        checked += 1
+    assert checked >= 3
