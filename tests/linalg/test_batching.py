@@ -99,7 +99,7 @@ def test_streamed_estimates_equal_the_two_pass_formulas(spiked):
 
 def test_xtrace_error_far_below_hutchinson_on_a_decaying_spectrum():
     """λᵢ = i⁻², n = 1000, 60 products, mean |error| over 4 keys: XTrace (and XNysTrace,
-    the spectrum is PSD) at least 10× below Hutchinson (measured: about 10³×)."""
+    the spectrum is PSD) at least 10× below Hutchinson (measured: 160× and 230×)."""
     rng = np.random.default_rng(1)
     lam = 1.0 / np.arange(1, 1001) ** 2
     a = DenseOperator(jnp.asarray(_rotated(rng, lam)))
