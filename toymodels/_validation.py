@@ -69,7 +69,9 @@ def as_labels(name: str, labels: Any, *, num_classes: int | None = None) -> jax.
         else:
             raise TypeError(f"{name}: expected integer labels, got dtype {arr.dtype}")
     if is_concrete(arr) and arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
+        # on the host: inside a jit trace, jnp operations on a concrete array are traced
+        a = np.asarray(arr)
+        lo, hi = int(a.min()), int(a.max())
         if lo < 0:
             raise ValueError(f"{name}: labels must be >= 0, found {lo}")
         if num_classes is not None and hi >= num_classes:
@@ -135,3 +137,29 @@ def check_key(name: str, key: Any) -> None:
     if dtype == jnp.uint32 and np.shape(key)[-1:] == (2,):
         return
     raise TypeError(f"{name}: expected a PRNG key from jax.random.key(seed), got {key!r}")
+
+
+def check_learning_rate(name: str, value: Any) -> None:
+    """A learning rate (a number or an array of them) must be finite and > 0: a negative one
+    would run gradient ascent, zero would not move. Skipped for traced values (under jit the
+    check belongs to the caller that had the number)."""
+    if value is None:
+        raise TypeError(f"{name}: a learning rate is required, got None")
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: expected a positive number, got {value!r}")
+    if not is_concrete(value):
+        return
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a positive number, got {value!r}") from None
+    if a.size == 0:
+        raise ValueError(f"{name}: no learning rate given (empty array)")
+    bad = ~(np.isfinite(a) & (a > 0))
+    if np.any(bad):
+        first = a.reshape(-1)[np.argmax(bad.reshape(-1))]
+        what = f"got {value!r}" if a.ndim == 0 else f"got {float(first):g} among {a.size} values"
+        raise ValueError(
+            f"{name}: must be finite and > 0 (a negative learning rate runs gradient ascent), "
+            f"{what}"
+        )

@@ -18,7 +18,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_enum, check_key, check_params_tree
+from .._validation import as_enum, check_finite, check_key, check_params_tree
 
 
 class Normalization(enum.Enum):
@@ -132,6 +132,8 @@ def normalize_direction(
     normalization = as_enum("normalization", normalization, Normalization)
     biases = as_enum("biases", biases, Biases)
     check_like("direction", direction, params)
+    check_finite("params", params)
+    check_finite("direction", direction)
     is_bias = jax.tree_util.tree_map(lambda t: jnp.ndim(t) <= 1, params)
 
     def pre(d, t, b):
@@ -180,6 +182,7 @@ def random_direction(
     Entries are i.i.d. $\mathcal N(0, 1)$ in the dtype of each leaf; one key split per leaf.
     """
     check_key("key", key)
+    check_finite("params", params)
     leaves, treedef = jax.tree_util.tree_flatten(params)
     keys = jr.split(key, max(len(leaves), 1))
     raw = [

@@ -10,6 +10,11 @@ default), `problem.accuracy`, or a dict `{"loss": problem.loss, "error": problem
 (evaluated leaf by leaf, returned as a dict of arrays). Pass bound methods of the problem (or
 `jax.tree_util.Partial`) rather than fresh lambdas closing over data, so that the data are
 traced arguments and compiled code is reused.
+
+A metric that is NaN or infinite at some point raises a `ValueError` naming the params the
+points were built from and the first such point (one check of the finished result, no host
+round trip per point). To map a region where the metric is undefined, return a finite
+stand-in from the metric (for example `lambda p: jnp.nan_to_num(problem.loss(p), posinf=1e30)`).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +27,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from .._custom_types import Params
-from .._validation import as_float_array, check_finite, check_key
+from .._validation import as_float_array, check_finite, check_key, is_concrete
 from ..problems._base import AbstractProblem
 from ._directions import (
     Biases,
@@ -107,6 +112,40 @@ def _check_chunk(chunk_size, problem, params, n) -> int:
     return int(min(chunk_size, n))
 
 
+def _check_values(name: str, values: PyTree, describe: Callable[[int], str]) -> None:
+    """Raise a `ValueError` naming `name` when the evaluated metric (a pytree of arrays with
+    a leading points axis) is non-finite anywhere; `describe(i)` names point `i`. One pass
+    over the finished result (skipped for traced values)."""
+    leaves = [
+        x
+        for x in jax.tree_util.tree_leaves(values)
+        if eqx.is_array(x) and is_concrete(x) and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
+    if not leaves:
+        return
+    n = leaves[0].shape[0] if leaves[0].ndim else 1
+    finite = np.ones((n,), bool)
+    for x in leaves:
+        a = np.asarray(x).reshape(n, -1) if x.ndim else np.asarray(x).reshape(1, 1)
+        finite &= np.all(np.isfinite(a), axis=1)
+    if finite.all():
+        return
+    bad = int(n - np.count_nonzero(finite))
+    raise ValueError(
+        f"{name}: the metric is non-finite (NaN or inf) at {bad} of {n} points, first at "
+        f"{describe(int(np.argmin(finite)))}"
+    )
+
+
+def _describe_coords(coords: Array, label: str) -> Callable[[int], str]:
+    def describe(i: int) -> str:
+        c = np.asarray(coords[i]).reshape(-1)
+        vals = ", ".join(f"{v:.6g}" for v in c)
+        return f"{label} = {vals if c.size == 1 else '(' + vals + ')'}"
+
+    return describe
+
+
 @eqx.filter_jit
 def _map_points(metric, point_fn, data, coords, chunk):
     def one(c):
@@ -128,9 +167,20 @@ def evaluate_points(
     """The evaluator: `metric(point_fn(data, c))` for every row `c` of `coords`, in vmapped
     chunks. `point_fn` should be a module-level function (it is a static argument of the
     compiled loop) and `data` a pytree of arrays. Returns the metric's pytree with a leading
-    axis of length `len(coords)`."""
+    axis of length `len(coords)`; a non-finite value raises `ValueError` (see the module
+    docs)."""
+    out = _evaluate(
+        problem, point_fn, data, coords, metric=metric, chunk_size=chunk_size, reference=reference
+    )
+    _check_values("data", out, _describe_coords(coords, "coords[i]"))
+    return out
+
+
+def _evaluate(problem, point_fn, data, coords, *, metric, chunk_size, reference):
     fn = _metric_fn(problem, metric)
     n = int(coords.shape[0])
+    if n == 0:
+        raise ValueError("coords: no points to evaluate")
     ref = point_fn(data, coords[0]) if reference is None else reference
     chunk = _check_chunk(chunk_size, problem, ref, n)
     return _map_points(fn, point_fn, data, coords, chunk)
@@ -183,7 +233,7 @@ def interpolate(
     check_finite("params0", params0)
     check_finite("params1", params1)
     alphas = _as_grid("alphas", alphas, _dtype_of(params0))
-    return evaluate_points(
+    out = _evaluate(
         problem,
         _interp_point,
         (params0, params1),
@@ -192,6 +242,8 @@ def interpolate(
         chunk_size=chunk_size,
         reference=params0,
     )
+    _check_values("params0, params1", out, _describe_coords(alphas, "alpha"))
+    return out
 
 
 def along_direction(
@@ -209,7 +261,7 @@ def along_direction(
     check_finite("params", params)
     check_finite("direction", direction)
     alphas = _as_grid("alphas", alphas, _dtype_of(params))
-    return evaluate_points(
+    out = _evaluate(
         problem,
         _line_point,
         (params, direction),
@@ -218,6 +270,8 @@ def along_direction(
         chunk_size=chunk_size,
         reference=params,
     )
+    _check_values("params, direction", out, _describe_coords(alphas, "alpha"))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,12 +426,13 @@ def plane_values(
     with `Z[i, j]` at `(xs[j], ys[i])` (matplotlib's `contour(xs, ys, Z)` convention)."""
     if not isinstance(plane, Plane):
         raise TypeError(f"plane: expected a Plane (see plane_through), got {type(plane).__name__}")
+    check_finite("plane", (plane.origin, plane.u, plane.v))
     dtype = _dtype_of(plane.origin)
     xs = _as_grid("xs", xs, dtype)
     ys = _as_grid("ys", ys, dtype)
     gx, gy = jnp.meshgrid(xs, ys)
     coords = jnp.stack([gx.ravel(), gy.ravel()], axis=1)
-    out = evaluate_points(
+    out = _evaluate(
         problem,
         _plane_point,
         plane,
@@ -386,4 +441,5 @@ def plane_values(
         chunk_size=chunk_size,
         reference=plane.origin,
     )
+    _check_values("plane", out, _describe_coords(coords, "(x, y)"))
     return jax.tree_util.tree_map(lambda z: z.reshape(ys.shape[0], xs.shape[0]), out)

@@ -6,10 +6,11 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import Params, Scalar
-from .._validation import as_float_array, check_same_length, is_concrete
+from .._validation import as_float_array, check_finite, check_same_length, is_concrete
 
 
 def linear_cka(x: Float[ArrayLike, "n p"], y: Float[ArrayLike, "n q"]) -> Scalar:
@@ -30,7 +31,7 @@ def linear_cka(x: Float[ArrayLike, "n p"], y: Float[ArrayLike, "n q"]) -> Scalar
     if x.shape[0] < 2:
         raise ValueError(f"x: needs at least 2 samples, got {x.shape[0]}")
     for name, a in (("x", x), ("y", y)):
-        if is_concrete(a) and not bool(jnp.any(jnp.max(a, axis=0) != jnp.min(a, axis=0))):
+        if is_concrete(a) and not np.any(np.ptp(np.asarray(a), axis=0) != 0):
             raise ValueError(f"{name}: the features are constant over samples; CKA is undefined")
     return _cka(x, y)
 
@@ -69,8 +70,16 @@ def model_cka(
     from ._directions import check_like
 
     check_like("params_b", params_b, params_a)
+    check_finite("params_a", params_a)
+    check_finite("params_b", params_b)
     x = problem.x if x is None else as_float_array("x", x, ndim=2)
     fa, fb = _outputs(problem, params_a, params_b, x)
+    for name, f in (("params_a", fa), ("params_b", fb)):
+        if is_concrete(f) and not np.all(np.isfinite(np.asarray(f))):
+            raise ValueError(
+                f"{name}: the model's outputs at these params are non-finite (NaN or inf); "
+                "CKA is undefined"
+            )
     if fa.ndim == 1:
         fa, fb = fa[:, None], fb[:, None]
     if softmax:

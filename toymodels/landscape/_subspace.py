@@ -78,7 +78,9 @@ class SubspaceProblem(AbstractProblemTransform):
                 f"problem: expected a toymodels AbstractProblem, got {type(problem).__name__}"
             )
         flat0, _ = ravel_pytree(origin)
+        check_finite("origin", origin)
         basis = jnp.asarray(basis)
+        check_finite("basis", basis)
         if basis.ndim != 2:
             raise ValueError(f"basis: expected a (num_params, dim) matrix, got shape {basis.shape}")
         if basis.shape[0] != flat0.shape[0]:
@@ -100,7 +102,7 @@ class SubspaceProblem(AbstractProblemTransform):
         return self.problem.loss(self.to_params(z))
 
     def init(self, key: PRNGKeyArray) -> Float[Array, " d"]:
-        del key
+        check_key("key", key)  # the start z = 0 draws nothing
         return jnp.zeros(self.basis.shape[1:], self.basis.dtype)
 
 
@@ -330,6 +332,7 @@ class GroupSumProblem(AbstractProblem):
         return 0.5 * jnp.mean((self.group_sums(params) - self.sums) ** 2)
 
     def init(self, key: PRNGKeyArray) -> Array:
+        check_key("key", key)
         g = self.sums.shape[0]
         return (
             self.init_scale * jr.normal(key, (self.dim,), self.sums.dtype) / np.sqrt(self.dim // g)

@@ -19,7 +19,7 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Params
 from .._validation import as_enum, check_finite
-from ._paths import Plane, evaluate_points
+from ._paths import Plane, _check_values, _evaluate
 
 
 class Center(enum.Enum):
@@ -167,7 +167,7 @@ def chord_test(
     alphas = jnp.linspace(0.0, 1.0, n, dtype=dtype)
     idx = jnp.repeat(jnp.arange(t - 1, dtype=dtype), n)
     coords = jnp.stack([idx, jnp.tile(alphas, t - 1)], axis=1)
-    vals = evaluate_points(
+    vals = _evaluate(
         problem,
         _chord_point,
         trajectory,
@@ -175,6 +175,14 @@ def chord_test(
         metric=metric,
         chunk_size=chunk_size,
         reference=checkpoint(trajectory, 0),
+    )
+    _check_values(
+        "trajectory",
+        vals,
+        lambda i: (
+            f"chord {i // n} (checkpoints {i // n}, {i // n + 1}), alpha = "
+            f"{float(alphas[i % n]):.6g}"
+        ),
     )
     if not isinstance(vals, jax.Array) or vals.ndim != 1:
         raise TypeError("metric: the chord test needs a scalar metric")
@@ -193,9 +201,10 @@ def _traj_point(traj, i):
 def trajectory_values(
     problem: Any, trajectory: PyTree, *, metric: Any = None, chunk_size: int | None = None
 ) -> PyTree:
-    """The metric (default the loss) at every checkpoint, shape `(T,)`."""
+    """The metric (default the loss) at every checkpoint, shape `(T,)`; a non-finite value
+    raises `ValueError` naming the first such checkpoint."""
     t = _check_trajectory("trajectory", trajectory, min_len=1)
-    return evaluate_points(
+    out = _evaluate(
         problem,
         _traj_point,
         trajectory,
@@ -204,6 +213,8 @@ def trajectory_values(
         chunk_size=chunk_size,
         reference=checkpoint(trajectory, 0),
     )
+    _check_values("trajectory", out, lambda i: f"checkpoint {i}")
+    return out
 
 
 class DistanceLoss(eqx.Module):

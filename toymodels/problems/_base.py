@@ -8,9 +8,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
+from .._validation import as_labels, check_finite, check_key, check_same_length, is_concrete
 
 
 class AbstractProblem(eqx.Module):
@@ -139,7 +141,14 @@ class AbstractSupervisedProblem(AbstractProblem):
         return self.objective(self.apply(params, self.x), self.targets)
 
     def with_data(self, x: Array, targets: Array):
-        """The same problem on other data (a mini-batch, a test set); works under jit."""
+        """The same problem on other data (a mini-batch, a test set); works under jit.
+
+        The data are checked as the constructors check theirs: `x` must have the problem's
+        feature shape and `targets` the problem's target shape, with as many samples as `x`;
+        both finite; integer labels of a `CrossEntropy` problem in `[0, classes)`. Under jit
+        (traced data) only the shapes are checked.
+        """
+        x, targets = _check_data(self, x, targets)
         return eqx.tree_at(lambda p: (p.x, p.targets), self, (x, targets))
 
     @property
@@ -147,7 +156,109 @@ class AbstractSupervisedProblem(AbstractProblem):
         return self.x.shape[0]
 
     def batch(self, indices: Array):
-        return self.with_data(self.x[indices], self.targets[indices])
+        idx = check_indices("indices", indices, self.num_samples)
+        return self.with_data(self.x[idx], self.targets[idx])
+
+
+def check_indices(name: str, indices: Any, num_samples: int) -> Array:
+    """Sample indices: a 1-D integer array with values in `[0, num_samples)` (the values are
+    checked when concrete; under jit only the dtype and rank)."""
+    idx = jnp.asarray(indices)
+    if not jnp.issubdtype(idx.dtype, jnp.integer):
+        raise TypeError(f"{name}: expected integer sample indices, got dtype {idx.dtype}")
+    if idx.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of sample indices, got shape {idx.shape}")
+    if is_concrete(idx) and idx.size:
+        a = np.asarray(idx)
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi >= num_samples:
+            raise ValueError(
+                f"{name}: index {lo if lo < 0 else hi} out of range for {num_samples} samples "
+                f"(expected 0..{num_samples - 1})"
+            )
+    return idx
+
+
+def _shape_text(*dims: Any) -> str:
+    return f"({', '.join(map(str, dims))}{',' if len(dims) == 1 else ''})"
+
+
+def _feature_shape(a: Any) -> tuple[int, ...] | None:
+    return tuple(np.shape(a)[1:]) if eqx.is_array(a) else None
+
+
+def _check_data(problem: AbstractSupervisedProblem, x: Any, targets: Any) -> tuple[Any, Any]:
+    if eqx.is_array(problem.x):
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            if jnp.issubdtype(x.dtype, jnp.bool_) or not jnp.issubdtype(
+                problem.x.dtype, jnp.inexact
+            ):
+                raise TypeError(f"x: expected floating inputs, got dtype {x.dtype}")
+            x = x.astype(problem.x.dtype)
+        want = _feature_shape(problem.x)
+        if x.ndim != problem.x.ndim or tuple(x.shape[1:]) != want:
+            raise ValueError(
+                f"x: expected inputs of shape {_shape_text('samples', *want)} like the "
+                f"problem's, got shape {x.shape}"
+            )
+    check_finite("x", x)
+    if not eqx.is_array(problem.targets):
+        check_finite("targets", targets)
+        return x, targets
+    targets = jnp.asarray(targets)
+    if eqx.is_array(x):
+        check_same_length("x", x, "targets", targets)
+    want = _feature_shape(problem.targets)
+    if targets.ndim != problem.targets.ndim or tuple(targets.shape[1:]) != want:
+        raise ValueError(
+            f"targets: expected shape {_shape_text('samples', *want)} like the problem's "
+            f"targets, got shape {targets.shape}"
+        )
+    if jnp.issubdtype(problem.targets.dtype, jnp.integer):
+        if isinstance(problem.objective, CrossEntropy) and targets.ndim == 1:
+            classes = _num_classes(problem, x) if is_concrete(targets) else None
+            targets = as_labels("targets", targets, num_classes=classes)
+        elif not jnp.issubdtype(targets.dtype, jnp.integer):
+            raise TypeError(f"targets: expected integer targets, got dtype {targets.dtype}")
+    else:
+        if not jnp.issubdtype(targets.dtype, jnp.inexact):
+            if jnp.issubdtype(targets.dtype, jnp.bool_):
+                raise TypeError(f"targets: expected floating targets, got dtype {targets.dtype}")
+            targets = targets.astype(problem.targets.dtype)
+        check_finite("targets", targets)
+    return x, targets
+
+
+# number of logits by (problem structure and leaf shapes, feature shape, dtype): a pass over
+# data batches traces the network once, and no problem (nor its data) is kept alive
+_LOGITS: dict[Any, int | None] = {}
+
+
+def _num_classes(problem: AbstractSupervisedProblem, x: Any) -> int | None:
+    """The number of logits, from the shapes alone (`jax.eval_shape`: no computation)."""
+    if not eqx.is_array(x):
+        return None
+    leaves, treedef = jax.tree_util.tree_flatten(problem)
+    try:
+        spec = tuple((np.shape(a), str(jnp.result_type(a))) for a in leaves)
+        key = (treedef, spec, tuple(x.shape[1:]), str(x.dtype))
+        hash(key)
+    except TypeError:  # unhashable static fields or odd leaves: no cache
+        key = None
+    if key is not None and key in _LOGITS:
+        return _LOGITS[key]
+    xs = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    out = jax.eval_shape(
+        lambda k, a: problem.apply(problem.init(k), a), jax.eval_shape(jr.key, 0), xs
+    )
+    shape = getattr(out, "shape", None)
+    classes = int(shape[-1]) if shape else None
+    if key is not None:
+        if len(_LOGITS) >= 64:
+            _LOGITS.clear()
+        _LOGITS[key] = classes
+    return classes
 
 
 class FunctionProblem(AbstractProblem):
@@ -165,6 +276,7 @@ class FunctionProblem(AbstractProblem):
         return self.loss_fn(params)
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         return self.init_fn(key)
 
 
@@ -202,8 +314,9 @@ class EquinoxProblem(AbstractProblem):
         if not callable(loss_fn):
             raise TypeError("loss_fn: expected a function (model, data) -> scalar")
         # Only the structure is needed here: trace `make_model` abstractly (no random draw).
-        shape = eqx.filter_eval_shape(make_model, jr.key(0))
+        shape = eqx.filter_eval_shape(make_model, jax.eval_shape(jr.key, 0))
         _, static = eqx.partition(shape, _is_inexact_leaf)
+        check_finite("data", data)
         self.data = data
         self.static = static
         self.make_model = make_model
@@ -217,6 +330,7 @@ class EquinoxProblem(AbstractProblem):
         return self.loss_fn(self.model(params), self.data)
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         params, _ = eqx.partition(self.make_model(key), eqx.is_inexact_array)
         return params
 
@@ -235,7 +349,9 @@ class EquinoxProblem(AbstractProblem):
         return sizes.pop()
 
     def batch(self, indices: Array) -> "EquinoxProblem":
-        if self.num_samples is None:
+        n = self.num_samples
+        if n is None:
             return super().batch(indices)
-        data = jax.tree_util.tree_map(lambda a: a[indices] if jnp.ndim(a) > 0 else a, self.data)
+        idx = check_indices("indices", indices, n)
+        data = jax.tree_util.tree_map(lambda a: a[idx] if jnp.ndim(a) > 0 else a, self.data)
         return eqx.tree_at(lambda p: p.data, self, data, is_leaf=lambda x: x is None)

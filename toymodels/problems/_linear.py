@@ -8,7 +8,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_float_array, check_positive
+from .._validation import as_float_array, check_key, check_positive
 from ._base import AbstractProblem
 from ._mlp import MLPProblem, mlp_regression
 
@@ -34,6 +34,7 @@ class ScalarFactorization(AbstractProblem):
         return 0.5 * (self.target - jnp.prod(params)) ** 2
 
     def init(self, key: PRNGKeyArray) -> Array:
+        check_key("key", key)
         return self.init_scale * jr.normal(key, (self.depth,), jnp.result_type(self.target))
 
 
@@ -82,6 +83,7 @@ def saxe_plateau_time(*, s: float, u0: float) -> float:
 def whitened_inputs(*, key: PRNGKeyArray, num_samples: int, dim: int, dtype=None) -> Array:
     """Inputs with exactly identity second moment, $X^\\top X / N = I$ (needs
     `num_samples >= dim`)."""
+    check_key("key", key)
     if num_samples < dim:
         raise ValueError(f"num_samples: need at least dim={dim} samples, got {num_samples}")
     dtype = jnp.result_type(float) if dtype is None else dtype

@@ -14,6 +14,7 @@ from .._validation import (
     as_float_array,
     as_labels,
     check_finite,
+    check_key,
     check_positive,
     check_same_length,
 )
@@ -53,6 +54,7 @@ def mlp_init(
 ) -> Params:
     """LeCun-normal weights `N(0, scale²/fan_in)` and zero biases, for layer sizes
     `(in, hidden..., out)`."""
+    check_key("key", key)
     dtype = jnp.result_type(float) if dtype is None else dtype
     keys = jr.split(key, len(sizes) - 1)
     layers = []
@@ -92,6 +94,7 @@ class MLPProblem(AbstractSupervisedProblem):
         )
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         return mlp_init(
             key=key, sizes=self.sizes, bias=self.bias, scale=self.init_scale, dtype=self.x.dtype
         )

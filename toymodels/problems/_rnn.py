@@ -30,7 +30,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_enum, as_float_array, check_positive
+from .._validation import as_enum, as_float_array, check_key, check_positive
 from ._base import AbstractProblem
 
 
@@ -101,6 +101,7 @@ class LeakyRNN(AbstractProblem):
         return jnp.sum(r**2) / self.delay
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         n, dtype = self.num_units, self.x0.dtype
         k1, k2, k3 = jr.split(key, 3)
         std = 1.0 / jnp.sqrt(jnp.asarray(n, dtype))

@@ -21,7 +21,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params, Scalar
-from .._validation import as_enum, check_finite, check_positive
+from .._validation import as_enum, check_finite, check_key, check_positive
 from ._activations import Activation
 from ._base import AbstractProblem
 from ._mlp import MLPProblem, mlp_apply, mlp_init, mlp_regression
@@ -94,6 +94,7 @@ class TeacherStudentPopulation(AbstractProblem):
         return 0.5 * (a @ kss @ a - 2.0 * a @ kst @ b + b @ ktt @ b)
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         return two_layer_init(
             key=key,
             dim=self.dim,
@@ -150,6 +151,7 @@ def teacher_student_finite(
     the teacher, fitted by a bias-free width-`width` student under $\frac1{2N}\sum(f-y)^2$.
     Its params have the layout of `teacher_student_population`'s."""
     _check_teacher(teacher)
+    check_key("key", key)
     act = as_enum("activation", activation, Activation)
     dim = teacher[0]["w"].shape[1]
     x = jr.normal(key, (int(num_samples), dim), teacher[0]["w"].dtype)

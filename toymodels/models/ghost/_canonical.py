@@ -31,10 +31,19 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ..._validation import as_enum, as_float_array, check_key, check_positive, is_concrete
+from ..._validation import (
+    as_enum,
+    as_float_array,
+    check_finite,
+    check_key,
+    check_learning_rate,
+    check_positive,
+    is_concrete,
+)
 from ...dynamics import GD, Save, Stop, run
 from ...problems import AbstractProblem
 from ._theory import limit_loss, limit_loss_grad, no_learning_r, optimal_r
@@ -155,6 +164,7 @@ class CanonicalGhost(AbstractProblem):
         return jax.grad(self.loss)(params)
 
     def init(self, key: PRNGKeyArray) -> Float[Array, ""]:
+        check_key("key", key)
         z = jr.normal(key, (), self.delay.dtype)
         return optimal_r(self.delay) * (self.init_scale + self.init_noise * z)
 
@@ -219,8 +229,13 @@ def continuous_trajectory(
 ) -> Float[Array, " n"]:
     """$x(t_k)$ of $\\dot x = x^2 + r$, $x(0) = 0$, by diffrax in $\\varphi = \\arctan x$
     (valid past the blow-up: $x$ re-enters from $-\\infty$)."""
+    check_finite("r", r)
     r = jnp.asarray(r)
-    ts = jnp.asarray(ts)
+    ts = as_float_array("ts", ts, ndim=1)
+    if ts.shape[0] == 0:
+        raise ValueError("ts: no save times given")
+    if is_concrete(ts) and not (np.all(np.asarray(ts) >= 0) and np.all(np.diff(ts) > 0)):
+        raise ValueError("ts: save times must be >= 0 and strictly increasing")
     term = diffrax.ODETerm(lambda t, phi, args: jnp.sin(phi) ** 2 + r * jnp.cos(phi) ** 2)
     sol = diffrax.diffeqsolve(
         term,
@@ -246,6 +261,10 @@ def continuous_escape_time(
 ) -> Float[Array, ""]:
     """First time $x$ reaches `threshold` (diffrax with an event and a Newton root find);
     `threshold=inf` gives the blow-up time. $+\\infty$ if not reached by `t_max`."""
+    check_finite("r", r)
+    if math.isnan(float(threshold)) or float(threshold) <= 0:
+        raise ValueError(f"threshold: must be > 0 (inf allowed), got {threshold!r}")
+    check_positive("t_max", t_max)
     r = jnp.asarray(r)
     phi_x = math.pi / 2 if math.isinf(threshold) else math.atan(threshold)
     term = diffrax.ODETerm(lambda t, phi, args: jnp.sin(phi) ** 2 + r * jnp.cos(phi) ** 2)
@@ -294,8 +313,7 @@ def _check_sweep(key, num_seeds, num_steps) -> tuple[int, int]:
 
 def _check_learning_rates(problem, learning_rates) -> Array:
     lrs = as_float_array("learning_rates", learning_rates, ndim=1).astype(problem.delay.dtype)
-    if is_concrete(lrs) and not bool(jnp.all(lrs > 0)):
-        raise ValueError(f"learning_rates: must be > 0, got {learning_rates!r}")
+    check_learning_rate("learning_rates", lrs)
     return lrs
 
 
@@ -387,6 +405,11 @@ def bisect_critical_lr(
     if not isinstance(problem, CanonicalGhost):
         raise TypeError(f"problem: expected a CanonicalGhost, got {type(problem).__name__}")
     num_seeds, num_steps = _check_sweep(key, num_seeds, num_steps)
+    check_learning_rate("lo", lo)
+    check_learning_rate("hi", hi)
+    if not float(lo) < float(hi):
+        raise ValueError(f"hi: must be above lo to bracket the critical learning rate, got {hi!r}")
+    _check_bisection(num_iters, fraction)
     init_keys, run_keys = _seed_keys(key, num_seeds)
     dtype = problem.delay.dtype
     return _bisect(
@@ -399,6 +422,13 @@ def bisect_critical_lr(
         num_iters=int(num_iters),
         fraction=float(fraction),
     )
+
+
+def _check_bisection(num_iters, fraction) -> None:
+    if isinstance(num_iters, bool) or int(num_iters) != num_iters or int(num_iters) < 1:
+        raise ValueError(f"num_iters: must be an integer >= 1, got {num_iters!r}")
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction: must be in (0, 1], got {fraction!r}")
 
 
 def _trapped_fraction(problem, r0, run_keys, lr, num_steps):
@@ -474,6 +504,9 @@ def critical_lr_vs_delay(
     bisection reaches it when GD comes close to $r^*$ compared with the gap $r^* - r_{NL}$."""
     delays = as_float_array("delays", delays, ndim=1)
     num_seeds, num_steps = _check_sweep(key, num_seeds, num_steps)
+    if is_concrete(delays) and not np.all(np.asarray(delays) > 0):
+        raise ValueError(f"delays: must be > 0, got {delays}")
+    _check_bisection(num_iters, fraction)
     check_positive("bracket", bracket)
     if bracket <= 1:
         raise ValueError(f"bracket: must be > 1, got {bracket}")

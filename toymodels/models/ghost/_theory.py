@@ -17,11 +17,33 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+
+from ..._validation import check_finite, is_concrete
 
 
 def _window(delay, window):
     return delay if window is None else window
+
+
+def _positive(name: str, value) -> Array:
+    """`value` as an array whose entries must be finite and > 0 (checked when concrete: the
+    closed forms are also evaluated under jit and vmap, where the caller has checked)."""
+    a = jnp.asarray(value)
+    if is_concrete(a):
+        v = np.asarray(a)
+        if v.size and not np.all(np.isfinite(v) & (v > 0)):
+            raise ValueError(f"{name}: must be finite and > 0, got {value!r}")
+    return a
+
+
+def _threshold(threshold: float, *, allow_inf: bool) -> float:
+    x = float(threshold)
+    if math.isnan(x) or x <= 0 or (math.isinf(x) and not allow_inf):
+        rng = "> 0 (inf allowed)" if allow_inf else "finite and > 0"
+        raise ValueError(f"threshold: must be {rng}, got {threshold!r}")
+    return x
 
 
 def escape_time(
@@ -31,10 +53,12 @@ def escape_time(
     $\arctan(X/\sqrt r)/\sqrt r$, plus Euler's first-order shift
     $\tfrac{\Delta t}2\ln(1 + X^2/r)$ when `dt` $> 0$ (needs a finite $X$). $+\infty$ for
     $r \le 0$ (the trajectory stops at the fixed point $-\sqrt{-r}$)."""
-    if dt < 0:
-        raise ValueError(f"dt: must be >= 0, got {dt}")
+    if not dt >= 0 or not math.isfinite(dt):
+        raise ValueError(f"dt: must be finite and >= 0, got {dt}")
+    threshold = _threshold(threshold, allow_inf=True)
     if dt > 0 and not math.isfinite(threshold):
         raise ValueError("threshold: Euler's shift needs a finite threshold X")
+    check_finite("r", r)
     r = jnp.asarray(r)
     pos = r > 0
     rs = jnp.where(pos, r, jnp.ones_like(r))
@@ -50,7 +74,7 @@ def escape_time(
 
 def optimal_r(delay: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
     r"""$r^* = \pi^2/(4T^2)$: the output switches on exactly at $t = T$."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
     return jnp.pi**2 / (4 * delay**2)
 
 
@@ -58,7 +82,8 @@ def no_learning_r(
     delay: Float[ArrayLike, "..."], *, window: Float[ArrayLike, "..."] | None = None
 ) -> Float[Array, "..."]:
     r"""Edge of the no-learning zone $r_{NL} = \pi^2/(4(T + T_R)^2)$ ($= r^*/4$ at $T_R=T$)."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
+    window = None if window is None else _positive("window", window)
     return jnp.pi**2 / (4 * (delay + _window(delay, window)) ** 2)
 
 
@@ -74,7 +99,8 @@ def limit_loss(
     r"""The loss in the confidence limit $a\to\infty$: $|T - t_X(r)|$ if the output switches
     on within the trial ($t_X < T + T_R$), else $T_R$ (no-learning zone); divided by $T$
     when `normalized`. `threshold`/`dt` select the finite-$X$ / Euler escape time."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
+    window = None if window is None else _positive("window", window)
     tr = _window(delay, window)
     t = escape_time(r, threshold=threshold, dt=dt)
     active = t < delay + tr
@@ -92,8 +118,9 @@ def limit_loss_grad(
 ) -> Float[Array, "..."]:
     r"""$dL/dr$ in the confidence limit: $0$ in the zone, $\mp\pi/(4Tr^{3/2})$ below/above
     $r^*$ (without the $1/T$ when unnormalized); at $r^*$ the right-hand slope."""
+    check_finite("r", r)
     r = jnp.asarray(r)
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
     rs = jnp.where(r > 0, r, jnp.ones_like(r))
     g = (jnp.pi / 4) / rs**1.5
     g = g / delay if normalized else g
@@ -105,7 +132,7 @@ def cusp_gradient(
     delay: Float[ArrayLike, "..."], *, normalized: bool = True
 ) -> Float[Array, "..."]:
     r"""One-sided slope $|dL/dr|$ at $r^*$: $2T^2/\pi^2$ ($2T^3/\pi^2$ unnormalized)."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
     g = 2 * delay**3 / jnp.pi**2
     return g / delay if normalized else g
 
@@ -119,7 +146,8 @@ def critical_lr(
     r"""$\eta_c = (r^* - r_{NL})/|L'(r^{*+})| = \frac{\pi^4}{8T^2}(T^{-2} - (T+T_R)^{-2})$:
     $3\pi^4/(32T^4)$ at $T_R = T$, $\approx\pi^4T_R/(4T^5)$ for $T_R\ll T$; divided by
     $T$ without the loss normalization."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
+    window = None if window is None else _positive("window", window)
     gap = optimal_r(delay) - no_learning_r(delay, window=window)
     return gap / cusp_gradient(delay, normalized=normalized)
 
@@ -129,7 +157,10 @@ def euler_optimal_r(
 ) -> Float[Array, ""]:
     r"""The $r$ at which the Euler escape time to $X$ (with Euler's first-order shift) equals
     $T$: the minimum of the simulated loss at large confidence. Bisection on $\log r$."""
-    delay = jnp.asarray(delay)
+    delay = _positive("delay", delay)
+    threshold = _threshold(threshold, allow_inf=False)
+    if not dt > 0 or not math.isfinite(dt):
+        raise ValueError(f"dt: must be finite and > 0, got {dt}")
     lo, hi = jnp.log(optimal_r(delay) / 16), jnp.log(optimal_r(delay) * 16)
 
     def body(_, bracket):
@@ -169,7 +200,15 @@ def confidence_loss(
     with $x(t) = \sqrt r\tan(\sqrt r\,t)$ (trapezoid on a grid refined around the crossing
     time $t_X$). Differentiable in $r$ and $a$: the finite-$a$ prediction (e.g. the
     escape gradient inside the no-learning zone, strictly negative for every finite $a$)."""
+    check_finite("r", r)
     r = jnp.asarray(r)
+    _positive("delay", delay)
+    _positive("confidence", confidence)
+    if window is not None:
+        _positive("window", window)
+    threshold = _threshold(threshold, allow_inf=False)
+    if int(num_points) < 2:
+        raise ValueError(f"num_points: must be >= 2, got {num_points}")
     a = jnp.asarray(confidence, r.dtype)
     tr = float(delay if window is None else window)
     t_x = escape_time(r, threshold=threshold)
