@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,8 +37,7 @@ _TRACER_ERRORS = (
 
 
 # ---------------------------------------------------------------------------- results
-@dataclasses.dataclass(frozen=True)
-class SweepStats:
+class SweepStats(eqx.Module):
     """What a run did, counted in points of the grid: `computed` were evaluated in this run
     (in `chunks` chunks of at most `chunk_size` points), `reused` were read back from the
     store (`computed + reused == points`). `corrupt` counts store files found damaged (their
@@ -53,20 +53,23 @@ class SweepStats:
     seconds: float
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class SweepResult:
+class SweepResult(eqx.Module):
     """Outputs on the grid.
 
     `coords[name]` are the values of each axis (the seed axis, `"seed"`, last); `data[out]`
     has shape `grid shape + shape of one point's output`. `store` is the folder holding the
     points (None without a store); `spec_hash` identifies the sweep's specification (the
-    function, key, float64 setting, label and axis layout; not the axis values)."""
+    function, key, float64 setting, label and axis layout; not the axis values).
+
+    An `eqx.Module` whose pytree leaves are the NumPy arrays of `coords` and `data` (host
+    arrays, as read from the store); `stats`, `spec_hash` and `store` describe the run and
+    are static fields."""
 
     coords: dict[str, np.ndarray]
     data: dict[str, np.ndarray]
-    stats: SweepStats
-    spec_hash: str
-    store: Path | None = None
+    stats: SweepStats = eqx.field(static=True)
+    spec_hash: str = eqx.field(static=True)
+    store: Path | None = eqx.field(static=True, default=None)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]
