@@ -1,6 +1,9 @@
-"""GD on the scalar factorization ½(uv − 1)² from (3, 0.1): gradient flow conserves u² − v²
-and ends at sharpness √((u₀² − v₀²)² + 4) ≈ 9.21; GD with 2/η below that ends at a flatter
-minimum with sharpness ≤ 2/η (the edge of stability's implicit regularization)."""
+"""GD on the scalar factorization ½(uv − 1)²: gradient flow conserves the balance
+D = u² − v² and ends at sharpness √(D₀² + 4); a GD step multiplies it exactly by
+(1 − η²r²), r = uv − 1 (expand u'² − v'² with u' = u − ηrv, v' = v − ηru), so GD ends at
+D∞ = D₀∏(1 − η²r_k²) ≈ D₀exp(−η∫r(t)²dt) with r(t) along the flow: a prediction of GD's final
+sharpness from the flow alone, first order in η. With 2/η below the flow's sharpness GD still
+converges, to a flatter minimum (the edge of stability's implicit regularization)."""
 
 import diffrax
 import jax
@@ -10,18 +13,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from derivations import optimizer_stability as theory
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.dynamics import GD, Save, gradient_flow, log_times, run, sharpness
+from toymodels.landscape import hessian
 from toymodels.problems import scalar_factorization
 
 
 TITLE = "Scalar factorization: GD ends at sharpness ≤ 2/η, flow at √((u₀²−v₀²)²+4)"
 SEED = 0
-PAPER = "ghost-nonnormal-eos.md §5 (eos_check.py); Cohen et al. 2021"
+PAPER = cite("cohen", "§3 and App. (GD on a minimal model converges to flatter minima)")
 START = (3.0, 0.1)
-#: reference values of the numpy check script eos_check.py (20 000 GD steps)
-REFERENCE = {0.25: 6.08, 0.28: 3.91}
+#: more starts for the flow's limit sharpness √(D₀² + 4)
+STARTS = (START, (2.0, 0.2), (0.4, 2.5))
+#: small learning rates of the sweep where the first-order drift of D is compared
+SMALL = 3
 
 
 def compute(*, fast: bool) -> dict:
@@ -55,61 +61,97 @@ def compute(*, fast: bool) -> dict:
     data["paths"] = np.asarray(runs.saved[:n])
     data["sweep_sharpness"] = final_sharp[n:]
     data["sweep_loss"] = np.where(completed, np.asarray(runs.final_loss), np.nan)[n:]
+    data["final_loss"] = np.where(completed, np.asarray(runs.final_loss), np.nan)[:n]
     flow = gradient_flow(prob, p0, t1=1e3, save=diffrax.SaveAt(ts=log_times(1e3, 200)))
     data["flow_path"] = np.asarray(flow.ys)
     data["flow_invariant"] = np.asarray(flow.ys[:, 0] ** 2 - flow.ys[:, 1] ** 2)
     data["flow_sharpness"] = float(sharpness(prob, flow.params, key=keys[-1])[0])
     data["flow_limit"] = float(theory.flow_limit_sharpness(*START))
+    # ∫r² dt = 2∫L dt along the flow (trapezoid on a fine grid that resolves t ≲ 1/λ)
+    ts = np.concatenate([[0.0], np.geomspace(1e-4, 1e3, 2000)])
+    fine = gradient_flow(prob, p0, t1=1e3, save=diffrax.SaveAt(ts=jnp.asarray(ts)))
+    data["flow_r2_integral"] = float(np.trapezoid(2 * np.asarray(fine.loss), ts))
+    data["flow_r2_integral_coarse"] = float(np.trapezoid(2 * np.asarray(fine.loss)[::2], ts[::2]))
+    data["start_sharpness"] = float(theory.sf_sharpness(*START))
+    ends = []
+    for st in STARTS:
+        f = gradient_flow(prob, jnp.asarray(st), t1=1e3, save=diffrax.SaveAt(ts=jnp.asarray(ts)))
+        ends.append(float(np.linalg.eigvalsh(np.asarray(hessian(prob, f.params)))[-1]))
+    data["starts_flow_sharpness"] = np.asarray(ends)
     return data
 
 
 def claims(data: dict) -> list[Claim]:
-    etas, fin = data["etas"], data["final_sharpness"]
-    conv = np.asarray(data["sweep_loss"]) < 1e-20
-    out = [
-        Claim(
+    # "a converged GD run ends with sharpness ≤ 2/η" is linear stability (a theorem) and
+    # the flow's conservation of u² − v² an identity of gradient flow: tests, not claims
+    sweep, fin = data["sweep"], data["sweep_sharpness"]
+    integral = data["flow_r2_integral"]
+    d0 = START[0] ** 2 - START[1] ** 2
+    lam0 = data["start_sharpness"]
+
+    def gd_limit(learning_rate):
+        d = d0 * np.exp(-learning_rate * integral)
+        return float(np.sqrt(d**2 + 4))
+
+    def second_order(eta):
+        # the Riemann sum η Σ r_k² of the GD iterates differs from ∫r² dt of the flow by a
+        # relative O(ηλ/2) (λ the initial sharpness, the stiff direction GD overshoots);
+        # propagated through √(D² + 4): |δλ| ≈ η²D²λ₀∫r²/(2√(D² + 4))
+        d = d0 * np.exp(-eta * integral)
+        return eta**2 * d**2 * lam0 * integral / (2 * np.sqrt(d**2 + 4)) + 1e-9
+
+    small = sweep[:SMALL]
+    big = [i for i, e in enumerate(data["etas"]) if 2 / e < data["flow_limit"]]
+    quad = abs(data["flow_r2_integral"] - data["flow_r2_integral_coarse"])
+    return [
+        Claim.quantitative(
             "gradient flow ends at sharpness √((u₀² − v₀²)² + 4)",
             PAPER,
-            predicted=data["flow_limit"],
-            measured=data["flow_sharpness"],
-            rtol=1e-8,
+            predict=lambda u0, v0: float(theory.flow_limit_sharpness(u0, v0)),
+            params=[{"u0": u, "v0": v} for u, v in STARTS],
+            measured=data["starts_flow_sharpness"],
+            atol=1e-8,
+            error_estimate=1e-9,
+            error_source="ODE tolerance (PID rtol 1e-10, atol 1e-12) and the residual decay "
+            "to t = 1e3",
         ),
-        Claim(
-            "gradient flow conserves u² − v²",
+        Claim.quantitative(
+            "GD's final sharpness at small η = √(D∞² + 4) with D∞ = D₀exp(−η∫r²dt) from the flow "
+            "(the exact per-step drift D ← D(1 − η²r²), to first order)",
             PAPER,
-            predicted=START[0] ** 2 - START[1] ** 2,
-            measured=data["flow_invariant"],
-            atol=1e-9,
+            predict=gd_limit,
+            params=[{"learning_rate": float(e)} for e in small],
+            measured=fin[:SMALL],
+            atol=3 * np.array([second_order(e) for e in small]) + 10 * quad,
+            error_estimate=np.array([second_order(e) for e in small]) + quad,
+            error_source="second-order term: the GD Riemann sum of r² vs the flow's integral, "
+            "relative O(ηλ₀/2); plus the quadrature of ∫r²dt (halved grid)",
+            note=f"u₀, v₀ = {START}; ∫r²dt = {integral:.5g}; the zeroth-order flow limit "
+            f"{data['flow_limit']:.5g} misses by {np.max(np.abs(fin[:SMALL] - data['flow_limit'])):.2g}",
         ),
-        Claim(
-            "GD with small η (0.05, 0.1) ends near the flow's sharpness",
+        Claim.qualitative(
+            "with 2/η below the flow's sharpness GD still converges, to a flatter minimum than "
+            "the flow's (η = 0.25, 0.28)",
             PAPER,
-            predicted=data["flow_limit"],
-            measured=fin[:2],
-            atol=0.05,
+            predicted=np.r_[np.full(len(big), 1e-20), np.full(len(big), data["flow_limit"])],
+            measured=np.r_[
+                [data["final_loss"][i] for i in big], [data["final_sharpness"][i] for i in big]
+            ],
+            comparison=Comparison.LESS,
+            params=[{"learning_rate": float(data["etas"][i])} for i in big],
+            note="final sharpness "
+            + ", ".join(f"{data['final_sharpness'][i]:.3g}" for i in big)
+            + f" vs the flow's {data['flow_limit']:.3g}",
         ),
-        Claim(
-            "every converged GD run ends with sharpness ≤ 2/η",
+        Claim.qualitative(
+            "larger η ends flatter: the final sharpness decreases along the η sweep",
             PAPER,
             predicted=0.0,
-            measured=float(np.max((data["sweep_sharpness"] - 2 / data["sweep"])[conv])),
+            measured=np.diff(fin[np.isfinite(fin)]),
             comparison=Comparison.LESS,
-            note=f"max of λ_max − 2/η over the {int(conv.sum())}/{conv.size} converged runs of the η sweep",
+            params=[{"learning_rate": float(e)} for e in sweep],
         ),
     ]
-    for eta, ref in REFERENCE.items():
-        i = int(np.argmin(np.abs(etas - eta)))
-        out.append(
-            Claim(
-                f"η = {eta:g} (2/η = {2 / eta:.3g}) ends at sharpness ≈ {ref}",
-                PAPER,
-                predicted=ref,
-                measured=fin[i],
-                atol=0.01,
-                note="reference numerics of eos_check.py",
-            )
-        )
-    return out
 
 
 def plot(data: dict, out) -> list:

@@ -8,7 +8,7 @@ import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.dynamics import HeavyBall, Save, Stop, eigenvector_condition, run, spectral_radius
 from toymodels.landscape import hessian
@@ -17,7 +17,8 @@ from toymodels.problems import mlp_regression
 
 TITLE = "κ(V) and ρ(J) of heavy-ball operators in stable and unstable runs"
 SEED = 0
-PAPER = "Ghosh 2026, arXiv:2605.23476 (ghost-nonnormal-eos.md §2, claim 5)"
+PAPER = cite("ghosh", "abstract and §4 (κ(V) in stable and unstable training runs)")
+PAPER_EDGE = cite("cohen", "App. (momentum: the edge 2(1 + β)/η)")
 BETA = 0.9
 LRS = (0.03, 0.1, 0.3, 0.5, 0.8)
 FAST_LRS = (0.1, 0.3, 0.5, 0.8)
@@ -76,51 +77,46 @@ def _split(data):
 
 
 def claims(data: dict) -> list[Claim]:
+    # "κ(V) > 10 at every checkpoint" holds for any heavy-ball operator whose Hessian has a
+    # near-zero eigenvalue (β = 0.9 puts κ ≈ 1/(1 − √β)² there): not a claim
     stable, unstable = _split(data)
+    lrs = [float(v) for v in data["lrs"]]
     cat = lambda key, idx: np.concatenate([data[f"{key}_{i}"] for i in idx])  # noqa: E731
-    rs, ru = cat("rho", stable), cat("rho", unstable)
+    rho_all = cat("rho", range(len(lrs)))
     ks, ku = cat("kappa", stable), cat("kappa", unstable)
     edge = float(HeavyBall(learning_rate=1.0, momentum=BETA).threshold_product())
-    sharp_u = max(float(np.max(data[f"sharp_{i}"] * data["lrs"][i])) for i in unstable)
-    sharp_s = max(float(np.max(data[f"sharp_{i}"] * data["lrs"][i])) for i in stable)
-    ratio = float(np.median(ku) / np.median(ks))
-    return [
-        Claim(
-            "both stable and unstable step sizes occur in the sweep",
+    peak = [float(np.max(data[f"sharp_{i}"] * lrs[i])) for i in range(len(lrs))]
+    ratio = float(np.median(ku) / np.median(ks)) if len(ks) and len(ku) else np.nan
+    out = [
+        Claim.discrepancy(
+            "κ(V) of the linearised heavy-ball operator separates unstable from stable runs "
+            "(median κ(V) unstable / stable)",
             PAPER,
-            predicted=[1, 1],
-            measured=[min(len(stable), 1), min(len(unstable), 1)],
-            comparison=Comparison.EQUAL,
-            note=f"unstable (loss spikes > 1.5× running min): lr = {[float(data['lrs'][i]) for i in unstable]}",
-        ),
-        Claim(
-            "ρ(J) does not separate stable from unstable runs (the ranges overlap)",
-            PAPER,
-            predicted=float(np.min(ru)),
-            measured=float(np.max(rs)),
-            comparison=Comparison.GREATER,
-            note="ρ > 1 already in stable runs: negative Hessian eigenvalues",
-        ),
-        Claim(
-            "unstable runs reach the heavy-ball edge η·λ_max ≈ 2(1+β); stable ones stay below it",
-            PAPER,
-            predicted=0.0,
-            measured=float((sharp_u >= 0.95 * edge) and (sharp_s < 0.95 * edge)) - 1.0,
-            comparison=Comparison.EQUAL,
-            note=f"max η·λ_max: unstable {sharp_u:.3g}, stable {sharp_s:.3g}, edge {edge:.3g}",
-        ),
-        Claim(
-            "every checkpoint's operator is strongly non-normal: κ(V) > 10",
-            PAPER,
-            predicted=10.0,
-            measured=float(min(ks.min(), ku.min())),
-            comparison=Comparison.GREATER,
-            note=(
-                f"median κ(V) unstable/stable = {ratio:.3g}; the paper reports about 10×, "
-                "which this reconstruction (exact protocol unknown) does not reproduce"
-            ),
+            paper_value="about 10× higher κ(V) in unstable runs, where ρ(J) does not separate",
+            measured=ratio,
+            params=[{"learning_rate": v, "stable": i in stable} for i, v in enumerate(lrs)],
+            note=f"two-layer tanh net (2-16-1, 64 samples, MSE), β = {BETA}, exact Hessians at "
+            f"checkpoints; median κ(V) stable {np.median(ks):.3g}, unstable {np.median(ku):.3g}. "
+            f"ρ(J) > 1 at every checkpoint of every run (min {rho_all.min():.4f}: negative "
+            "Hessian eigenvalues), so the paper's ρ comparison cannot be made here",
         ),
     ]
+    if stable and unstable:
+        out.append(
+            Claim.qualitative(
+                "loss spikes come with the heavy-ball edge: the peak η·λ_max of every unstable "
+                "run exceeds that of every stable run",
+                PAPER_EDGE,
+                predicted=max(peak[i] for i in stable),
+                measured=np.array([peak[i] for i in unstable]),
+                comparison=Comparison.GREATER,
+                params=[{"learning_rate": lrs[i]} for i in unstable],
+                note="peak η·λ_max "
+                + ", ".join(f"lr {lrs[i]:g}: {peak[i]:.3g}" for i in range(len(lrs)))
+                + f"; edge 2(1 + β) = {edge:.3g}",
+            )
+        )
+    return out
 
 
 def plot(data: dict, out) -> list:

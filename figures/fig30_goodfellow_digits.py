@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from derivations import deep_linear as theory
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
@@ -17,7 +17,7 @@ from toymodels.problems import mlp_classification, scalar_factorization
 
 TITLE = "Interpolation from initialization to solution: digits MLP and deep-linear toy"
 SEED = 30
-PAPER = "Goodfellow, Vinyals & Saxe 2015 (symmetry-channels-minima §4)"
+PAPER = cite("goodfellow", "§3 (the straight path from initialization to solution)")
 
 
 def compute(*, fast: bool) -> dict:
@@ -49,38 +49,30 @@ def compute(*, fast: bool) -> dict:
 
 
 def claims(data: dict) -> list[Claim]:
+    # the toy's line loss and barrier through the generic path code are identities tested in
+    # tests/landscape/test_geometry.py; fig01 makes the toy's claims
     a = data["alpha"]
     inside = (a >= 0) & (a <= 1)
     tr = data["train_loss"][inside]
+    err = data["test_error"][inside]
     return [
-        Claim(
-            "toy: generic path code gives J(α) = ½(1 − α²)² from the origin to (1,1)",
-            PAPER,
-            predicted=0.0,
-            measured=float(np.max(np.abs(data["toy_init"] - data["toy_init_theory"]))),
-            atol=1e-12,
-        ),
-        Claim(
-            "toy: barrier between the minima (1,1) and (−1,−1) is ½ (SymPy)",
-            PAPER,
-            predicted=float(theory.barrier((1, 1), (-1, -1))),
-            measured=float(L.barrier_height(data["toy_minima"])),
-            atol=1e-12,
-        ),
-        Claim(
-            "digits MLP: training loss decreases monotonically from init to solution "
+        Claim.qualitative(
+            "digits MLP: the training loss decreases monotonically from init to solution "
             "(largest rise between grid points on α ∈ [0, 1])",
             PAPER,
             predicted=1e-6,
             measured=float(np.max(np.diff(tr))),
             comparison=Comparison.LESS,
+            note=f"loss {tr[0]:.3g} → {tr[-1]:.3g} over {inside.sum()} points",
         ),
-        Claim(
-            "digits MLP: no obstacle on the path, test error at α = 1 is the lowest on [0, 1]",
+        Claim.qualitative(
+            "digits MLP: no obstacle for the test error either: at α = 1 it is within 2 "
+            "points of its minimum on the path",
             PAPER,
-            predicted=float(np.min(data["test_error"][inside])),
-            measured=float(data["test_error"][inside][-1]),
-            atol=0.02,
+            predicted=0.02,
+            measured=float(err[-1] - np.min(err)),
+            comparison=Comparison.LESS,
+            note=f"test error {err[0]:.3f} at init, {err[-1]:.3f} at the solution",
         ),
     ]
 

@@ -8,7 +8,7 @@ import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
 from toymodels.problems import leaky_rnn
@@ -16,7 +16,7 @@ from toymodels.problems import leaky_rnn
 
 TITLE = "Ghost: final loss vs learning rate, rank 1 vs higher trainable rank"
 SEED = 44
-PAPER = "Dinc et al. 2025 Fig. 6A/B (higher trainable rank stabilizes learning)"
+PAPER = cite("dinc", "Fig. 6A/B (a higher trainable rank stabilizes learning)")
 LEARNED = 0.1  # final loss below which a run counts as learned (plateau: ≈ 0.5 or 1)
 
 
@@ -50,7 +50,7 @@ def claims(data: dict) -> list[Claim]:
     one, full = sets[0], sets[-1]
     mask = (data["lrs"] >= 0.1) & full
     out = [
-        Claim(
+        Claim.qualitative(
             "every learning rate at which rank 1 learns, higher rank learns too",
             PAPER,
             predicted=0.0,
@@ -58,7 +58,7 @@ def claims(data: dict) -> list[Claim]:
             comparison=Comparison.EQUAL,
             note=f"learned = final loss < {LEARNED} in ≥ half the seeds",
         ),
-        Claim(
+        Claim.qualitative(
             "full rank learns at strictly more learning rates than rank 1",
             PAPER,
             predicted=float(np.sum(one)),
@@ -66,7 +66,7 @@ def claims(data: dict) -> list[Claim]:
             comparison=Comparison.GREATER,
             note=f"rank 1 at lr {data['lrs'][one]}, full at lr {data['lrs'][full]}",
         ),
-        Claim(
+        Claim.qualitative(
             "at lr ≥ 0.1 rank 1 fails (mean final loss > 0.5) where full rank learns",
             PAPER,
             predicted=0.5,

@@ -11,7 +11,7 @@ import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
@@ -19,7 +19,7 @@ from toymodels.models import ghost
 
 TITLE = "Ghost: lowering output confidence a rescues GD from the no-learning zone"
 SEED = 45
-PAPER = "Dinc et al. 2025 (remedy: lower output confidence); spec §1 confidence table"
+PAPER = cite("dinc", "§4 (remedy: a lower output confidence restores the escape gradient)")
 T = 100.0
 CONFIDENCES = (0.1, 1.0, 10.0)
 START = 0.15  # r₀ / r*
@@ -57,21 +57,21 @@ def claims(data: dict) -> list[Claim]:
     a = list(data["confidence"])
     r = data["r"]
     return [
-        Claim(
+        Claim.qualitative(
             "a = 10: GD on r does not move at all inside the zone (r_K = r₀ exactly)",
             PAPER,
             predicted=r[a.index(10.0)][0],
             measured=r[a.index(10.0)][-1],
             comparison=Comparison.EQUAL,
         ),
-        Claim(
+        Claim.qualitative(
             "a = 1: GD barely moves inside the zone (|Δr| < 1% r*)",
             PAPER,
             predicted=0.01,
             measured=abs(r[a.index(1.0)][-1] - START),
             comparison=Comparison.LESS,
         ),
-        Claim(
+        Claim.qualitative(
             "a = 0.1: GD escapes the zone (r_K > r*/4) and the a → ∞ task loss falls below 0.5",
             PAPER,
             predicted=np.array([0.25, -0.5]),

@@ -173,7 +173,8 @@ class Claim:
       discrepancy).
     - `measured`: the measurement (from a simulation or a trained network).
     - `comparison` (keyword-only): a `Comparison`; default `CLOSE`.
-    - `rtol`, `atol` (keyword-only): tolerances for `CLOSE`.
+    - `rtol`, `atol` (keyword-only): tolerances for `CLOSE` (`atol` a number or one per
+      element).
     - `figure` (keyword-only): the figure file that shows it, if any.
     - `note` (keyword-only): a short remark (conditions, caveats).
     - `kind` (keyword-only): a `Kind`; default qualitative.
@@ -193,7 +194,7 @@ class Claim:
     measured: Any
     comparison: Comparison = Comparison.CLOSE
     rtol: float = 0.0
-    atol: float = 0.0
+    atol: Any = 0.0
     figure: str | None = None
     note: str = ""
     kind: Kind = Kind.QUALITATIVE
@@ -212,10 +213,13 @@ class Claim:
         object.__setattr__(self, "params", _check_params(self.params))
         if not isinstance(self.paper, str) or not self.paper.strip():
             raise ValueError("paper: every claim names its source")
+        atol = _to_float_array("atol", self.atol)
+        if atol.ndim:  # one absolute tolerance per element (e.g. k × a per-point error)
+            object.__setattr__(self, "atol", atol)
         if (
             self.rtol < 0
-            or self.atol < 0
-            or not (math.isfinite(self.rtol) and math.isfinite(self.atol))
+            or np.any(atol < 0)
+            or not (math.isfinite(self.rtol) and np.all(np.isfinite(atol)))
         ):
             raise ValueError(f"rtol/atol: must be finite and >= 0, got {self.rtol}, {self.atol}")
         m = _to_float_array("measured", self.measured)
@@ -228,7 +232,7 @@ class Claim:
         p = _to_float_array("predicted", self.predicted)
         if p.shape != m.shape and p.size != 1:
             raise ValueError(f"measured: shape {m.shape} does not match predicted shape {p.shape}")
-        if self.comparison is Comparison.CLOSE and self.rtol == 0 and self.atol == 0:
+        if self.comparison is Comparison.CLOSE and self.rtol == 0 and not np.any(atol):
             raise ValueError("rtol/atol: a CLOSE claim needs a tolerance (use EQUAL for exact)")
         if self.kind is Kind.QUANTITATIVE:
             if self.predict is not None and not self.prediction:
@@ -253,7 +257,7 @@ class Claim:
         relative_error: float | None = None,
         comparison: Comparison = Comparison.CLOSE,
         rtol: float = 0.0,
-        atol: float = 0.0,
+        atol: Any = 0.0,
         note: str = "",
         figure: str | None = None,
     ) -> "Claim":
@@ -426,10 +430,13 @@ class Claim:
         c = self.comparison
         if c is Comparison.CLOSE:
             parts = []
+            atol = _to_float_array("atol", self.atol)
             if self.rtol:
                 parts.append(f"rtol {self.rtol:.3g}")
-            if self.atol:
-                parts.append(f"atol {self.atol:.3g}")
+            if atol.ndim and np.any(atol):
+                parts.append(f"atol {np.min(atol):.3g} to {np.max(atol):.3g} per element")
+            elif np.any(atol):
+                parts.append(f"atol {float(atol):.3g}")
             text = " + ".join(parts)
         else:
             text = {
@@ -439,7 +446,7 @@ class Claim:
         if self.error_estimate is not None:
             e = _to_float_array("error_estimate", self.error_estimate)
             p = np.abs(_to_float_array("predicted", self.predicted))
-            if self.rtol and not self.atol and np.all(p > 0):
+            if self.rtol and not np.any(self.atol) and np.all(p > 0):
                 text += f"; error estimate {format_value(np.max(e / p))} relative"
             else:
                 text += f"; error estimate {format_value(np.max(e))}"
@@ -466,7 +473,7 @@ class Claim:
             "measured": enc(self.measured),
             "comparison": self.comparison.value,
             "rtol": self.rtol,
-            "atol": self.atol,
+            "atol": enc(self.atol),
             "figure": self.figure,
             "note": self.note,
             "params": [dict(p) for p in self.params],
@@ -484,7 +491,7 @@ class Claim:
         d["comparison"] = Comparison(d["comparison"])
         d["kind"] = Kind(d.get("kind", "qualitative"))
         d["params"] = tuple(d.get("params", ()))
-        for k in ("predicted", "measured", "error_estimate", "paper_value"):
+        for k in ("predicted", "measured", "error_estimate", "paper_value", "atol"):
             if isinstance(d.get(k), list):
                 d[k] = np.asarray(d[k], dtype=np.float64)
         return cls(**d)
