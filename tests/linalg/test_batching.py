@@ -18,6 +18,7 @@ import pytest
 from toymodels import linalg
 from toymodels.linalg import (
     DenseOperator,
+    FunctionOperator,
     HutchPlusPlus,
     XNysTrace,
     XTrace,
@@ -170,6 +171,25 @@ def test_eigsh_hot_path_moves_nothing_implicitly(spiked):
         eigsh(op, 1, key=k2, tol=1e-4, v0=v0)  # as test_linalg's warm start
         trace(op, num_probes=27, key=k3)
         spectral_density(op, num_steps=40, num_probes=3, key=k4)
+
+
+def test_eigsh_on_the_whole_space_takes_the_dense_route():
+    """n = 12 <= the default basis (30): the 12 products and a dense eigh, for a matrix-free
+    operator; both ends equal eigh, the products are counted, NaN is refused."""
+    rng = np.random.default_rng(4)
+    a = _rotated(rng, np.linspace(-2.0, 3.0, 12))
+    aj = jnp.asarray(a)
+    op = FunctionOperator(lambda v: aj @ v, 12)
+    w = np.linalg.eigvalsh(a)
+    top, vecs, res, info = eigsh(op, 3, key=jr.key(0), return_info=True)
+    np.testing.assert_allclose(top, w[::-1][:3], atol=1e-12)
+    np.testing.assert_allclose(a @ np.asarray(vecs), np.asarray(vecs) * np.asarray(top), atol=1e-12)
+    assert info == {"restarts": 0, "converged": True, "num_matvecs": 12}
+    assert np.all(np.asarray(res) < 1e-12)
+    low = eigsh(op, 3, which="smallest", key=jr.key(0))[0]
+    np.testing.assert_allclose(low, w[:3], atol=1e-12)
+    with pytest.raises(ValueError, match="^op"):
+        eigsh(FunctionOperator(lambda v: aj @ v * jnp.inf, 12), 3, key=jr.key(0))
 
 
 @pytest.mark.slow

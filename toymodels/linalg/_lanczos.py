@@ -54,8 +54,9 @@ from ._batching import (
     generic_vector,
     int_array,
     key_seed,
+    probe_batch_size,
 )
-from ._operator import AbstractOperator, as_operator
+from ._operator import AbstractOperator, DenseOperator, as_operator
 
 
 class Which(enum.Enum):
@@ -427,6 +428,35 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
 _eigsh_jit = eqx.filter_jit(_eigsh_impl)
 
 
+@eqx.filter_jit
+def _eigsh_dense(op, v0, ints, k_max, batch):
+    """The whole space: when the Krylov basis would span it (num_steps = n), the n products
+    A e_i (in memory-sized batches) and a dense `eigh` give the same pairs as n Lanczos
+    steps, for the same products and a fraction of the work (tiny operators)."""
+    largest = ints[3] > 0
+    n = op.shape[0]
+    dtype = dtype_of(op)
+    if isinstance(op, DenseOperator):
+        a = op.matrix.astype(dtype)
+    else:  # rows A e_i = columns of the symmetric A
+        eye = jnp.eye(n, dtype=dtype)
+        a = jax.lax.map(lambda e: op.matvec(e).astype(dtype), eye, batch_size=min(batch, n))
+    a = 0.5 * (a + a.T)
+    finite = jnp.all(jnp.isfinite(a))
+    theta, S = jnp.linalg.eigh(jnp.where(finite, a, 0.0))  # ascending
+    theta = jnp.where(largest, theta[::-1], theta)[:k_max]
+    S = jnp.where(largest, S[:, ::-1], S)[:, :k_max]
+    res = jnp.sqrt(jnp.sum((a @ S - S * theta) ** 2, axis=0))
+    if v0 is None:
+        v_ok = jnp.asarray(True)
+    else:
+        nv = jnp.linalg.norm(v0.astype(dtype))
+        v_ok = jnp.isfinite(nv) & (nv > 0)
+    izero = jnp.zeros_like(ints[0])
+    stats = jnp.stack([izero, jnp.ones_like(izero), izero + n, finite.astype(izero.dtype)])
+    return theta, S, res, stats, v_ok
+
+
 def _first(x, k: int, axis: int):
     """`x` cut to `k` entries along `axis`: on the host for concrete arrays (a new `k`
     compiles nothing), by slicing under a trace."""
@@ -478,7 +508,9 @@ def eigsh(
 
     The whole run is one compiled program, shared by every `k` and `num_steps` whose basis
     falls in the same bucket (see the module docstring); the only host synchronisation is
-    one read of the convergence and finiteness flags at the end.
+    one read of the convergence and finiteness flags at the end. When the basis would span
+    the whole space (`num_steps` = $n$, e.g. $n \le 30$ by default) the $n$ products
+    $Ae_i$ and a dense `eigh` replace the Lanczos steps (same products, exact pairs).
 
     Returns `(eigenvalues (k,), eigenvectors (n, k), residual_norms (k,))`, ordered from the
     requested end; with `return_info=True` a fourth item `{"restarts", "converged",
@@ -523,7 +555,11 @@ def eigsh(
     # numbers that may change between calls are traced (no recompilation), in two arrays
     ints = int_array([k, m, keep, which is Which.LARGEST, restarts])
     floats = float_array([tol, bt], dtype)
-    theta, Y, res, stats, v_ok = _eigsh_jit(op, v0, key, ints, floats, m_max, k_max)
+    if m == n:  # the basis would span the whole space: dense route, same products
+        batch = probe_batch_size(op, dtype)
+        theta, Y, res, stats, v_ok = _eigsh_dense(op, v0, ints, k_max, batch)
+    else:
+        theta, Y, res, stats, v_ok = _eigsh_jit(op, v0, key, ints, floats, m_max, k_max)
     if is_concrete(stats):
         stats, v_ok = jax.device_get((stats, v_ok))  # the one host synchronisation
         if not v_ok:
