@@ -27,9 +27,11 @@ spends a third of the products on a range that holds no more of the trace than t
 reuses the first ones and the result does not depend on the batch size. Products run in
 memory-sized batches inside one compiled loop whose trip count is traced (see
 `_batching.py`): `M` probes cost about `M` separate products, memory does not grow with
-`M`, and a new `num_probes` does not recompile (Hutch++ compiles once per power-of-two
-bucket of `num_probes`; XTrace and XNysTrace, whose matfree kernels have static shapes,
-once per value).
+`M`, and a new `num_probes` in the same power-of-two bucket does not recompile (the batch
+is capped at the bucket's lower end, so across buckets only while the memory-sized batch
+exceeds `num_probes`: never for a network's Hessian on a CPU, whose batch is 1; Hutch++
+sizes its sketch by the bucket; XTrace and XNysTrace, whose matfree kernels have static
+shapes, compile once per number of probes).
 """
 
 import abc
