@@ -50,7 +50,12 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._validation import check_finite, check_positive
-from ._fixed_points import check_map, classify_eigenvalues, newton_solve as _newton_solve
+from ._fixed_points import (
+    check_map,
+    classify_eigenvalues,
+    host_eig,
+    newton_solve as _newton_solve,
+)
 from ._run import StopCode, StopReason, reason_code
 
 
@@ -416,7 +421,7 @@ def continue_branch(
     if discrete:
         jac = jac + np.eye(jac.shape[-1], dtype=jac.dtype)  # F_h = G_h + I
     _, unstable, _ = classify_eigenvalues(
-        np.linalg.eigvals(jac), discrete=bool(discrete), marginal_tol=float(marginal_tol)
+        host_eig(jac), discrete=bool(discrete), marginal_tol=float(marginal_tol)
     )
     k = int(out["num_folds"])
     folds = np.asarray(out["folds"])[:k]

@@ -54,6 +54,7 @@ from ...dynamics import (
     fixed_points,
     run,
 )
+from ...dynamics._fixed_points import host_eig
 from ...problems import LeakyRNN
 from ._rnn import _STOP, _check_schedule
 
@@ -281,8 +282,8 @@ def normal_form(
     v0 = jnp.zeros_like(point)
     _, _, _, _, jac = _directional_derivatives(fn, point, v0, args, bool(discrete))
     jac = np.asarray(jac)
-    lam, right = np.linalg.eig(jac)
-    lam_l, left = np.linalg.eig(jac.T)
+    lam, right = host_eig(jac, vectors=True)
+    lam_l, left = host_eig(jac.T, vectors=True)
     target = 1.0 if discrete else 0.0
     i = int(np.argmin(np.abs(lam - target)))
     j = int(np.argmin(np.abs(lam_l - lam[i])))
