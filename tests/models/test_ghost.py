@@ -225,13 +225,21 @@ def test_trapped_fraction_at_critical_lr():
         # trapped runs sit in the zone at loss 1; the others oscillate around r*
         assert np.all(np.asarray(res.final_loss[2:]) == 1.0)
         assert np.all(np.asarray(res.final_loss[:2]) < 1.0)
-    # seed j starts from init(split(key, num_seeds)[j]); a trapped run is one single run
+    # seed j starts from init(split(key, num_seeds)[j]); a converging member of the sweep is
+    # its single run to rounding. Above η_c the iteration oscillates chaotically before it is
+    # trapped (which member it lands on depends on the last bit: the vmapped and the single
+    # program round differently unless XLA compiles them alike), so a trapped member is
+    # compared by outcome: its single run is trapped too.
     k3 = jr.split(key, 20)[3]
+    for i in (0, 1):
+        one = dynamics.run(
+            p, p.init(k3), dynamics.GD(learning_rate=lrs[i]), num_steps=4000, key=jr.key(0)
+        )
+        assert float(one.params) == pytest.approx(float(res.final_r[i, 3]), rel=1e-12)
     one = dynamics.run(
         p, p.init(k3), dynamics.GD(learning_rate=lrs[2]), num_steps=4000, key=jr.key(0)
     )
-    assert float(one.params) == pytest.approx(float(res.final_r[2, 3]), rel=1e-12)
-    assert bool(p.in_no_learning_zone(one.params))
+    assert bool(p.in_no_learning_zone(one.params)) and float(one.loss[-1]) == 1.0
     # the single-T bisection (T = 200 here) lands within 5% of 3π⁴/(32T⁴)
     guess = float(ghost.critical_lr(200.0))
     ec = ghost.bisect_critical_lr(
