@@ -4,7 +4,9 @@ and the passage time through the ghost against the canonical π/(2√(a r)).
 
 Setting (3 seeds, `jr.split(jr.key(1), 8)[[0, 4, 7]]`): full-batch GD at lr 0.1 (above the
 critical learning rate: after the abrupt drop GD throws the network back onto the plateau),
-1500 steps, params saved every step. The independent reference throughout is the exact 1-D
+1500 steps, params saved every step. The default run checks seed 4 only (its programs'
+compilation dominates: ~20 s of XLA compile on the loaded 2-core machine); the three seeds,
+the learning drop and the paper's lr 0.02 are `slow`. The independent reference throughout is the exact 1-D
 reduction f(κ) = −κ + nᵀtanh(mκ + b) (`kappa_flow`): its zeros on a grid count the fixed
 points, f = f' = 0 is a fold, a·r = α² f''(κ*) f(κ*)/2 at the minimum κ* of f (scipy).
 
@@ -48,7 +50,8 @@ from toymodels.problems import leaky_rnn
 
 LR = 0.1
 NUM_STEPS = 1500
-SEEDS = (0, 4, 7)
+SEEDS = (0, 4, 7)  # the slow tests; the default run checks seed 4 (fold at step 1115.8)
+DEFAULT_SEED, DEFAULT_STEPS = 4, 1200
 DELTA = 1e-3  # distance to the fold along the training path, in steps
 GRID = jnp.linspace(-12.0, 12.0, 2401)
 SEARCH = 400  # checkpoints after the drop searched for the fold
@@ -126,8 +129,8 @@ def _analyse(rnn, fold_ck):
     g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
     form = ghost.normal_form(ghost.state_map, fp.points[g], args=(rnn, near))
     window = 30.0 * float(np.sqrt(form.r / form.a))
-    # long enough for 4 predicted passages, in multiples of 1500 steps (few programs)
-    num_steps = 1500 * int(np.ceil(4.0 * float(form.passage_time) / 1500))
+    # long enough for 4 predicted passages, in multiples of 3000 steps (few programs)
+    num_steps = 3000 * int(np.ceil(4.0 * float(form.passage_time) / 3000))
     passage = ghost.measure_passage(rnn, near, form, window=window, num_steps=num_steps)
     return dict(
         fp_after=fp_after,
@@ -142,19 +145,23 @@ def _analyse(rnn, fold_ck):
     )
 
 
+def _run(rnn, seed, num_steps):
+    k = jr.split(jr.key(1), 8)[seed]
+    ck = ghost.training_checkpoints(rnn, rnn.init(k), learning_rate=LR, num_steps=num_steps, key=k)
+    drop, j, trap, drop_nz = _fold_bracket(rnn, ck, search=SEARCH)
+    run = dict(ck=ck, drop=drop, j=j, trap=trap, drop_nz=drop_nz)
+    run.update(_analyse(rnn, _sub(ck, [j, j + 1])))
+    return run
+
+
+@pytest.fixture(scope="module")
+def one_run(rnn):
+    return [_run(rnn, DEFAULT_SEED, DEFAULT_STEPS)]
+
+
 @pytest.fixture(scope="module")
 def runs(rnn):
-    keys = jr.split(jr.key(1), 8)
-    out = []
-    for s in SEEDS:
-        ck = ghost.training_checkpoints(
-            rnn, rnn.init(keys[s]), learning_rate=LR, num_steps=NUM_STEPS, key=keys[s]
-        )
-        drop, j, trap, drop_nz = _fold_bracket(rnn, ck, search=SEARCH)
-        run = dict(ck=ck, drop=drop, j=j, trap=trap, drop_nz=drop_nz)
-        run.update(_analyse(rnn, _sub(ck, [j, j + 1])))
-        out.append(run)
-    return out
+    return [_run(rnn, s, NUM_STEPS) for s in SEEDS]
 
 
 def _check_fold(rnn, run):
@@ -165,7 +172,7 @@ def _check_fold(rnn, run):
     # the 1-D reference: f = f' = 0 at the fold
     pf = run["path"].params_at(br.folds[0])
     kf = br.fold_states[0] @ pf["n"][:, 0]
-    f, df, _ = _derivatives(rnn, pf, kf)
+    f, df, _ = _derivatives(rnn, pf, jnp.asarray(kf))
     assert abs(float(f)) < 1e-10 and abs(float(df)) < 1e-8
     # after the jump: a saddle with one unstable direction beside a stable point (the third
     # fixed point, far off, is not near the visited states)
@@ -194,14 +201,24 @@ def _check_passage(rnn, run):
     assert abs(meas - pred) <= float(ps.window_correction) + rel * pred + 1.0, (meas, pred)
 
 
-def test_fold_at_the_trapping_jump(rnn, runs):
+def _fold_and_jump(rnn, runs):
     for run in runs:
         _check_fold(rnn, run)
         # the loss jumps back onto the plateau at most two steps after the fold
         assert run["trap"] - run["j"] <= 2 and float(run["ck"].loss[run["trap"]]) > 0.99
 
 
-def test_passage_time_through_the_ghost(rnn, runs):
+def test_fold_at_the_trapping_jump(rnn, one_run):
+    _fold_and_jump(rnn, one_run)
+
+
+def test_passage_time_through_the_ghost(rnn, one_run):
+    _check_passage(rnn, one_run[0])
+
+
+@pytest.mark.slow
+def test_fold_and_passage_three_seeds(rnn, runs):
+    _fold_and_jump(rnn, runs)
     for run in runs:
         _check_passage(rnn, run)
 

@@ -97,14 +97,6 @@ def _residual(fn, discrete):
     return g
 
 
-def _start_tangent(jac, direction):
-    # the start was corrected by Newton in h, so G_h is regular there and the null vector
-    # of [G_h G_p] has a non-zero p-component: solve with the row e_p, normalise, orient
-    e_p = jnp.zeros(jac.shape[1], jac.dtype).at[-1].set(1.0)
-    t = _next_tangent(jac, e_p)
-    return jnp.where(t[-1] * direction < 0, -t, t)
-
-
 def _next_tangent(jac, t_prev):
     a = jnp.concatenate([jac, t_prev[None, :]], axis=0)
     rhs = jnp.zeros(a.shape[0], a.dtype).at[-1].set(1.0)
@@ -183,11 +175,10 @@ def _follow(
         # a corrector that jumps further than the step is not trusted (another branch)
         ok = ok & ((mode != _STEP) | (jnp.max(jnp.abs(y - guess)) <= ds))
         jac = jac_aug[:-1]
-        t_new = jnp.where(
-            mode == _START,
-            _start_tangent(jac, direction),
-            _next_tangent(jac, jnp.where(mode == _FOLD, base_t, t)),
-        )
+        # one linear solve for every mode: the start orients by e_p and `direction`
+        t_ref = jnp.select([mode == _START, mode == _FOLD], [e_p, base_t], t)
+        t_new = _next_tangent(jac, t_ref)
+        t_new = jnp.where((mode == _START) & (t_new[-1] * direction < 0), -t_new, t_new)
         ok = ok & jnp.all(jnp.isfinite(t_new))
         outside = (y[-1] < p_lo) | (y[-1] > p_hi)
         overshoot = ok & (mode == _STEP) & outside
