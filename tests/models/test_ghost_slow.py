@@ -74,13 +74,7 @@ def _zero_counts(rnn, params):
 
 
 def _sub(ck, idx):
-    idx = np.asarray(idx)
-    return ghost.Checkpoints(
-        steps=ck.steps[idx],
-        params=jax.tree.map(lambda a: a[idx], ck.params),
-        loss=ck.loss[idx],
-        stop_reason=ck.stop_reason,
-    )
+    return ck.take(idx)
 
 
 @eqx.filter_jit

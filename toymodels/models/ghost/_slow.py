@@ -86,6 +86,16 @@ class Checkpoints(eqx.Module):
         """The params at checkpoint `i`."""
         return jax.tree.map(lambda a: a[i], self.params)
 
+    def take(self, indices) -> "Checkpoints":
+        """The checkpoints at `indices` (e.g. the two that bracket a loss jump)."""
+        idx = np.asarray(indices)
+        return Checkpoints(
+            steps=self.steps[idx],
+            params=jax.tree.map(lambda a: a[idx], self.params),
+            loss=self.loss[idx],
+            stop_reason=self.stop_reason,
+        )
+
 
 def _record(step, params, opt_state, loss):
     del step, opt_state
