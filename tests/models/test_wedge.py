@@ -34,6 +34,53 @@ def test_p1_escape_distance_proportional_to_radius(dim, n, eps, key):
     assert np.all(np.abs(np.array(slopes) - 1.0) < 0.05)
 
 
+@pytest.mark.parametrize("radius", [0.5, 3.0])
+def test_escape_distance_of_rays_aimed_back_at_the_apex(radius, key):
+    """A ray heading back toward the origin with ‖Sᵀu‖∞ ≤ ε leaves the cone near its tip
+    (where the cone is thin) and comes back in further on; one heading back but passing
+    wide of the apex, or heading away, never leaves. Checked against the hinge loss itself
+    on a fine grid (zero before t*, positive just after) and the geometry of the tip."""
+    dim, eps = 20, 0.12
+    L = W.wedge_landscape(key=key, dim=dim, short_dims=(4, 5), epsilon=eps, kind="hinge")
+    k1, k2 = jr.split(jr.fold_in(key, 2))
+    core = L.core_projection(jr.normal(k1, (dim,)), 0)
+    theta = radius * core / jnp.linalg.norm(core)
+    hat = theta / jnp.linalg.norm(theta)
+    s0 = L.bases[0][:, 0]  # a short direction of wedge 0
+    w = L.core_projection(jr.normal(k2, (dim,)), 0)
+    w = w - (w @ hat) * hat
+    w = w / jnp.linalg.norm(w)  # a core direction orthogonal to θ
+    loss = jax.jit(jax.vmap(lambda t, u: L.wedge_losses(theta + t * u)[0], (0, None)))
+    for delta, phi, leaves in [
+        (0.05, 0.0, True),  # straight back, slightly off the core: exits at the tip
+        (0.10, 0.2, True),  # back at an angle, still close enough to the apex
+        (0.05, 1.2, False),  # back but wide of the apex: cos²φ < 1 − a²/ε²
+        (-0.05, np.pi, False),  # heading away from the apex
+    ]:
+        u = -np.cos(phi) * hat + np.sin(phi) * w + delta * s0
+        u = u / jnp.linalg.norm(u)
+        a = float(jnp.max(jnp.abs(L.bases[0].T @ u)))
+        assert a <= eps  # the case the old closed form sent to ∞
+        t_star = float(W.escape_distance(L, theta, u, 0))
+        t_max = 4.0 * radius
+        measured = float(W.measured_escape_distance(L, theta, u, 0, t_max=t_max))
+        if not leaves:
+            assert np.isinf(t_star) and measured == t_max
+            ts = jnp.linspace(0.0, t_max, 20001)
+            assert float(jnp.max(loss(ts, u))) == 0.0
+            continue
+        assert 0 < t_star < radius  # before the apex
+        np.testing.assert_allclose(measured, t_star, rtol=1e-9)
+        before = jnp.linspace(0.0, t_star * (1 - 1e-9), 20001)
+        assert float(jnp.max(loss(before, u))) == 0.0
+        assert float(loss(jnp.array([t_star * (1 + 1e-6)]), u)[0]) > 0.0
+        # it comes back in: zero loss again well past the apex along the core direction
+        if phi == 0.0:
+            assert float(loss(jnp.array([3.0 * radius]), u)[0]) == 0.0
+            # straight back: the tip geometry gives t* = εr/(a + ε) to first order in a
+            np.testing.assert_allclose(t_star, eps * radius / (a + eps), rtol=0.05)
+
+
 def test_p2_curvature_scales_as_c_minus_2(key):
     L = W.wedge_landscape(key=key, dim=12, short_dims=(3, 4), epsilon=0.3, kind="smooth")
     th = L.core_projection(jr.normal(jr.fold_in(key, 1), (12,)), 0)

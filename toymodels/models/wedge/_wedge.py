@@ -14,8 +14,9 @@ are a flat vector $\theta\in\mathbb R^D$.
 Predictions (functions of their parameters):
 
 - P1 `escape_distance`: from $\theta$ on the core of wedge $i$ along a unit $u$ the hinge
-  loss stays zero up to $t^*$ solving $t\lVert S_i^\top u\rVert_\infty = \varepsilon
-  \lVert\theta + tu\rVert$, so $t^*(r\hat\theta) = r\,t^*(\hat\theta)$: width ∝ radius.
+  loss stays zero up to the first $t^*$ solving $t\lVert S_i^\top u\rVert_\infty =
+  \varepsilon\lVert\theta + tu\rVert$ (also for rays aimed back through the apex), so
+  $t^*(r\hat\theta) = r\,t^*(\hat\theta)$: width ∝ radius.
 - P2 `curvature_scaling`: the smooth loss has $L(c\theta) = L(\theta)$, hence
   $\nabla^2L(c\theta) = c^{-2}\nabla^2L(\theta)$.
 - P3 `equilibrium_norm`: scale-invariant SGD with weight decay $\lambda$ and step $\eta$
@@ -152,21 +153,33 @@ def escape_distance(
     i: int,
 ) -> Float[Array, ""]:
     r"""Closed-form distance $t^*$ along the unit vector $u$ (normalised here) from
-    $\theta$ on the core of wedge $i$ before the hinge loss $\ell_i$ turns positive: the
-    positive root of $t^2(a^2-\varepsilon^2) - 2\varepsilon^2(\theta\cdot u)t -
-    \varepsilon^2\lVert\theta\rVert^2 = 0$, $a = \lVert S_i^\top u\rVert_\infty$ ($\infty$
-    when $a \le \varepsilon$)."""
+        $	heta$ on the core of wedge $i$ to where the hinge loss $\ell_i$ first turns positive.
+
+        With $a = \lVert S_i^	op u
+    Vert_\infty$ the loss is zero while
+        $f(t) = (a^2-arepsilon^2)t^2 - 2arepsilon^2(	heta\cdot u)t -
+        arepsilon^2\lVert	heta
+    Vert^2 \le 0$, and $f(0) < 0$. The first crossing is the
+        root $t^* = arepsilon^2\lVert	heta
+    Vert^2/(\sqrt{\Delta} - arepsilon^2	heta\cdot u)$,
+        $\Delta = arepsilon^4(	heta\cdot u)^2 + (a^2-arepsilon^2)arepsilon^2\lVert	heta
+
+    Vert^2$, whenever $\Delta > 0$ and the denominator is positive; otherwise $\infty$.
+        For $a > arepsilon$ that is the single positive root. For $a \le arepsilon$ a ray
+        heading back toward the apex ($	heta\cdot u < 0$) still leaves the cone near its tip,
+        where the cone is thin, if it passes close enough to the origin ($\Delta > 0$), and
+        re-enters further on; a ray heading away ($	heta\cdot u \ge 0$) never leaves."""
     theta = jnp.asarray(theta)
     u = jnp.asarray(direction)
     u = u / jnp.linalg.norm(u)
     a = jnp.max(jnp.abs(landscape.bases[i].T @ u))
     e2 = landscape.epsilon**2
     b = e2 * (theta @ u)
-    qa = a**2 - e2
-    disc = b**2 + qa * e2 * jnp.sum(theta**2)
-    return jnp.where(
-        qa > 0, (b + jnp.sqrt(jnp.maximum(disc, 0.0))) / jnp.where(qa > 0, qa, 1.0), jnp.inf
-    )
+    c = e2 * jnp.sum(theta**2)
+    disc = b**2 + (a**2 - e2) * c
+    den = jnp.sqrt(jnp.maximum(disc, 0.0)) - b
+    crosses = (disc > 0) & (den > 0)
+    return jnp.where(crosses, c / jnp.where(crosses, den, 1.0), jnp.inf)
 
 
 @eqx.filter_jit
@@ -178,15 +191,23 @@ def measured_escape_distance(
     *,
     t_max: float,
     num_steps: int = 80,
+    num_grid: int = 4097,
     tol: float = 0.0,
 ) -> Float[Array, ""]:
-    """Bisection (`num_steps` halvings, a `fori_loop` on the scalar $t$) on
-    $t\\mapsto\\ell_i(\\theta + tu) > $ `tol` over $[0, t_\\max]$ (assumes a single crossing;
-    returns `t_max` when none)."""
+    r"""The first $t\in[0, t_\max]$ where $\ell_i(\theta + tu) >$ `tol`: the first
+    positive point of a uniform grid of `num_grid` points, then bisection (`num_steps`
+    halvings, a `fori_loop` on the scalar $t$) between it and the grid point before. A ray
+    can leave the cone and come back (heading back through the thin tip), so the crossing
+    is not unique; excursions shorter than the grid spacing $t_\max/(n - 1)$ are missed.
+    Returns `t_max` when the grid finds none."""
     theta = jnp.asarray(theta)
     u = jnp.asarray(direction)
     u = u / jnp.linalg.norm(u)
     f = lambda t: landscape.wedge_losses(theta + t * u)[i] > tol
+    grid = jnp.linspace(0.0, jnp.asarray(t_max, theta.dtype), int(num_grid))
+    out = jax.vmap(f)(grid)
+    k = jnp.argmax(out)  # the first grid point outside (0 when none)
+    found = jnp.any(out)
 
     def body(_, lohi):
         lo, hi = lohi
@@ -194,10 +215,8 @@ def measured_escape_distance(
         out = f(mid)
         return jnp.where(out, lo, mid), jnp.where(out, mid, hi)
 
-    lo, hi = jax.lax.fori_loop(
-        0, int(num_steps), body, (jnp.zeros((), theta.dtype), jnp.asarray(t_max, theta.dtype))
-    )
-    return 0.5 * (lo + hi)
+    lo, hi = jax.lax.fori_loop(0, int(num_steps), body, (grid[jnp.maximum(k - 1, 0)], grid[k]))
+    return jnp.where(found, 0.5 * (lo + hi), jnp.asarray(t_max, theta.dtype))
 
 
 def log_slope(x: ArrayLike, y: ArrayLike) -> float:
