@@ -7,6 +7,8 @@ $\tfrac12\gamma(1-\gamma)a\sigma''(wx)(\eta\xi x)^2 + O(\eta^3)$, hence
 $v^\top Hv = \gamma(1-\gamma)\langle\ell'\,a\sigma''(\xi x)^2\rangle = \gamma(1-\gamma)\xi^\top B\xi$.
 """
 
+import itertools
+
 import sympy as sp
 
 
@@ -53,6 +55,41 @@ num_permutation_points = lambda widths, K: int(  # noqa: E731
 )
 
 
+def _surjective(labels, r) -> bool:
+    return set(range(1, r + 1)) <= set(labels)
+
+
+def _count_duplications(r: int, m: int) -> int:
+    """Maps of m student neurons onto r teacher neurons, each teacher neuron used."""
+    return sum(_surjective(f, r) for f in itertools.product(range(1, r + 1), repeat=m))
+
+
+def _count_zero_singletons(r: int, m: int) -> int:
+    """Maps of m neurons to a teacher neuron or to 0 (a zero-type singleton), each teacher
+    neuron used."""
+    return sum(_surjective(f, r) for f in itertools.product(range(r + 1), repeat=m))
+
+
+def _set_partitions(items):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _set_partitions(rest):
+        yield [[first], *part]
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+
+
+def _count_zero_groups(r: int, m: int) -> int:
+    """Partitions of m neurons into groups, r of them assigned one-to-one to the teacher
+    neurons and the rest zero-type groups."""
+    return sum(
+        len(list(itertools.permutations(range(len(part)), r)))
+        for part in _set_partitions(list(range(m)))
+    )
+
+
 def check() -> None:
     # The split leaves the function unchanged and is flat to first order along v.
     assert sp.simplify(SPLIT_OUTPUT.subs(eta, 0) - a * sigma(w * x)) == 0
@@ -73,9 +110,12 @@ def check() -> None:
         for h in (0, 1):
             assert T1(r, r + h) == T2(r, r + h)
     assert T1(1, 2) == 3 and T2(1, 2) == 3
-    assert [t1(4, 4 + h) for h in range(4)] == [24, 360, 3360, 25200]
-    assert [t2(4, 4 + h) for h in range(4)] == [24, 360, 3720, 33600]
-    assert [g_count(3, 4 + h) for h in range(4)] == [36, 150, 540, 1806]
+    # the closed forms against a brute-force enumeration of the objects they count (not a
+    # table computed from the same formulas)
+    for r, m in [(1, 1), (1, 3), (2, 2), (2, 4), (3, 4), (3, 5), (2, 6), (4, 6)]:
+        assert g_count(r, m) == _count_duplications(r, m), (r, m)
+        assert t1(r, m) == _count_zero_singletons(r, m), (r, m)
+        assert t2(r, m) == _count_zero_groups(r, m), (r, m)
     # K = 1: N_min (n − 1)/2 permutation points per layer.
     assert sp.simplify(brea_factor(n_, 1) - (n_ - 1) / 2) == 0
 

@@ -9,7 +9,7 @@ import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cli, save
+from figures._common import cite, cli, save
 from toymodels import landscape, symmetry as S
 from toymodels.claims import Claim, Comparison
 from toymodels.problems import mlp_apply, mlp_init, mlp_regression
@@ -17,7 +17,7 @@ from toymodels.problems import mlp_apply, mlp_init, mlp_regression
 
 TITLE = "Equal-loss valley between permuted global minima vs the straight line"
 SEED = 7
-PAPER = "Brea et al. 2019; Şimşek et al. 2021 (symmetry-channels-minima §1.2)"
+PAPER = cite("brea", "§3 (equal-loss valleys between permuted minima)")
 
 
 def compute(*, fast: bool) -> dict:
@@ -54,41 +54,20 @@ def compute(*, fast: bool) -> dict:
 
 
 def claims(data: dict) -> list[Claim]:
+    # the valley path's zero loss and its end at the permuted minimum hold by construction,
+    # and weight matching's recovery of the transposition is a test of the alignment code
+    # (tests/symmetry): plotted, not claimed
     return [
-        Claim(
-            "max loss along the valley path (global minimum)",
-            PAPER,
-            predicted=1e-25,
-            measured=np.max(data["valley"]),
-            comparison=Comparison.LESS,
-        ),
-        Claim(
-            "the valley path ends at the permuted minimum",
-            PAPER,
-            predicted=0.0,
-            measured=data["end_gap"],
-            atol=1e-14,
-        ),
-        Claim(
-            "straight line between permuted minima has a barrier",
+        Claim.qualitative(
+            "the straight line between two permuted global minima crosses a barrier, where "
+            "the valley path through the spare neuron stays at zero loss",
             PAPER,
             predicted=1e-3,
-            measured=data["barrier"],
+            measured=float(data["barrier"]),
             comparison=Comparison.GREATER,
-        ),
-        Claim(
-            "weight matching recovers the transposition",
-            "Ainsworth et al. 2023",
-            predicted=np.array([1, 0, 2, 3]),
-            measured=data["perm"],
-            comparison=Comparison.EQUAL,
-        ),
-        Claim(
-            "barrier after alignment",
-            "Ainsworth et al. 2023",
-            predicted=0.0,
-            measured=data["barrier_aligned"],
-            atol=1e-14,
+            note=f"barrier {float(data['barrier']):.3g}; largest loss on the valley path "
+            f"{float(np.max(data['valley'])):.2g}; after weight matching "
+            f"{float(data['barrier_aligned']):.2g}",
         ),
     ]
 

@@ -14,37 +14,35 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 import toymodels.models.load_temperature as lt
-from figures._common import FIGURES_DIR, cli, save
+from figures._common import FIGURES_DIR, cite, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits, train_test_split
 from toymodels.landscape import (
     Bezier,
     curve_mode_connectivity,
     fit_curve,
-    hessian,
     hessian_operator,
     model_cka,
 )
 from toymodels.linalg import eigsh, trace
-from toymodels.problems import mlp_classification
 from toymodels.sweep import sweep
 
 
 TITLE = "Load–temperature phase diagram of small MLPs on digits (Yang et al. 2021)"
 SEED = 0
-PAPER = "Yang et al. 2021, taxonomy of loss landscapes (hessian-goldilocks-wedges-taxonomy §5)"
+PAPER = cite("yang", "§3-4 and Fig. 1 (load-temperature phases; mc < 0 is a barrier)")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 5e-4
 HESSIAN_SAMPLES, CKA_SAMPLES, MIXUP_ALPHA = 200, 256, 16
 CLASSES, CURVE_BATCH = 10, 64
-MC_THRESHOLD = 3.0  # % training error: mc below −3 % is a barrier (poorly connected)
+MC_THRESHOLD = 0.0  # % training error: Yang et al. read mc < 0 as a barrier (poorly connected)
 
 FAST = dict(
     widths=(4, 32), batches=(16, 256), seeds=2, epochs=8, curve_steps=150, probes=20, chunk_size=8
 )
-FULL = dict(
-    widths=(4, 6, 8, 16, 32, 64),
-    batches=(8, 32, 128, 512),
-    seeds=3,
+FULL = dict(  # 8 × 8 cells, as a phase diagram needs
+    widths=(4, 6, 8, 12, 16, 24, 32, 64),
+    batches=(8, 16, 32, 64, 128, 256, 512, 1024),
+    seeds=2,
     epochs=20,
     curve_steps=600,
     probes=100,
@@ -147,33 +145,6 @@ def point_metrics(point, key, *, max_width, micro, epochs, curve_steps, probes):
     }
 
 
-def cross_checks(data: dict, *, max_width: int) -> dict:
-    """The measurement chain against independent references, at the trained network `a`
-    of the first grid cell (narrowest width, smallest batch, first seed): the masked problem
-    against the plain MLP of `toymodels.problems` with the same weights; the sweep's
-    λ_max (Lanczos, `toymodels.linalg.eigsh`) and Hutchinson trace against the dense
-    Hessian's `eigvalsh`."""
-    s, h_idx, _ = _data()
-    x, y = s.x_train[h_idx], s.y_train[h_idx]
-    width = int(data["coord_width"][0])
-    masked = masked_problem(x, y, width, max_width)
-    template = masked.init(jr.key(0))
-    params = ravel_pytree(template)[1](jnp.asarray(data["params_a"][0, 0, 0]))
-    plain = mlp_classification(x, y, hidden=width, num_classes=CLASSES)
-    sliced = (
-        {"w": params[0]["w"][:width], "b": params[0]["b"][:width]},
-        {"w": params[1]["w"][:, :width], "b": params[1]["b"]},
-    )
-    evals = jnp.linalg.eigvalsh(hessian(plain, sliced))
-    return {
-        "check_loss_plain": plain.loss(sliced),
-        "check_loss_masked": masked.loss(params),
-        "check_lambda_dense": evals[-1],
-        "check_lambda_min_dense": evals[0],
-        "check_trace_dense": jnp.sum(evals),
-    }
-
-
 def compute(*, fast: bool) -> dict:
     cfg = FAST if fast else FULL
     widths, batches = list(cfg["widths"]), list(cfg["batches"])
@@ -198,8 +169,6 @@ def compute(*, fast: bool) -> dict:
     data = res.to_dict()
     data["chunks_computed"] = np.asarray(res.stats.chunks)
     data["phase"] = phases(data)
-    checks = cross_checks(data, max_width=max(widths))
-    data.update({k: np.asarray(v) for k, v in checks.items()})
     return data
 
 
@@ -226,73 +195,62 @@ PHASE_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV-A", 5: "IV-B"}
 
 
 def claims(data: dict) -> list[Claim]:
+    # the masked network against the plain MLP, Lanczos λ_max and Hutchinson traces against
+    # dense eigh are tests of the tools (tests/models/test_load_temperature.py)
     mc = data["mc"].mean(-1)
     tr = data["trace"].mean(-1)
     cka = data["cka"].mean(-1)
     acc = data["test_accuracy"].mean(-1)
     best = np.unravel_index(np.argmax(acc), acc.shape)
     w, b = data["coord_width"], data["coord_batch"]
+    cells = [{"width": int(x), "batch": int(y)} for x in w for y in b]
     return [
-        Claim(
-            "masked network = plain MLP of the same width and weights (loss on the Hessian batch)",
-            "toymodels.problems.mlp_classification",
-            predicted=data["check_loss_plain"],
-            measured=data["check_loss_masked"],
-            atol=1e-12,
-            note="trained network of the first cell",
-        ),
-        Claim(
-            "λ_max of the sweep (Lanczos, toymodels.linalg.eigsh) = dense eigvalsh",
-            "dense jnp.linalg.eigvalsh",
-            predicted=data["check_lambda_dense"],
-            measured=data["lambda_max_a"][0, 0, 0],
-            rtol=1e-6,
-            note=f"trained network of the first cell; dense λ_min = "
-            f"{float(data['check_lambda_min_dense']):.3g}",
-        ),
-        Claim(
-            "Hutchinson trace of the sweep within 4 standard errors of the dense trace",
-            "dense jnp.linalg.eigvalsh",
-            predicted=data["check_trace_dense"],
-            measured=data["trace_a"][0, 0, 0],
-            atol=4 * float(data["trace_a_stderr"][0, 0, 0]),
-            note="Rademacher probes",
-        ),
-        Claim(
-            "temperature: the smallest batch is flatter than the largest (trace ratio < 1, every width)",
+        Claim.qualitative(
+            "temperature: the smallest batch is flatter than the largest (Hessian trace ratio "
+            "< 1 at every width)",
             PAPER,
             predicted=1.0,
             measured=tr[:, 0] / tr[:, -1],
             comparison=Comparison.LESS,
-            note=f"widths {w.tolist()}, batches {b[0]} vs {b[-1]}",
+            params=[{"width": int(x), "batch": [int(b[0]), int(b[-1])]} for x in w],
+            note="a fixed number of epochs: the smaller batch also takes more SGD steps (batch "
+            "size and the number of updates are confounded here, as in the paper's protocol)",
         ),
-        Claim(
-            f"load: the narrowest network ({w[0]}) at batch {b[0]} is poorly connected (mc < −{MC_THRESHOLD} %)",
+        Claim.qualitative(
+            f"load: the narrowest network ({w[0]}) at batch {b[0]} is poorly connected "
+            "(mc < 0, a barrier)",
             PAPER,
-            predicted=-MC_THRESHOLD,
+            predicted=0.0,
             measured=mc[0, 0],
             comparison=Comparison.LESS,
+            params=[{"width": int(w[0]), "batch": int(b[0])}],
+            note=f"mc per seed {np.round(data['mc'][0, 0], 2).tolist()}",
         ),
-        Claim(
-            f"the widest network ({w[-1]}) at batch {b[0]} is well connected (mc > −{MC_THRESHOLD} %)",
+        Claim.qualitative(
+            f"the widest network ({w[-1]}) at batch {b[0]} has no barrier (mc ≥ 0)",
             PAPER,
-            predicted=-MC_THRESHOLD,
-            measured=mc[-1, 0],
-            comparison=Comparison.GREATER,
+            predicted=0.0,
+            measured=-mc[-1, 0],
+            comparison=Comparison.LESS,
+            params=[{"width": int(w[-1]), "batch": int(b[0])}],
+            note=f"mc {mc[-1, 0]:.3g} (per seed {np.round(data['mc'][-1, 0], 2).tolist()})",
         ),
-        Claim(
-            "models are more similar when wide: CKA(widest) − CKA(narrowest) > 0 at the smallest batch",
+        Claim.qualitative(
+            "models are more similar when wide: CKA(widest) − CKA(narrowest) > 0 at the "
+            "smallest batch",
             PAPER,
             predicted=0.0,
             measured=cka[-1, 0] - cka[0, 0],
             comparison=Comparison.GREATER,
+            params=[{"width": [int(w[0]), int(w[-1])], "batch": int(b[0])}],
         ),
-        Claim(
+        Claim.qualitative(
             "the best test accuracy lies in phase IV-B (well connected, flat, similar)",
             PAPER,
             predicted=5,
             measured=data["phase"][best],
             comparison=Comparison.EQUAL,
+            params=cells,
             note=f"best cell: width {w[best[0]]}, batch {b[best[1]]}, accuracy {acc[best]:.3f}",
         ),
     ]
@@ -335,7 +293,7 @@ def plot(data: dict, out) -> list:
         0.95,
         "I: poorly connected, sharp\nII: poorly connected, flat\nIII: well connected, sharp\n"
         "IV-A: well connected, flat, dissimilar\nIV-B: well connected, flat, similar\n\n"
-        f"poorly connected: mc < −{MC_THRESHOLD} %\nsharp: trace above the grid's geometric mean\n"
+        "poorly connected: mc < 0 (a barrier)\nsharp: trace above the grid's geometric mean\n"
         f"similar: CKA above the grid's median\nseeds: {data['coord_seed'].size} pairs per cell",
         va="top",
         fontsize=8,

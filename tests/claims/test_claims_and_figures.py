@@ -201,6 +201,7 @@ def test_figure_fast_mode_claims_pass(name, tmp_path):
     assert rec.files and all((tmp_path / f).exists() for f in rec.files)
     assert rec.claims, "a figure must register at least one claim"
     assert_claims(rec.claims)
+    assert audit_claims(rec.claims) == []
     assert (tmp_path / "data" / f"{name}.npz").exists()
 
 
