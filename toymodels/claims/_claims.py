@@ -694,7 +694,7 @@ class FigureRecord:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "/").replace("\n", " ")
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _link(path: str | None) -> str:
@@ -811,12 +811,15 @@ def write_report(
                 status = "pass" if c.passed else "**FAIL**"
                 name = c.name + (f" ({c.note})" if c.note else "")
                 pred = format_value(c.predicted)
-                if c.prediction:
-                    pred += f" from `{c.prediction.rsplit('.', 1)[-1]}`"
+                if c.prediction and "<lambda>" not in c.prediction:
+                    pred += f" from `{c.prediction}`"
+                tol = c.tolerance_text()
+                if c.comparison is Comparison.CLOSE and np.size(c.predicted) > 1:
+                    tol = f"largest deviation {format_value(c.error)}; " + tol
                 lines.append(
                     f"| {status} | {c.kind.value} | {_cell(name)} | {_cell(c.paper)} | "
                     f"{_cell(c.params_text())} | {_cell(pred)} | "
-                    f"{_cell(format_value(c.measured))} | {_cell(c.tolerance_text())} | "
+                    f"{_cell(format_value(c.measured))} | {_cell(tol)} | "
                     f"{_link(c.figure)} |"
                 )
         lines.append("")
