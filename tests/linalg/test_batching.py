@@ -19,7 +19,6 @@ from toymodels import linalg
 from toymodels.linalg import (
     AbstractOperator,
     DenseOperator,
-    HutchPlusPlus,
     XNysTrace,
     XTrace,
     diagonal,
@@ -127,17 +126,15 @@ def test_new_k_num_probes_num_steps_in_a_bucket_compile_nothing(spiked):
     np.testing.assert_allclose(vals, w[:5], atol=1e-9)
     sd3 = spectral_density(op, num_steps=40, num_probes=3, key=jr.key(2))
     est = trace(op, num_probes=20, key=jr.key(3))
-    hpp = trace(op, num_probes=40, key=jr.key(3), method=HutchPlusPlus())
     with count_compilations() as counts:
         vals, vecs, res = eigsh(op, 6, key=jr.key(4), tol=1e-10)
         sd4 = spectral_density(op, num_steps=45, num_probes=4, key=jr.key(2))
         est2 = trace(op, num_probes=27, key=jr.key(3))
-        hpp2 = trace(op, num_probes=50, key=jr.key(3), method=HutchPlusPlus())
     assert counts == {"traced": 0, "compiled": 0}, counts
     np.testing.assert_allclose(vals, w[:6], atol=1e-9)
     assert vecs.shape == (N, 6) and res.shape == (6,)
     np.testing.assert_allclose(np.abs(np.sum(vecs * (a @ vecs), 0)), w[:6], atol=1e-9)
-    for e in (est, est2, hpp, hpp2):
+    for e in (est, est2):
         assert abs(float(e[0]) - tr) < 4 * float(e[1])
     # SLQ: 45 steps, 4 probes; each probe's weights sum to 1, the nodes lie in the spectrum,
     # and its first moment is the probe's Rayleigh quotient (Gauss quadrature is exact for
@@ -165,7 +162,7 @@ def test_eigsh_hot_path_moves_nothing_implicitly(spiked):
     v0 = eigsh(op, 5, key=k1, tol=1e-10)[1][:, 0]
     with jax.transfer_guard("disallow"):
         eigsh(op, 6, key=k2, tol=1e-10)
-        eigsh(op, 1, key=k2, tol=1e-4, v0=v0)  # as test_linalg's warm start
+        eigsh(op, 5, key=k2, tol=1e-10, v0=v0)  # warm: the same program
         trace(op, num_probes=27, key=k3)
         spectral_density(op, num_steps=40, num_probes=3, key=k4)
 
@@ -259,8 +256,6 @@ def test_non_finite_operator_raises_naming_op(spiked):
     calls = [
         lambda: eigsh(bad, 5, key=jr.key(0), tol=1e-10),
         lambda: trace(bad, num_probes=20, key=jr.key(0)),
-        lambda: trace(bad, num_probes=40, key=jr.key(0), method="hutch++"),
-        lambda: frobenius_squared(bad, num_probes=20, key=jr.key(0)),
         lambda: diagonal(bad, num_probes=20, key=jr.key(0)),
         lambda: spectral_density(bad, num_steps=40, num_probes=3, key=jr.key(0)),
     ]
@@ -271,8 +266,8 @@ def test_non_finite_operator_raises_naming_op(spiked):
     # restarting 100 times (1330 products before)
     with pytest.raises(ValueError, match=r"first at product 1\)"):
         eigsh(bad, 5, key=jr.key(0), tol=1e-10)
-    with pytest.raises(ValueError, match="^v0"):  # the warm-start program of the test above
-        eigsh(DenseOperator(spiked), 1, key=jr.key(0), tol=1e-4, v0=jnp.zeros(N))
+    with pytest.raises(ValueError, match="^v0"):
+        eigsh(DenseOperator(spiked), 5, key=jr.key(0), tol=1e-10, v0=jnp.zeros(N))
 
 
 def test_keys_are_validated_and_named(spiked):

@@ -274,14 +274,7 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
     step = _step_fn(op, n, dtype, seed)
     tiny = jnp.finfo(dtype).tiny
 
-    if v0 is None:
-        v = generic_vector(seed, 0, n, dtype)
-    else:
-        v = v0.astype(dtype)
-        if v.ndim == 2:
-            # earlier eigenvectors: Lanczos from the sum of the (normalised) columns; near
-            # eigenvectors span the first j Krylov vectors almost exactly
-            v = jnp.sum(v / jnp.linalg.norm(v, axis=0), axis=1)
+    v = v0.astype(dtype)  # always a vector (`_start_vector`): one program, cold or warm
     nv = jnp.linalg.norm(v)
     v_ok = jnp.isfinite(nv) & (nv > 0)
     Q0 = jnp.zeros((m_max + 1, n), dtype).at[0].set(v / jnp.where(v_ok, nv, 1.0))
@@ -429,6 +422,20 @@ _eigsh_jit = eqx.filter_jit(_eigsh_impl)
 
 
 @eqx.filter_jit
+def _start_vector(key, v0, n, dtype):
+    """The start vector as a separate small program, so that the main one sees a vector in
+    every case (cold, warm from a vector, warm from a matrix) and compiles once: a generic
+    vector from the key, `v0`, or the sum of the normalised columns of a matrix `v0` (near
+    eigenvectors span the first j Krylov vectors almost exactly)."""
+    if v0 is None:
+        return generic_vector(key_seed(key), 0, n, dtype)
+    v = v0.astype(dtype)
+    if v.ndim == 2:
+        v = jnp.sum(v / jnp.linalg.norm(v, axis=0), axis=1)
+    return v
+
+
+@eqx.filter_jit
 def _eigsh_dense(op, v0, ints, k_max, batch):
     """The whole space: when the Krylov basis would span it (num_steps = n), the n products
     A e_i (in memory-sized batches) and a dense `eigh` give the same pairs as n Lanczos
@@ -447,11 +454,8 @@ def _eigsh_dense(op, v0, ints, k_max, batch):
     theta = jnp.where(largest, theta[::-1], theta)[:k_max]
     S = jnp.where(largest, S[:, ::-1], S)[:, :k_max]
     res = jnp.sqrt(jnp.sum((a @ S - S * theta) ** 2, axis=0))
-    if v0 is None:
-        v_ok = jnp.asarray(True)
-    else:
-        nv = jnp.linalg.norm(v0.astype(dtype))
-        v_ok = jnp.isfinite(nv) & (nv > 0)
+    nv = jnp.linalg.norm(v0.astype(dtype))
+    v_ok = jnp.isfinite(nv) & (nv > 0)
     izero = jnp.zeros_like(ints[0])
     stats = jnp.stack([izero, jnp.ones_like(izero), izero + n, finite.astype(izero.dtype)])
     return theta, S, res, stats, v_ok
@@ -555,6 +559,8 @@ def eigsh(
     # numbers that may change between calls are traced (no recompilation), in two arrays
     ints = int_array([k, m, keep, which is Which.LARGEST, restarts])
     floats = float_array([tol, bt], dtype)
+    if v0 is None or v0.ndim == 2 or v0.dtype != dtype:
+        v0 = _start_vector(key, v0, n, dtype)
     if m == n:  # the basis would span the whole space: dense route, same products
         batch = probe_batch_size(op, dtype)
         theta, Y, res, stats, v_ok = _eigsh_dense(op, v0, ints, k_max, batch)
