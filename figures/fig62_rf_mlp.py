@@ -19,7 +19,7 @@ TITLE = "Small MLP: C − 1 Hessian outliers, gradient confinement (GD vs SGD), 
 SEED = 62
 PAPER = cite("fort_ganguli", "§4 (outliers and gradient confinement in trained networks)")
 PAPER_FS = cite("fort_scherlis", "§3 (the Goldilocks zone: Tr H/‖H‖ and positive curvature)")
-NUM_SUBSPACES = 200  # random 20-dimensional restrictions per scale
+NUM_SUBSPACES = 100  # random 20-dimensional restrictions per scale
 C = 5
 
 
