@@ -22,7 +22,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._validation import check_finite, check_key
-from ._batching import dtype_of, probe_batch_size
+from ._batching import dtype_of, filter_jit, probe_batch_size
 from ._operator import as_operator
 from ._trace import Estimate, _check_probes, matmat_rows
 
@@ -68,7 +68,7 @@ def trace_frobenius_ratio(op: Any) -> Float[Array, ""]:
     return jnp.trace(a) / jnp.linalg.norm(a)
 
 
-@eqx.filter_jit
+@filter_jit
 def _restricted(op, key, d, num, batch):
     n = op.shape[0]
     dtype = dtype_of(op)

@@ -50,6 +50,7 @@ from ._batching import (
     bucket,
     bucket_fine,
     dtype_of,
+    filter_jit,
     float_array,
     generic_vector,
     int_array,
@@ -193,7 +194,7 @@ def _lanczos_impl(op, v0, seed, m_max, num_steps, breakdown_tol, counter0=1):
     return Q, alpha, beta, nrm, anorm
 
 
-@eqx.filter_jit
+@filter_jit
 def _lanczos_jit(op, v0, key, num_steps, breakdown_tol):
     v0 = v0.astype(dtype_of(op))
     Q, alpha, beta, nrm, anorm = _lanczos_impl(
@@ -418,10 +419,10 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
     return theta, Y.T, res, stats, v_ok
 
 
-_eigsh_jit = eqx.filter_jit(_eigsh_impl)
+_eigsh_jit = filter_jit(_eigsh_impl)
 
 
-@eqx.filter_jit
+@filter_jit
 def _start_vector(key, v0, n, dtype):
     """The start vector as a separate small program, so that the main one sees a vector in
     every case (cold, warm from a vector, warm from a matrix) and compiles once: a generic
@@ -435,7 +436,7 @@ def _start_vector(key, v0, n, dtype):
     return v
 
 
-@eqx.filter_jit
+@filter_jit
 def _eigsh_dense(op, v0, ints, k_max, batch):
     """The whole space: when the Krylov basis would span it (num_steps = n), the n products
     A e_i (in memory-sized batches) and a dense `eigh` give the same pairs as n Lanczos

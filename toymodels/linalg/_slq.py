@@ -22,7 +22,15 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._validation import as_enum, check_finite, check_key, check_positive, is_concrete
-from ._batching import bucket, bucket_fine, dtype_of, float_array, int_array, key_seed
+from ._batching import (
+    bucket,
+    bucket_fine,
+    dtype_of,
+    filter_jit,
+    float_array,
+    int_array,
+    key_seed,
+)
 from ._lanczos import _default_tol, _lanczos_impl, _raise_nonfinite
 from ._matfree import Probes, sample_probes
 from ._operator import as_operator
@@ -118,7 +126,7 @@ def _quadrature(alpha, beta, m):
     return theta, S[0] ** 2
 
 
-@eqx.filter_jit
+@filter_jit
 def _slq(op, key, counts, kind, breakdown_tol, v0, p_max, m_max):
     """`counts` = (num_probes, num_steps), traced; buffers of `p_max` × `m_max` (static).
     Probe p is drawn from `fold_in(kz, p)` (or is row p of `v0`, which has exactly

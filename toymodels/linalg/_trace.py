@@ -52,6 +52,7 @@ from ._batching import (
     bucket,
     check_batch_size,
     dtype_of as _dtype_of,
+    filter_jit,
     int_array,
     map_rows,
     stream_mean_sem,
@@ -240,13 +241,13 @@ def _as_estimator(method) -> AbstractTraceEstimator:
     return _ALIASES[as_enum("method", method, TraceMethod)]
 
 
-@eqx.filter_jit
+@filter_jit
 def _estimate_jit(estimator, op, key, num, cap, probes, batch):
     est, sem = estimator.estimate(op, key, num, cap, probes, batch)
     return est, sem, jnp.all(jnp.isfinite(est)) & jnp.all(~jnp.isnan(sem))
 
 
-@eqx.filter_jit
+@filter_jit
 def _stream_jit(op, key, num, probes, batch, what):
     est, sem = _hutchinson_stream(op, key, num, probes, batch, what)
     return est, sem, jnp.all(jnp.isfinite(est)) & jnp.all(~jnp.isnan(sem))
