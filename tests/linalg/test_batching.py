@@ -160,11 +160,23 @@ def test_eigsh_hot_path_moves_nothing_implicitly(spiked):
     op = DenseOperator(spiked)
     k1, k2, k3, k4 = jr.split(jr.key(7), 4)
     v0 = eigsh(op, 5, key=k1, tol=1e-10)[1][:, 0]
+    linalg.probe_batch_size(op, jnp.float64)  # first use imports the chunk budget's module
     with jax.transfer_guard("disallow"):
         eigsh(op, 6, key=k2, tol=1e-10)
         eigsh(op, 5, key=k2, tol=1e-10, v0=v0)  # warm: the same program
         trace(op, num_probes=27, key=k3)
         spectral_density(op, num_steps=40, num_probes=3, key=k4)
+
+    # traced (as inside a sweep's eval_shape), then concrete again: the cached device
+    # constants must not hold a tracer (fig70's UnexpectedTracerError)
+    # (numbers not used before: max_restarts=99 keeps the compiled program)
+    def traced(a):
+        return eigsh(DenseOperator(a), 6, key=k2, tol=1e-10, max_restarts=99)[0]
+
+    assert jax.eval_shape(traced, spiked).shape == (6,)
+    jax.eval_shape(lambda a: trace(DenseOperator(a), num_probes=29, key=k3)[0], spiked)
+    eigsh(op, 6, key=k2, tol=1e-10, max_restarts=99)
+    trace(op, num_probes=29, key=k3)
 
 
 class _MatrixFree(AbstractOperator):
