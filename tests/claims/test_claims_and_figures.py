@@ -191,18 +191,7 @@ def test_report_summary_sections_and_round_trip(tmp_path):
     assert back[0].claims[0].params == good.params
 
 
-# KNOWN BUG (end of session 2026-12-01): fig70's sweep raises UnexpectedTracerError (an int64[5]
-# tracer leaks out of a trace since the linalg bucketing commits); not strict: a concurrent fix may land first.
-_KNOWN = {
-    "fig70_load_temperature": pytest.mark.xfail(
-        strict=False, reason="fig70: UnexpectedTracerError int64[5] in the sweep chunk (open bug)"
-    )
-}
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_KNOWN[n]) if n in _KNOWN else n for n in figure_modules()]
-)
+@pytest.mark.parametrize("name", figure_modules())
 def test_figure_fast_mode_claims_pass(name, tmp_path):
     """Every figure script runs in fast mode, writes its files, its claims hold and keep the
     rules (`audit_claims`: computed predictions at three or more parameter values, tolerances
