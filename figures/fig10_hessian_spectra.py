@@ -112,7 +112,7 @@ def compute(*, fast: bool) -> dict:
         )
     )
     op = landscape.hessian_operator(problem, params)
-    sd = linalg.spectral_density(op, num_steps=NUM_STEPS, num_probes=10, key=k_slq)
+    sd = linalg.spectral_density(op, num_steps=NUM_STEPS, num_probes=4 if fast else 10, key=k_slq)
     top, vecs, res = linalg.eigsh(op, TOP_K, key=k_eig, tol=1e-9)
     frac = landscape.gradient_fraction_in_top_subspace(problem, params, eigenvectors=vecs)
     num_probes = sd.nodes.shape[0]

@@ -36,7 +36,7 @@ BETA = 0.9
 CASES = (1e-3, 3.7)  # ηh for the ‖Jᵏ‖ panel
 EPS = 1e-3
 EDGE_BETAS = (0.0, 0.5, 0.9, 0.99)  # momenta of the divergence scan
-EDGE_GRID = np.linspace(0.5, 5.0, 2001)  # ηh: one fixed grid for every β
+EDGE_GRID = np.linspace(0.5, 5.0, 1001)  # ηh: one fixed grid for every β
 #: a run counts as diverged when its loss exceeds 1e3 × the initial loss (Stop's default)
 LOSS_RATIO = 1e3
 
@@ -79,7 +79,7 @@ def compute(*, fast: bool) -> dict:
     )
     # heavy ball on ½θ² (h = 1): which learning rates of the grid diverge, every β at once
     quad = FunctionProblem(loss_fn=_quadratic_loss, init_fn=_ones)
-    num_steps = 2000 if fast else 10000
+    num_steps = 1000 if fast else 10000
     lr, beta = np.meshgrid(EDGE_GRID, np.asarray(EDGE_BETAS))
 
     def diverged(lr, beta):

@@ -26,10 +26,10 @@ SEED = 42
 PAPER = cite("dinc", "abstract and Fig. 2 (an inverse power law for the critical learning rate)")
 T_R_SHORT = 2.0
 #: delays of the Euler-simulated measurement (whole numbers of Δt = 0.1 steps)
-EULER_DELAYS = (10.0, 14.1, 20.0)
+EULER_DELAYS = (8.0, 11.3, 16.0)
 FULL_EULER_DELAYS = (10.0, 14.1, 20.0, 28.3, 40.0, 56.6)
-COARSE = np.geomspace(1e-8, 1e-2, 17)  # the fixed absolute grid of learning rates
-NUM_FINE = 17  # as many: the fine scan reuses the coarse scan's program
+COARSE = np.geomspace(1e-8, 1e-2, 13)  # the fixed absolute grid of learning rates
+NUM_FINE = 13  # as many: the fine scan reuses the coarse scan's program
 
 
 def compute(*, fast: bool) -> dict:
@@ -46,7 +46,7 @@ def compute(*, fast: bool) -> dict:
     # the Euler-simulated ODE: trapped fraction on the fixed grid, then on a fine grid
     # between the last grid point trapping < half the runs and the first trapping more
     euler = EULER_DELAYS if fast else FULL_EULER_DELAYS
-    seeds, steps = (2, 1000) if fast else (8, 4000)
+    seeds, steps = (2, 600) if fast else (8, 4000)
     key = jr.key(SEED)
     measured, predicted, fine_step = [], [], []
     for T in euler:
