@@ -67,8 +67,9 @@ def compute(*, fast: bool) -> dict:
         fine_step.append(float(fine[1] / fine[0]))
         # the one-step bound on the simulated loss (autodiff gradient on an r grid)
         r = float(ghost.optimal_r(T)) * np.linspace(0.5, 3.0, 2001)
-        loss = np.asarray(jax.vmap(p.loss)(jnp.asarray(r)))
-        grad = np.asarray(jax.vmap(p.grad)(jnp.asarray(r)))
+        loss, grad = (
+            np.asarray(v) for v in jax.jit(jax.vmap(jax.value_and_grad(p.loss)))(jnp.asarray(r))
+        )
         i = int(np.argmin(loss))
         above = slice(i + 1, None)
         bound = (r[above] - float(ghost.no_learning_r(T))) / grad[above]
