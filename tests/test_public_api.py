@@ -464,27 +464,7 @@ SKIPPED = {
 # strict xfails, so that the fix makes the test fail until its entry is removed here.
 _RAW_KEY = "key reaches jax.random unchecked (JAX's 'invalid PRNG key data')"
 KNOWN_GAPS = {
-    ("dynamics.classify", "key"): f"dynamics/_critical.py: {_RAW_KEY}",
-    ("dynamics.find_critical_point", "key"): f"dynamics/_critical.py: {_RAW_KEY}",
-    ("dynamics.minibatch_indices", "key"): f"dynamics/_run.py: {_RAW_KEY}",
-    ("dynamics.sgd_expected_loss_change", "learning_rate"): (
-        "dynamics/_noise.py: a negative learning rate is accepted"
-    ),
-    ("landscape.CurveProblem.init", "key"): "landscape/_curves.py: the key is ignored, not checked",
-    ("landscape.CurveProblem.sample", "key"): f"landscape/_curves.py: {_RAW_KEY}",
     ("models.channels.ErfToy.init", "key"): f"models/channels/_toy.py: {_RAW_KEY}",
-    ("models.load_temperature.MaskedMLP.init", "key"): f"load_temperature/_masked.py: {_RAW_KEY}",
-    ("models.load_temperature.MicroBatches.indices", "key"): (
-        f"load_temperature/_training.py (through dynamics.minibatch_indices): {_RAW_KEY}"
-    ),
-    ("models.load_temperature.MicroBatches.sample", "key"): (
-        f"load_temperature/_training.py (through dynamics.minibatch_indices): {_RAW_KEY}"
-    ),
-    ("models.random_features.RandomFeatureRegression.init", "key"): (
-        "random_features/_features.py: the key is ignored (zero start), not checked"
-    ),
-    ("models.random_features.residual_term", "key"): f"random_features/_logit_model.py: {_RAW_KEY}",
-    ("models.soudry.SoudryCarmon.init", "key"): f"models/soudry/_model.py: {_RAW_KEY}",
     ("models.wedge.NoiseState", "key"): "models/wedge/_wedge.py: a key field, not checked",
     ("models.wedge.ScaleInvariantNoise", "key"): "models/wedge/_wedge.py: a key field, not checked",
     ("models.wedge.WedgeLandscape.init", "key"): f"models/wedge/_wedge.py: {_RAW_KEY}",

@@ -22,7 +22,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Params
-from .._validation import check_positive
+from .._validation import check_key, check_positive
 from ._common import check_problem, flat_loss, flatten_params, max_abs
 from ._run import StopCode, StopReason, reason_code
 
@@ -184,6 +184,8 @@ def find_critical_point(
     check_problem(problem)
     flat0, _ = flatten_params("params", params)
     check_positive("gtol", gtol)
+    if key is not None:
+        check_key("key", key)
     if int(max_steps) < 1:
         raise ValueError(f"max_steps: must be >= 1, got {max_steps}")
     if matrix_free is None:
@@ -232,6 +234,8 @@ def classify(
 
     check_problem(problem)
     flat, _ = flatten_params("params", params)
+    if key is not None:
+        check_key("key", key)
     loss, g = _value_and_grad(problem, params)
     if matrix_free:
         if key is None:

@@ -22,6 +22,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from .._custom_types import Params
+from .._validation import check_learning_rate
 from ..problems import AbstractSupervisedProblem, CrossEntropy
 from ._common import flatten_params
 
@@ -121,6 +122,7 @@ def sgd_expected_loss_change(
     (`sgd_decrease_threshold`)."""
     from ..landscape import hessian  # noqa: PLC0415
 
+    check_learning_rate("learning_rate", learning_rate)
     a, q = _quadratic_terms(problem, params, batch_size, replace, hessian)
     return -learning_rate * a + 0.5 * learning_rate**2 * q
 

@@ -256,6 +256,7 @@ def minibatch_indices(key: PRNGKeyArray, *, num_samples: int, batch_size: int) -
     $j = N - B, \dots, N - 1$ draw $t \in [0, j]$ and take $t$, or $j$ when $t$ is taken
     already: $O(B^2)$ work in a loop over the $B$ draws); large ones `jax.random.choice(...,
     replace=False)`, which permutes all $N$ samples."""
+    check_key("key", key)
     n, b = int(num_samples), int(batch_size)
     if not 1 <= b <= n:
         raise ValueError(f"batch_size: must be in [1, num_samples={n}], got {b}")

@@ -198,10 +198,11 @@ class CurveProblem(AbstractStochasticProblem, AbstractProblemTransform):
         return jnp.mean(jax.vmap(at)(self.ts))
 
     def init(self, key: PRNGKeyArray) -> Params:
-        del key
+        check_key("key", key)
         return self.curve.bend
 
     def sample(self, key: PRNGKeyArray) -> "CurveProblem":
+        check_key("key", key)
         ts = jr.uniform(key, (self.samples_per_step,), self.ts.dtype)
         return eqx.tree_at(lambda s: s.ts, self, ts)
 

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..._custom_types import Params, Scalar
-from ..._validation import is_concrete
+from ..._validation import check_key, is_concrete
 from ...problems import AbstractSupervisedProblem, CrossEntropy
 
 
@@ -38,6 +38,7 @@ class MaskedMLP(AbstractSupervisedProblem):
         return h @ params[1]["w"].T + params[1]["b"]
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         k1, k2 = jr.split(key)
         d, width_max, c = self.x.shape[1], self.max_width, self.num_classes
         dt = self.x.dtype

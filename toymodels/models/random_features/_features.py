@@ -45,6 +45,7 @@ class RandomFeatureRegression(AbstractSupervisedProblem):
         return self.features(x) @ params
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         return jnp.zeros((self.weights.shape[1],), self.x.dtype)
 
 

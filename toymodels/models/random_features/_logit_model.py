@@ -124,6 +124,7 @@ def residual_term(
     r"""The residual term: a GOE matrix with semicircle radius `residual_radius(sample,
     scale)` (the sum of $N C$ independent GOE logit Hessians of radius $2\sigma_H$ weighted
     by $r^\mu_k/N$). It is indefinite and carries the negative eigenvalues."""
+    check_key("key", key)
     check_positive("scale", scale, allow_zero=True)
     d = sample.jacobians.shape[2]
     a = jr.normal(key, (d, d), sample.jacobians.dtype)

@@ -71,6 +71,7 @@ class SoudryCarmon(AbstractProblem):
         return jnp.mean((self.outputs(params) - self.y) ** 2)
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         k1, k2 = jr.split(key)
         dt = self.x.dtype
         return {
