@@ -588,7 +588,6 @@ def test_learning_rate_message_is_uniform():
 # Public classes that are not eqx.Modules, and why (issue 13: results are eqx.Modules with
 # named fields).
 NOT_MODULES = {
-    "linalg.Estimate": "a NamedTuple on purpose: callers unpack (estimate, stderr)",
     "sweep.Grid": "the grid specification (axis values), not a result",
     "sweep.SimpleProgress": "a progress printer",
     "sweep.Store": "the on-disk store",

@@ -36,7 +36,7 @@ shapes, compile once per number of probes).
 
 import abc
 import enum
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -61,11 +61,21 @@ from ._matfree import Probes, sample_probes
 from ._operator import AbstractOperator, as_operator
 
 
-class Estimate(NamedTuple):
-    """A stochastic estimate and its standard error (same shape)."""
+class Estimate(eqx.Module):
+    """A stochastic estimate and its standard error (same shape). Unpacks and
+    indexes like the pair: `value, stderr = trace(...)`."""
 
     estimate: Array
     stderr: Array
+
+    def __iter__(self):
+        return iter((self.estimate, self.stderr))
+
+    def __getitem__(self, i):
+        return (self.estimate, self.stderr)[i]
+
+    def __len__(self) -> int:
+        return 2
 
 
 def _check_probes(name, num, minimum=1):
