@@ -88,26 +88,80 @@ def cite(key: str, where: str = "") -> str:
 FIGURES_DIR = Path(__file__).resolve().parent
 OUT = FIGURES_DIR / "out"
 
-plt.rcParams.update(
-    {
-        "figure.dpi": 100,
-        "savefig.dpi": 120,
-        "font.size": 9,
-        "axes.titlesize": 9,
-        "axes.labelsize": 9,
-        "legend.fontsize": 8,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "svg.hashsalt": "toymodels",
-        "path.simplify": False,
-    }
-)
+#: printed widths (inches): one journal column, and the full text width a figure of two or
+#: three panels is printed at; a wider figure is shrunk to `PAGE_WIDTH`, its fonts with it
+COLUMN_WIDTH = 3.4
+PAGE_WIDTH = 7.0
+#: no text of a saved figure is smaller than this at its printed size (points)
+MIN_FONT_SIZE = 7.0
+
+#: the one style of every figure: 9 pt text, 8 pt legends and ticks (legible in print at
+#: `PAGE_WIDTH`); figures draw at `figsize=(PAGE_WIDTH, h)` or narrower and never pass a
+#: smaller `fontsize`
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "figure.titlesize": 9,
+    "legend.fontsize": 8,
+    "legend.title_fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.2,
+    "svg.hashsalt": "toymodels",
+    "path.simplify": False,
+}
+plt.rcParams.update(STYLE)
+
+
+def panels(ncols: int = 1, nrows: int = 1, *, height: float = 2.6, width: float = PAGE_WIDTH):
+    """A new figure of `nrows` x `ncols` panels at its printed width (default `PAGE_WIDTH`),
+    constrained layout; returns `(fig, axes)` as `plt.subplots` does."""
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained")
+
+
+def caption(fig, text: str):
+    """State the setup (network, data, training stage, sizes, seeds) on the figure, as its
+    suptitle wrapped to the figure's width (the text the test of legibility checks)."""
+    import textwrap
+
+    size = plt.rcParams["figure.titlesize"]
+    size = size if isinstance(size, int | float) else 9
+    chars = max(40, int(fig.get_figwidth() * 72 / (0.5 * size)))
+    return fig.suptitle(textwrap.fill(text, chars), fontsize=size)
+
+
+def illegible(fig) -> list[str]:
+    """The texts of `fig` smaller than `MIN_FONT_SIZE` at the printed size (the figure
+    shrunk to `PAGE_WIDTH` when wider), and `"no setup"` when the figure has no suptitle."""
+    from matplotlib.text import Text
+
+    scale = min(1.0, PAGE_WIDTH / fig.get_figwidth())
+    bad = []
+    for t in fig.findobj(Text):
+        if t.get_visible() and t.get_text().strip():
+            printed = t.get_fontsize() * scale
+            if printed < MIN_FONT_SIZE - 1e-9:
+                bad.append(f"{t.get_text()[:40]!r} at {printed:.1f} pt")
+    if fig._suptitle is None or not fig._suptitle.get_text().strip():
+        bad.append("no setup (caption(fig, ...) states it)")
+    return bad
 
 
 def save(fig, path: Path) -> Path:
-    """Save deterministically: no timestamps or software versions in the file."""
+    """Save deterministically: no timestamps or software versions in the file (png, pdf,
+    svg). Warns when a text is too small in print or the setup is missing (`illegible`)."""
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    bad = illegible(fig)
+    if bad:
+        warnings.warn(f"{path.name}: " + "; ".join(bad[:5]), stacklevel=2)
     suffix = path.suffix.lower()
     metadata = {
         ".png": {"Software": None},
