@@ -6,11 +6,10 @@ import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 import scipy.linalg
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics, landscape, linalg, rmt
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits
@@ -147,6 +146,8 @@ def compute(*, fast: bool) -> dict:
     mp_smooth = _gaussian_smooth(mgrid, fine, mp * (fine[1] - fine[0]), msigma)
     return {
         "num_params": np.asarray(h.shape[0]),
+        "num_samples": np.asarray(n_train),
+        "hidden": np.asarray(16 if fast else 32),
         "loss": np.asarray(problem.loss(params)),
         "exact": exact,
         "exact_centred": exact_c,
@@ -260,28 +261,40 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    fig, (ax0, ax1) = panels(2, height=2.9)
+    probes = int(data["slq_nodes"].shape[0])
     plot_density(
         data["grid"],
         data["slq_density"],
         ax=ax0,
         theory=data["exact_density"],
         theory_label="exact eigh (smoothed)",
-        label=f"SLQ ({NUM_STEPS} steps)",
+        label=f"SLQ ({NUM_STEPS} steps, {probes} probes)",
         outliers=data["top"],
+        outlier_label=f"top {TOP_K} eigenvalues (Lanczos)",
         floor=1e-6,
+        title=f"trained digits MLP Hessian, {int(data['num_params'])} parameters",
     )
-    ax0.set_title(f"digits MLP Hessian, {int(data['num_params'])} params")
     plot_density(
         data["mp_grid"],
         data["mp_slq_density"],
         ax=ax1,
         theory=data["mp_theory_density"],
         theory_label="Marchenko–Pastur (smoothed)",
+        label=f"SLQ ({NUM_STEPS} steps, 10 probes)",
         outliers=[data["mp_bbp"]],
+        outlier_label="BBP outlier (1 + θ)(1 + γ/θ)",
         floor=1e-6,
+        title=f"XᵀX/n, n = {int(data['samples_mp'])}, p = {int(data['dim_mp'])}, "
+        f"one spike θ = {THETA}",
     )
-    ax1.set_title(f"XᵀX/n, γ = {GAMMA}, spike θ = {THETA} (BBP dotted)")
+    caption(
+        fig,
+        f"Left: 64-{int(data['hidden'])}-10 tanh MLP, cross-entropy, on "
+        f"{int(data['num_samples'])} raw-pixel digits (not standardized), after "
+        f"{TRAIN_STEPS} full-batch Adam steps (lr 1e-2, loss {float(data['loss']):.2f}), "
+        f"seed {SEED}. Right: Gaussian X with covariance I + θe₁e₁ᵀ, γ = p/n = {GAMMA}.",
+    )
     return [save(fig, out / "fig10_hessian_spectra.png")]
 
 

@@ -265,6 +265,29 @@ def test_plot_plane(plane, trained):
     plt.close(ax.figure)
 
 
+def test_plot_path_styles_and_plane_coordinates(path, plane, trained):
+    """`styles` reaches the named line only; `coordinates=` draws what `trajectory=` draws
+    (the figures keep coordinates, not whole trajectories)."""
+    alphas, values = path
+    ax = plot.plot_path(alphas, values, styles={"loss": {"ls": "--", "lw": 3.0}})
+    err, loss = ax.lines[:2]
+    assert (loss.get_linestyle(), loss.get_linewidth()) == ("--", 3.0)
+    assert (err.get_linestyle(), err.get_linewidth()) == ("-", 1.2)
+    with pytest.raises(ValueError, match="^styles"):
+        plot.plot_path(alphas, values, ax=ax, styles={"accuracy": {"ls": ":"}})
+    plt.close(ax.figure)
+    pl, xs, ys, z = plane
+    traj = trained[2].saved
+    a = plot.plot_plane(pl, xs, ys, z, trajectory=traj)
+    b = plot.plot_plane(pl, xs, ys, z, coordinates=np.asarray(pl.coordinates(traj)))
+    la, lb = (next(ln for ln in x.lines if ln.get_label() == "trajectory") for x in (a, b))
+    np.testing.assert_allclose(lb.get_xydata(), la.get_xydata(), rtol=1e-12, atol=1e-14)
+    assert _legend_labels(a) == _legend_labels(b)
+    with pytest.raises(ValueError, match="^coordinates"):
+        plot.plot_plane(pl, xs, ys, z, coordinates=np.ones((3, 3)))
+    plt.close("all")
+
+
 def test_plot_trajectory(pca):
     p, values = pca
     ax = _draw_trajectory(pca)

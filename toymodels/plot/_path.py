@@ -25,6 +25,7 @@ def plot_path(
     ylabel: str | None = None,
     xlabel: str = r"$\alpha$",
     marks: Mapping[str, float] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
     log: bool = False,
     title: str | None = None,
     legend_loc: str = "best",
@@ -42,6 +43,9 @@ def plot_path(
     - `ylabel` (keyword-only): default `label` for one array, `"metric"` for a dict.
     - `marks` (keyword-only): labelled positions on the path, `{"init": 0.0, "solution":
       1.0}`, drawn as vertical lines, each with its legend entry.
+    - `styles` (keyword-only): matplotlib line keywords per line, `{name: {"ls": "--"}}`
+      (the names of a metric dict, or `label`), for example to show two curves that
+      coincide.
     - `log` (keyword-only): log y-axis.
     - `title` (keyword-only): the setup (network, data, training stage), wrapped to the axes'
       width.
@@ -53,9 +57,15 @@ def plot_path(
     if log:
         for k, v in lines:
             check_positive_for_log(f"values[{k!r}]" if isinstance(values, Mapping) else "values", v)
+    styles = {} if styles is None else styles
+    if not isinstance(styles, Mapping) or not all(isinstance(v, Mapping) for v in styles.values()):
+        raise TypeError("styles: expected a dict {name: {matplotlib line keyword: value}}")
+    unknown = sorted(set(styles) - {k for k, _ in lines})
+    if unknown:
+        raise ValueError(f"styles: {unknown} name no line; lines are {[k for k, _ in lines]}")
     ax = new_axes(ax)
     for k, v in lines:
-        ax.plot(a, v, lw=1.2, label=k)
+        ax.plot(a, v, **{"lw": 1.2, **styles.get(k, {}), "label": k})
     _marks(ax, marks)
     if ylabel is None:
         ylabel = "metric" if isinstance(values, Mapping) else label

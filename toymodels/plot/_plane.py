@@ -28,6 +28,7 @@ def plot_plane(
     *,
     ax: Any = None,
     trajectory: Any = None,
+    coordinates: Any = None,
     trajectory_label: str = "trajectory",
     point_labels: Sequence[str] | None = None,
     levels: int | Sequence[float] = 20,
@@ -51,6 +52,9 @@ def plot_plane(
     - `trajectory` (keyword-only): a params pytree with a leading time axis (for example
       `toymodels.dynamics.run(..., save=Save(every=k)).saved`), drawn at its least-squares
       plane coordinates `plane.coordinates(trajectory)`, its start marked.
+    - `coordinates` (keyword-only): instead of `trajectory`, its plane coordinates already
+      computed, shape `(T, 2)` (`plane.coordinates(trajectory)`, or
+      `TrajectoryPCA.coordinates` on the plane `TrajectoryPCA.plane()`).
     - `point_labels` (keyword-only): legend entries of `plane.points`, each drawn as a
       marker; `()` draws none. Default $\theta_0, \theta_1, \theta_2$ for a plane through up
       to 3 points (`plane_through`, `random_plane`), none for a plane through a whole
@@ -86,9 +90,15 @@ def plot_plane(
             f"point_labels: the plane has {pts.shape[0]} point(s), got {len(point_labels)} labels"
         )
     pts = pts[: len(point_labels)]
+    if trajectory is not None and coordinates is not None:
+        raise ValueError("coordinates: give the trajectory or its coordinates, not both")
     coords = None
     if trajectory is not None:
         coords = as_array("trajectory", _coordinates(plane, trajectory), ndim=2)
+    elif coordinates is not None:
+        coords = as_array("coordinates", coordinates, ndim=2)
+        if coords.shape[1] != 2:
+            raise ValueError(f"coordinates: expected shape (T, 2), got {coords.shape}")
     ax = new_axes(ax)
     cs = ax.contourf(x, y, z, levels=levels, cmap=cmap)
     colorbar(ax, cs, rf"$\log_{{10}}$ {label}" if log else label)
