@@ -19,6 +19,11 @@ from ._canonical import (
     critical_lr_vs_delay as critical_lr_vs_delay,
     lr_seed_sweep as lr_seed_sweep,
 )
+from ._critical_rnn import (
+    DelayedActivation as DelayedActivation,
+    RNNCriticalLR as RNNCriticalLR,
+    rnn_critical_lr as rnn_critical_lr,
+)
 from ._rnn import (
     GhostPoint as GhostPoint,
     Outcome as Outcome,

@@ -1,0 +1,364 @@
+"""Ghosts inside the trained rank-one RNN (N = 100, α = 0.5, T = 20, x₀ = −0.3·𝟙, readout
+σ(10(κ − 1)); full-batch GD, `toymodels.dynamics.run`): where the fixed-point structure
+changes along training, the canonical normal form at the ghost, and the network's critical
+learning rate against the delay T.
+
+- (a) the loss along GD at lr 0.1 (above the critical learning rate): the plateau, the
+  abrupt drop, and the jump back onto the plateau; the checkpoints that bracket the drop
+  and the fold, and the fold's training step (continuation along the piecewise-linear
+  path through the checkpoints, `ghost.training_branch`).
+- (b) the fixed point's κ = nᵀx along the training path through the fold (the saddle
+  continued back to the fold, where it turns into the stable node).
+- (c) the network's passage time through the ghost just before the fold (p = p_fold − δ),
+  half the steps through |s − s*| ≤ Y = 30√(r/a) along the slow direction, against the
+  canonical π/(2√(a r)) with a·r read off the network's normal form (`ghost.normal_form`).
+- (d) η_c(T) by grid bisection of vmapped runs (`ghost.rnn_critical_lr`; failed = trapped
+  — final loss > 0.5 with ‖∇L‖ < 1e-6 — or diverged, for at least half the seeds), its
+  log-log exponent with the bracket + bootstrap error, against the canonical model's
+  slope (d log η_c/d log T of `ghost.critical_lr`, 3π⁴/(32T⁴)).
+
+Fast mode: seed 4 only, three δ; η_c of a 20-unit network at T ∈ {3, 4, 6}, 2000 steps.
+Full mode: seeds 0, 4, 7 (`jr.split(jr.key(1), 8)`), the paper's network at
+T ∈ {10, 14, 20}, 12000 steps.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from figures._common import COLUMN_WIDTH, caption, cite, cli, panels, save
+from toymodels.claims import Claim
+from toymodels.models import ghost
+from toymodels.problems import leaky_rnn
+
+
+TITLE = "Ghost in the rank-one RNN: folds along training, passage time, η_c against T"
+SEED = 1
+LR = 0.1
+DELTAS = (1e-3, 3e-3, 1e-2)  # distance to the fold along the training path (steps)
+GRID = jnp.linspace(-12.0, 12.0, 2401)  # κ grid of the reference fixed-point count
+SEARCH = 400  # checkpoints after the drop searched for the fold
+WINDOW = 30.0  # Y = WINDOW·sqrt(r/a)
+
+
+@eqx.filter_jit
+def _zero_counts(rnn, params):
+    """Sign changes of the exact 1-D flow f(κ) = −κ + nᵀtanh(mκ + b) on GRID: the number of
+    fixed points of the network at each checkpoint (the independent count)."""
+
+    def count(p):
+        return jnp.sum(jnp.diff(jnp.sign(ghost.kappa_flow(rnn, p, GRID))) != 0)
+
+    return jax.lax.map(count, params)
+
+
+@eqx.filter_jit
+def _branch_kappa(path, branch):
+    return jax.vmap(lambda x, p: x @ path.params_at(p)["n"][:, 0])(branch.states, branch.params)
+
+
+def _seed_run(rnn, seed: int, num_steps: int, *, drop_branch: bool) -> dict:
+    k = jr.split(jr.key(SEED), 8)[seed]
+    ck = ghost.training_checkpoints(rnn, rnn.init(k), learning_rate=LR, num_steps=num_steps, key=k)
+    loss = np.asarray(ck.loss)
+    drop = int(np.nonzero(loss < 0.5)[0][0])
+    last = ck.steps.shape[0] - 1
+    near_drop = np.minimum(np.arange(drop - 1, drop + SEARCH), last)
+    nz = np.asarray(_zero_counts(rnn, ck.take(near_drop).params))
+    j = drop + int(np.nonzero((nz[1:-1] == 1) & (nz[2:] == 3))[0][0])
+    trap = j + int(np.nonzero(loss[j:] > 0.99)[0][0])
+    fold_ck = ck.take([j, j + 1])
+    after = ghost.network_fixed_points(rnn, fold_ck.at(1))
+    saddle = after.points[int(np.nonzero(np.asarray(after.unstable_dims) == 1)[0][0])]
+    branch = ghost.training_branch(rnn, fold_ck, saddle, start=1, direction=-1)
+    path = ghost.training_path(rnn, fold_ck)
+    fold = float(branch.folds[0])
+    out = {
+        "loss": loss,
+        "drop": drop,
+        "fold_bracket": np.asarray([j, j + 1]),
+        "trap": trap,
+        "drop_counts": nz[:2],  # fixed points at the checkpoints drop − 1 and drop
+        "fold": fold,
+        "fold_converged": bool(branch.fold_converged[0]),
+        "branch_p": np.asarray(branch.params),
+        "branch_kappa": np.asarray(_branch_kappa(path, branch)),
+        "branch_unstable": np.asarray(branch.unstable_dims),
+        "fold_kappa": float(branch.fold_states[0] @ path.params_at(fold)["n"][:, 0]),
+    }
+    rows = []
+    for delta in DELTAS:
+        near = path.params_at(fold - delta)
+        visited = ghost.visited_states(rnn, near)[1:]
+        fp = ghost.network_fixed_points(
+            rnn, near, initial_states=jnp.concatenate([branch.fold_states[:1], visited])
+        )
+        dist = np.max(np.abs(np.asarray(fp.points - branch.fold_states[0])), axis=1)
+        g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
+        form = ghost.normal_form(ghost.state_map, fp.points[g], args=(rnn, near))
+        y = WINDOW * float(np.sqrt(form.r / form.a))
+        steps = 3000 * int(np.ceil(4.0 * float(form.passage_time) / 3000))
+        ps = ghost.measure_passage(rnn, near, form, window=y, num_steps=steps)
+        a, c = float(form.a), float(form.cubic)
+        rows.append(
+            [
+                delta,
+                float(form.a * form.r),
+                float(ps.measured),
+                float(ps.predicted),
+                float(ps.predicted_window),
+                float(ps.window_correction),
+                3.0 * (c * y / a) ** 2 + 0.005,  # relative error of the window time
+                float(fp.is_ghost[g]),
+                float(fp.q[g]),
+            ]
+        )
+    out["passage"] = np.asarray(rows)
+    if drop_branch:  # the plateau's stable point continued across the drop
+        drop_ck = ck.take([drop - 1, drop])
+        fp0 = ghost.network_fixed_points(rnn, drop_ck.at(0))
+        stable = fp0.points[int(np.nonzero(np.asarray(fp0.stable))[0][0])]
+        br = ghost.training_branch(rnn, drop_ck, stable, start=0)
+        dpath = ghost.training_path(rnn, drop_ck)
+        out["drop_folds"] = int(br.folds.shape[0])
+        out["drop_completed"] = bool(br.stop_reason == "completed")
+        out["drop_branch_p"] = np.asarray(br.params)
+        out["drop_branch_kappa"] = np.asarray(_branch_kappa(dpath, br))
+    return out
+
+
+def compute(*, fast: bool) -> dict:
+    rnn = leaky_rnn()  # the paper's network
+    seeds, num_steps = ((4,), 1200) if fast else ((0, 4, 7), 1500)
+    data: dict = {"seeds": np.asarray(seeds), "num_steps": np.asarray(num_steps)}
+    runs = [_seed_run(rnn, s, num_steps, drop_branch=not fast) for s in seeds]
+    for key in runs[0]:
+        vals = [r[key] for r in runs]
+        if key in ("branch_p", "branch_kappa", "branch_unstable"):
+            data[key] = vals[0]  # the first seed's branch is plotted
+        elif key.startswith("drop_branch"):
+            data[key] = vals[0]
+        else:
+            data[key] = np.asarray(vals)
+    # (d) the critical learning rate against T
+    if fast:
+        net, delays, bracket, steps = leaky_rnn(num_units=20, delay=6), (3, 4, 6), (0.08, 0.4), 2000
+        num_seeds, num_lrs, rounds = 4, 4, 2
+    else:
+        net, delays, bracket, steps = leaky_rnn(delay=20), (10, 14, 20), (0.01, 0.16), 12000
+        num_seeds, num_lrs, rounds = 6, 4, 3
+    res = ghost.rnn_critical_lr(
+        net,
+        delays,
+        learning_rates=bracket,
+        key=jr.key(SEED),
+        num_seeds=num_seeds,
+        num_steps=steps,
+        num_lrs=num_lrs,
+        num_rounds=rounds,
+    )
+    data.update(
+        eta_delays=np.asarray(res.delays),
+        eta_c=np.asarray(res.critical_lr),
+        eta_lower=np.asarray(res.lower),
+        eta_upper=np.asarray(res.upper),
+        eta_grid=np.asarray(res.learning_rates),
+        eta_failed=np.asarray(res.failed_fraction),
+        eta_learned=np.asarray(jnp.mean((res.final_loss < 0.05).astype(float), axis=-1)),
+        exponent=np.asarray(res.exponent),
+        exponent_error=np.asarray(res.exponent_error),
+        bracket_error=np.asarray(res.bracket_error),
+        bootstrap_error=np.asarray(res.bootstrap_error),
+        eta_setup=np.asarray([net.num_units, num_seeds, steps, num_lrs, rounds]),
+    )
+    return data
+
+
+def canonical_slope(delay: float) -> float:
+    """The canonical model's exponent at `delay`: d log η_c / d log T of its closed form
+    (`ghost.critical_lr`, 3π⁴/(32T⁴) for the paper's loss, T_R = T), by a central
+    difference over T·e^{±0.01}."""
+    hi, lo = (float(ghost.critical_lr(delay * np.exp(e))) for e in (0.01, -0.01))
+    return float(np.log(hi / lo) / 0.02)
+
+
+def _passage_prediction(a_r: float, **_) -> float:
+    """π/(2√(a r)), the canonical passage time from x = 0 in steps of the map."""
+    return float(np.pi / (2.0 * np.sqrt(a_r)))
+
+
+def claims(data: dict) -> list[Claim]:
+    paper = cite("dinc", "Fig. 2 (passage time π/(2√r)) and Fig. 3 (rank-one RNN)")
+    rows = data["passage"]  # (seeds, deltas, fields)
+    params, meas, err = [], [], []
+    for s, per_seed in zip(data["seeds"], rows):
+        for d, ar, m, pred, _win, corr, rel, _, _ in per_seed:
+            params.append({"seed": int(s), "delta": float(d), "a_r": float(ar)})
+            meas.append(m)
+            # the finite window (1/(aY)), the cubic term and per-step drift (rel·pred), the
+            # linear interpolation of the two crossings (1 step)
+            err.append(corr + rel * pred + 1.0)
+    err = np.asarray(err)
+    out = [
+        Claim.quantitative(
+            "the network's passage time through the ghost (half the steps through "
+            "|s − s*| ≤ 30√(r/a)) equals the canonical π/(2√(a r)) with a·r from the "
+            "network's normal form at p_fold − δ",
+            paper,
+            predict=_passage_prediction,
+            params=params,
+            measured=np.asarray(meas),
+            error_estimate=err,
+            atol=err,
+            error_source="the window's shortfall 1/(aY), the cubic term 3(cY/a)² + 0.5 % "
+            "per-step drift, 1 step of crossing interpolation",
+            note="measured / predicted: "
+            + ", ".join(f"{m:.1f}/{p:.1f}" for m, p in zip(meas, rows[..., 3].ravel())),
+        )
+    ]
+    T = data["eta_delays"]
+    beta, sigma = float(data["exponent"]), float(data["exponent_error"])
+    canon = float(np.mean([canonical_slope(float(t)) for t in T]))
+    n_units, n_seeds, steps, _, _ = (int(v) for v in data["eta_setup"])
+    note = (
+        f"η_c = {', '.join(f'{v:.4g}' for v in data['eta_c'])} at T = "
+        f"{', '.join(str(int(t)) for t in T)} (brackets "
+        + ", ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(data["eta_lower"], data["eta_upper"]))
+        + f"); N = {n_units}, {n_seeds} seeds, {steps} GD steps; exponent {beta:.2f} ± "
+        f"{sigma:.2f} (bracket {float(data['bracket_error']):.2f}, bootstrap over seeds "
+        f"{float(data['bootstrap_error']):.2f}); canonical slope {canon:.2f}"
+    )
+    eta_params = [{"delay": int(t), "num_units": n_units} for t in T]
+    if abs(beta - canon) <= 3.0 * sigma:
+        out.append(
+            Claim.quantitative(
+                "the RNN's critical learning rate falls as T^β with the canonical model's exponent",
+                cite("dinc", "abstract (an inverse power law for the critical learning rate)"),
+                predict=lambda delay, **_: canonical_slope(delay),
+                params=eta_params,
+                measured=np.full(len(T), beta),
+                error_estimate=sigma,
+                atol=3.0 * sigma,
+                error_source="bisection bracket widths through the least-squares slope and "
+                "a bootstrap over seeds, in quadrature",
+                note=note,
+            )
+        )
+    else:
+        out.append(
+            Claim.discrepancy(
+                "the RNN's critical learning rate scales as the canonical model's T^−4",
+                cite("dinc", "abstract and Fig. 6A (an inverse power law for η_c)"),
+                paper_value=f"η_c ∝ T^{canon:.2f} (canonical 3π⁴/(32T⁴))",
+                measured=beta,
+                params=eta_params,
+                note=note + f"; |β − canonical| = {abs(beta - canon):.2f} > 3σ",
+            )
+        )
+    counts = data["drop_counts"]
+    fold_after_drop = data["fold"] - data["drop"]
+    note = (
+        "fixed points of the 1-D reduction (zeros of f on κ ∈ [−12, 12]) at the two "
+        f"checkpoints bracketing the drop: {counts.tolist()} (a fold changes the count by "
+        "2); the first 1 → 3 change, the fold, is at training step "
+        f"{', '.join(f'{v:.2f}' for v in data['fold'])}, i.e. "
+        f"{', '.join(f'{v:.1f}' for v in fold_after_drop)} steps after the drop, where GD "
+        "is thrown back onto the plateau (loss > 0.99 at step "
+        f"{', '.join(str(int(v)) for v in data['trap'])}). The paper's v1 abstract words it "
+        "as abrupt learning 'through ghost points rather than bifurcations'; a ghost is what "
+        "is left just past a fold, and none is crossed at the drop here"
+    )
+    if "drop_folds" in data:
+        note += (
+            f"; the plateau's stable point continued across the drop: "
+            f"{data['drop_folds'].tolist()} folds"
+        )
+    out.append(
+        Claim.discrepancy(
+            "abrupt learning in the rank-one RNN passes through the ghost of a saddle-node "
+            "(a fold crossed at the loss drop)",
+            cite("dinc", "Fig. 3A (abrupt learning; the ghost near κ ≈ 1)"),
+            paper_value="a fold is crossed at the drop, leaving a ghost: the number of "
+            "fixed points changes by 2 there",
+            measured=np.abs(counts[:, 1] - counts[:, 0]),
+            params=[{"seed": int(s), "learning_rate": LR} for s in data["seeds"]],
+            note=note,
+        )
+    )
+    return out
+
+
+def plot(data: dict, out) -> list:
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    fig, (ax_a, ax_b, ax_c, ax_d) = panels(1, 4, width=COLUMN_WIDTH, height=9.0)
+    loss = data["loss"][0]
+    drop, trap, fold = int(data["drop"][0]), int(data["trap"][0]), float(data["fold"][0])
+    steps = np.arange(loss.shape[0])
+    zoom = slice(max(drop - 60, 0), min(trap + 40, loss.shape[0]))
+    s0 = int(data["seeds"][0])
+    ax_a.plot(steps[zoom], loss[zoom], color="C0", label=f"loss (seed {s0})")
+    j = data["fold_bracket"][0]
+    ax_a.plot(j, loss[j], "s", color="C1", ms=4, label="checkpoints bracketing the fold")
+    ax_a.plot(drop, loss[drop], "o", color="C2", ms=4, label="drop (first loss < 0.5)")
+    ax_a.axvline(fold, color="C3", ls="--", lw=1, label=f"fold, step {fold:.2f}")
+    ax_a.set(xlabel="GD step", ylabel="loss", title="(a) GD at lr 0.1: drop, then trapped")
+    ax_a.legend(loc="lower right")
+    p, kap, uns = data["branch_p"] - fold, data["branch_kappa"], data["branch_unstable"]
+    ax_b.plot(p[uns == 0], kap[uns == 0], "o", color="C0", ms=2, label="stable node")
+    ax_b.plot(p[uns == 1], kap[uns == 1], "o", color="C3", ms=2, label="saddle")
+    ax_b.plot(0.0, data["fold_kappa"][0], "k*", ms=8, label="fold (saddle-node)")
+    ax_b.set(
+        xlabel=f"training step p − {fold:.2f}",
+        ylabel="fixed point κ = nᵀx",
+        title="(b) branch continued along the training path",
+    )
+    ax_b.legend(loc="center right")
+    rows = data["passage"].reshape(-1, data["passage"].shape[-1])
+    pred, meas, win = rows[:, 3], rows[:, 2], rows[:, 4]
+    lim = np.array([0.0, 1.1 * max(pred.max(), meas.max())])
+    ax_c.plot(lim, lim, "k-", lw=0.8, label="measured = π/(2√(ar))")
+    ax_c.plot(pred, win, "x", color="C1", ms=5, label="window time of the normal form")
+    ax_c.plot(pred, meas, "o", color="C0", ms=4, mfc="none", label="network, δ = 10⁻³–10⁻²")
+    ax_c.set(
+        xlim=lim,
+        ylim=lim,
+        xlabel="π/(2√(a r)) (map steps)",
+        ylabel="passage time (map steps)",
+        title="(c) passage through the ghost at p_fold − δ",
+    )
+    ax_c.legend(loc="upper left")
+    T = data["eta_delays"]
+    eta = data["eta_c"]
+    err = np.vstack([eta - data["eta_lower"], data["eta_upper"] - eta])
+    ax_d.errorbar(T, eta, yerr=err, fmt="o", color="C0", ms=4, label="η_c, bisection bracket")
+    tt = np.geomspace(T[0], T[-1], 50)
+    beta, sigma = float(data["exponent"]), float(data["exponent_error"])
+    gmean, tm = np.exp(np.mean(np.log(eta))), np.exp(np.mean(np.log(T)))
+    ax_d.plot(
+        tt, gmean * (tt / tm) ** beta, "C0-", lw=1, label=f"fit: T^({beta:.2f} ± {sigma:.2f})"
+    )
+    canon = float(np.mean([canonical_slope(float(t)) for t in T]))
+    ax_d.plot(tt, gmean * (tt / tm) ** canon, "C3--", lw=1, label=f"canonical: T^({canon:.2f})")
+    ax_d.set(xscale="log", yscale="log", xlabel="delay T (steps)", ylabel="critical lr η_c")
+    ax_d.set_title("(d) critical learning rate")
+    ax_d.set_xticks(T)
+    ax_d.xaxis.set_major_formatter(ScalarFormatter())
+    ax_d.xaxis.set_minor_formatter(NullFormatter())
+    ax_d.yaxis.set_minor_formatter(NullFormatter())
+    ax_d.legend(loc="lower left")
+    n_units, n_seeds, steps_eta, _, _ = (int(v) for v in data["eta_setup"])
+    caption(
+        fig,
+        f"Rank-one RNN, N = 100, α = 0.5, T = 20, x₀ = −0.3·𝟙, readout σ(10(κ − 1)); "
+        f"full-batch GD, lr {LR}, seed(s) {', '.join(str(int(s)) for s in data['seeds'])} "
+        f"(a-c). (d): N = {n_units}, {n_seeds} seeds, {steps_eta} GD steps; failed = "
+        "trapped (loss > 0.5, ‖∇L‖ < 1e-6) or diverged",
+    )
+    return [save(fig, out / "fig46_ghost_rnn_slow_points.png")]
+
+
+if __name__ == "__main__":
+    cli(__name__)
