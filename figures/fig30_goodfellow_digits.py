@@ -4,14 +4,14 @@ with the generic path code (`toymodels.landscape.interpolate`)."""
 
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
 from derivations import deep_linear as theory
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
+from toymodels.plot import plot_path
 from toymodels.problems import mlp_classification, scalar_factorization
 
 
@@ -37,6 +37,10 @@ def compute(*, fast: bool) -> dict:
     toy_init = L.interpolate(toy, jnp.array([0.0, 0.0]), jnp.array([1.0, 1.0]), a64)
     toy_minima = L.interpolate(toy, jnp.array([1.0, 1.0]), jnp.array([-1.0, -1.0]), a64)
     return {
+        "hidden": np.asarray(hidden),
+        "num_steps": np.asarray(steps),
+        "num_train": np.asarray(split.x_train.shape[0]),
+        "num_test": np.asarray(split.x_test.shape[0]),
         "alpha": np.asarray(alphas),
         "train_loss": np.asarray(vals["train"]),
         "test_loss": np.asarray(vals["test"]),
@@ -78,23 +82,38 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
-    a = data["alpha"]
-    ax0.plot(a, data["train_loss"], label="train loss")
-    ax0.plot(a, data["test_loss"], label="test loss")
-    ax0b = ax0.twinx()
-    ax0b.plot(a, data["test_error"], "C2:", label="test error")
-    ax0b.set_ylabel("test error")
-    ax0.axvline(0, color="k", lw=0.5)
-    ax0.axvline(1, color="k", lw=0.5)
-    ax0.set(xlabel="α", ylabel="loss", title="digits MLP: init (α=0) → solution (α=1)")
-    ax0.legend(loc="upper center")
+    fig, (ax0, ax1) = panels(2, height=2.8)
+    plot_path(
+        data["alpha"],
+        {
+            "train loss": data["train_loss"],
+            "test loss": data["test_loss"],
+            "test error (fraction)": data["test_error"],
+        },
+        ax=ax0,
+        ylabel="loss, error",
+        marks={"init (α = 0)": 0.0, "solution (α = 1)": 1.0},
+        title="digits MLP: init → solution",
+    )
     ta = data["toy_alpha"]
-    ax1.plot(ta, data["toy_init_theory"], lw=3, alpha=0.4, label="½(1 − α²)² (SymPy)")
-    ax1.plot(ta[::5], data["toy_init"][::5], "o", ms=3, label="init → (1,1), generic code")
-    ax1.plot(ta, data["toy_minima"], label="(1,1) → (−1,−1)")
-    ax1.set(xlabel="α", ylabel="J", title="deep-linear toy J = ½(1 − w₁w₂)²")
-    ax1.legend(fontsize=7)
+    plot_path(
+        ta,
+        {"½(1 − α²)² (SymPy)": data["toy_init_theory"], "(1,1) → (−1,−1)": data["toy_minima"]},
+        ax=ax1,
+        ylabel="J",
+        title="deep-linear toy J = ½(1 − w₁w₂)²",
+    )
+    ax1.plot(ta[::5], data["toy_init"][::5], "o", ms=3, label="init (0,0) → (1,1), generic code")
+    ax1.legend()
+    arch = "-".join(str(int(h)) for h in np.atleast_1d(data["hidden"]))
+    caption(
+        fig,
+        f"Left: 64-{arch}-10 tanh MLP, cross-entropy, on digits (standardized, "
+        f"{int(data['num_train'])} train / {int(data['num_test'])} test), full-batch Adam "
+        f"(lr 3e-3) for {int(data['num_steps'])} steps from one init (seed {SEED}); loss on "
+        f"{len(data['alpha'])} points of θ(α) = (1 − α)θ₀ + αθ₁. Right: the two-parameter toy "
+        "on the line from the origin (a saddle) and between two minima.",
+    )
     return [save(fig, out / "fig30_goodfellow_digits.png")]
 
 
