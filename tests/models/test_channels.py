@@ -1,8 +1,11 @@
 """Flat channels: Owen's T and the erf kernels, the toy's closed-form loss, its GLU critical
 points and stable-channel interval, channel coordinates, the flow rate, sharpness."""
 
+import contextlib
+
 import diffrax
 import jax
+import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -95,6 +98,64 @@ def test_glu_loss_against_quadrature(toy, crit):
         if abs(a) > 1e-6:
             f2 = theory.glu_f2(w * X, X, a, c)
             assert abs(np.sum(P * f2 * 2 * (f0 - fstar)) - h) < 1e-9
+
+
+def _quadrature_glu(w, fstar):
+    """ℓ(w, 0) and h(w) by least squares and the SymPy f2 on the dense grid (independent of
+    the closed-form kernels)."""
+    basis = np.stack([sig(w * X), X * np.sqrt(2 / np.pi) * np.exp(-((w * X) ** 2) / 2)], 1)
+    G = basis.T @ (basis * P[:, None])
+    c, a = np.linalg.solve(G, basis.T @ (P * fstar))
+    f0 = basis @ [c, a]
+    h = np.sum(P * theory.glu_f2(w * X, X, a, c) * 2 * (f0 - fstar))
+    return np.sum(P * (f0 - fstar) ** 2), h
+
+
+@contextlib.contextmanager
+def count_compilations():
+    """Counts traced functions and XLA compilations (jax.monitoring events)."""
+    counts = {"traced": 0, "compiled": 0}
+
+    def listener(name, duration, **kwargs):
+        if name.endswith("jaxpr_trace_duration"):
+            counts["traced"] += 1
+        elif name.endswith("backend_compile_duration"):
+            counts["compiled"] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield counts
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def test_new_teacher_and_grid_compile_nothing(crit):
+    """After the paper's teacher (the `crit` fixture), teachers of one to four neurons and
+    grids of any size reuse the one compiled GLU program; their critical points and stable
+    ends are checked against the dense-grid quadrature: ℓ(w, 0) and h(w) by value,
+    ∂_wℓ = 0 at the critical points (central difference) and h = 0 at the ends."""
+    teachers = [((4.0, 4.0), (2.0, -2.0), (1.0, 1.0)), ((3.0,), (1.0,), (1.5,))]
+    toys = [ch.erf_toy(u, b, v, width=3) for u, b, v in teachers]
+    with count_compilations() as counts:
+        found = [
+            (
+                ch.glu_critical_points(t, lo=0.3, hi=6.0, num=n),
+                ch.stable_channel_interval(t, lo=0.3, hi=6.0, num=n),
+            )
+            for t, n in zip(toys, (150, 300))
+        ]
+    assert counts == {"traced": 0, "compiled": 0}, counts
+    for (u, b, v), (cr, ends) in zip(teachers, found):
+        fstar = sum(vk * sig(uk * X + bk) for uk, bk, vk in zip(u, b, v))
+        assert cr.w.size >= 1 and ends.size >= 1
+        for w, loss, h in zip(cr.w, cr.loss, cr.h):
+            ql, qh = _quadrature_glu(w, fstar)
+            assert abs(ql - loss) < 1e-10 and abs(qh - h) < 1e-8 * max(1.0, abs(h))
+            d = 1e-4
+            slope = (_quadrature_glu(w + d, fstar)[0] - _quadrature_glu(w - d, fstar)[0]) / (2 * d)
+            assert abs(slope) < 1e-7
+        for w in ends:
+            assert abs(_quadrature_glu(w, fstar)[1]) < 1e-8
 
 
 def test_stable_channel_interval(toy, crit):

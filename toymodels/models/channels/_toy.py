@@ -26,9 +26,20 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..._custom_types import Params, Scalar
-from ..._validation import as_float_array, check_positive
+from ..._validation import as_float_array, check_key, check_positive
 from ...problems import AbstractProblem
 from ._special import erf_pair, erf_pair_nobias, erf_pair_onebias
+
+
+def _taylor3(f, x):
+    r"""$f(x)$ and its first three derivatives for a (vector-valued) function of a scalar:
+    three nested `jax.jvp`s in one graph (no basis vmap as in `jax.jacfwd`, no separate
+    graph per order)."""
+    one = jnp.ones_like(x)
+    f1 = lambda y: jax.jvp(f, (y,), (one,))
+    f2 = lambda y: jax.jvp(f1, (y,), (one,))
+    ((f0, d1), (_, d2)), (_, (_, d3)) = jax.jvp(f2, (x,), (one,))
+    return f0, d1, d2, d3
 
 
 class GLUFit(eqx.Module):
@@ -75,6 +86,7 @@ class ErfToy(AbstractProblem):
         return a @ kss @ a - 2.0 * a @ kst + self.target_norm()
 
     def init(self, key: PRNGKeyArray) -> Params:
+        check_key("key", key)
         k1, k2 = jax.random.split(key)
         dt = self.u.dtype
         return (
@@ -95,18 +107,42 @@ class ErfToy(AbstractProblem):
         return jax.scipy.special.erf((x[:, None] * self.u + self.b) / jnp.sqrt(2.0)) @ self.v
 
     # ------------------------------------------------------------------ GLU limit
+    def _glu_table(self, w):
+        r"""The optimal $(c, a)$ at gate weight $w$, $r\cdot(c, a)$ (so that
+        $\ell(w, 0) = \mathbb E[f^{*2}] - r\cdot(c, a)$), $-\partial_w\,r\cdot(c, a)$ and
+        $h(w)$, from the $s$-derivatives up to third order at $s = w$ of $K(s, w)$,
+        $K_t(s, w) = \partial_tK(s, t)|_{t=w}$ and $C(s)$ ($K$ the student kernel, $C$ the
+        cross term): with $x = (c, a) = G^{-1}r$, $G = [[K, K_t], [K_t, K_{st}]]$,
+        $r = (C, C')$, the envelope derivative $\partial_w(r\cdot x) = 2r'\cdot x -
+        x^\top G'x$ ($K$ is symmetric: $G' = [[2K_t, K_{st} + K_{ss}], [K_{st} + K_{ss},
+        2K_{sst}]]$) and $h = c\,R'' + \tfrac a3R'''$ with $R(s) = cK(s, w) + aK_t(s, w) -
+        C(s)$."""
+        K = self.student_kernel
+
+        def table(s):
+            kt = jax.jvp(lambda t: K(s, t), (w,), (jnp.ones_like(w),))[1]
+            return jnp.stack([K(s, w), kt, self.cross(s)])
+
+        t0, t1, t2, t3 = _taylor3(table, w)
+        k, kt, cr = t0
+        _, k_st, cr_1 = t1
+        k_ss, k_sst, cr_2 = t2
+        k_sss, k_ssst, cr_3 = t3
+        # the 2 x 2 normal equations G x = r by Cramer's rule (a LAPACK solve per point
+        # would be the largest part of the compiled program)
+        det = k * k_st - kt * kt
+        c, a = (k_st * cr - kt * cr_1) / det, (k * cr_1 - kt * cr) / det
+        r, x = jnp.stack([cr, cr_1]), jnp.stack([c, a])
+        dG = jnp.array([[2.0 * kt, k_st + k_ss], [k_st + k_ss, 2.0 * k_sst]])
+        drx = 2.0 * jnp.array([cr_1, cr_2]) @ x - x @ dG @ x
+        d2 = c * k_ss + a * k_sst - cr_2
+        d3 = c * k_sss + a * k_ssst - cr_3
+        return c, a, r @ x, -drx, 2.0 * (0.5 * c * d2 + a / 6.0 * d3)
+
     def glu_fit(self, w) -> GLUFit:
         r"""The optimal GLU readout $(c, a)$ at gate weight `w` and the loss $\ell(w, 0)$."""
-        K = self.student_kernel
-        g11 = K(w, w)
-        g12 = jax.jacfwd(lambda s: K(w, s))(w)
-        g22 = jax.jacfwd(lambda r: jax.jacfwd(lambda s: K(r, s))(w))(w)
-        r1 = self.cross(w)
-        r2 = jax.jacfwd(self.cross)(w)
-        G = jnp.array([[g11, g12], [g12, g22]])
-        r = jnp.array([r1, r2])
-        c, a = jnp.linalg.solve(G, r)
-        return GLUFit(c=c, a=a, loss=self.target_norm() - r @ jnp.array([c, a]))
+        c, a, rx, _, _ = self._glu_table(jnp.asarray(w))
+        return GLUFit(c=c, a=a, loss=self.target_norm() - rx)
 
     def glu_loss(self, w) -> Scalar:
         r"""$\ell(w, 0)$, the loss at the end of a channel with gate weight `w`."""
@@ -115,16 +151,7 @@ class ErfToy(AbstractProblem):
     def channel_curvature(self, w) -> Scalar:
         r"""$h(w)$, the $\varepsilon^2$ coefficient of the loss along the channel at the
         optimal $(c, a)$ (module docs)."""
-        fit = self.glu_fit(w)
-        c, a = fit.c, fit.a
-        K = self.student_kernel
-
-        def resid_proj(s):  # E[σ(s x) (f0 - f*)] as a function of the first weight
-            return c * K(s, w) + a * jax.jacfwd(lambda t: K(s, t))(w) - self.cross(s)
-
-        d2 = jax.jacfwd(jax.jacfwd(resid_proj))(w)
-        d3 = jax.jacfwd(jax.jacfwd(jax.jacfwd(resid_proj)))(w)
-        return 2.0 * (0.5 * c * d2 + a / 6.0 * d3)
+        return self._glu_table(jnp.asarray(w))[4]
 
 
 def erf_toy(
@@ -148,31 +175,41 @@ def erf_toy(
     return ErfToy(u=u, b=b, v=v, width=int(width))
 
 
-# Module-level jitted kernels taking the toy as a pytree argument: compiled once per shape
-# and shared by every caller (tests, figures).
-_glu_fit_jit = jax.jit(jax.vmap(lambda toy, w: toy.glu_fit(w), in_axes=(None, 0)))
-_glu_dloss_jit = jax.jit(jax.vmap(lambda toy, w: jax.jacfwd(toy.glu_loss)(w), in_axes=(None, 0)))
-_glu_h_jit = jax.jit(jax.vmap(lambda toy, w: toy.channel_curvature(w), in_axes=(None, 0)))
+def _glu_values(toy, w):
+    # ℓ(w, 0), the optimal (c, a), ∂_wℓ(w, 0) and h(w) at one gate weight
+    c, a, rx, dloss, h = toy._glu_table(w)
+    return jnp.stack([toy.target_norm() - rx, c, a, dloss, h])
 
 
-def _padded(fn):
-    """Call `fn(toy, w)` on `w` padded to a multiple of 256 points: one shape for grids and
-    bisection brackets alike, so each kernel compiles once (compiling dominates; 256
-    evaluations cost next to nothing)."""
-
-    def call(toy, w):
-        w = jnp.asarray(w)
-        n = w.shape[0]
-        size = 256 * max(1, -(-n // 256))
-        wp = jnp.concatenate([w, jnp.full((size - n,), 1.0, w.dtype)])
-        return jax.tree_util.tree_map(lambda t: t[:n], fn(toy, wp))
-
-    return call
+# One module-level program for every GLU quantity, taking the toy as a pytree argument:
+# compiled once per dtype and shared by every caller (curves, critical points, stable
+# intervals, bisection steps; tests and figures), whatever the teacher.
+_glu_values_jit = jax.jit(jax.vmap(_glu_values, in_axes=(None, 0)))
+_LOSS, _C, _A, _DLOSS, _H = range(5)
+_CHUNK = 64  # gate weights per call: grids run in chunks, bisection brackets fit in one
+_TEACHER_BUCKET = 4  # teacher neurons padded to a multiple of this (v = 0 adds nothing)
 
 
-_glu_fit = _padded(_glu_fit_jit)
-_glu_dloss = _padded(_glu_dloss_jit)
-_glu_h = _padded(_glu_h_jit)
+def _canonical(toy: ErfToy) -> ErfToy:
+    """The toy with its teacher padded by neurons of zero output weight (u = b = v = 0:
+    they add exact zeros to every kernel sum) to a multiple of `_TEACHER_BUCKET`, and the
+    student width fixed (the GLU limit does not depend on it): teachers of 1-4 neurons and
+    any width share one compiled program."""
+    n = toy.u.shape[0]
+    pad = -n % _TEACHER_BUCKET
+    u, b, v = (jnp.asarray(np.pad(np.asarray(t), (0, pad))) for t in (toy.u, toy.b, toy.v))
+    return ErfToy(u=u, b=b, v=v, width=2)
+
+
+def _glu_eval(toy: ErfToy, w) -> np.ndarray:
+    """`_glu_values` at the gate weights `w` (any length), as a numpy array (n, 5): chunks of
+    `_CHUNK` points (the last one padded with w = 1), so that every length shares one shape."""
+    w = np.asarray(w, dtype=toy.u.dtype)
+    n = w.shape[0]
+    size = _CHUNK * max(1, -(-n // _CHUNK))
+    wp = np.concatenate([w, np.ones(size - n, w.dtype)])
+    out = [np.asarray(_glu_values_jit(toy, wp[i : i + _CHUNK])) for i in range(0, size, _CHUNK)]
+    return np.concatenate(out)[:n]
 
 
 class GLUCurve(eqx.Module):
@@ -197,31 +234,44 @@ class GLUCriticalPoints(GLUCurve):
 def glu_loss_curve(toy: ErfToy, ws: ArrayLike) -> GLUCurve:
     r"""$\ell(w, 0)$, optimal $(c, a)$ and $h(w)$ at the gate weights `ws`."""
     ws = jnp.atleast_1d(as_float_array("ws", ws, ndim=(0, 1)))
-    fit = _glu_fit(toy, ws)
+    vals = _glu_eval(_canonical(toy), ws)
     return GLUCurve(
         w=np.asarray(ws),
-        loss=np.asarray(fit.loss),
-        c=np.asarray(fit.c),
-        a=np.asarray(fit.a),
-        h=np.asarray(_glu_h(toy, ws)),
+        loss=vals[:, _LOSS],
+        c=vals[:, _C],
+        a=vals[:, _A],
+        h=vals[:, _H],
     )
 
 
-def _roots(fn, lo, hi, num, steps=60):
-    """Sign changes of the vectorised `fn` on a grid, refined by bisection. Returns the
-    roots and the sign of the slope there. (A bisection on the scalar gate weight $w$ of
-    the closed-form GLU limit, all brackets at once: it moves no params.)"""
+def _roots(toy, column, lo, hi, num, steps=60):
+    """Sign changes of column `column` of `_glu_values` on a grid of `num` points, refined
+    by bisection (`steps` halvings of every bracket at once, each one call of the shared
+    program). Returns the roots, the sign of the slope there and the values at the roots.
+    (A bisection on the scalar gate weight $w$ of the closed-form GLU limit: it moves no
+    params.)"""
     grid = np.linspace(lo, hi, int(num))
-    vals = np.asarray(fn(jnp.asarray(grid)))
+    vals = _glu_eval(toy, grid)[:, column]
     idx = np.where(np.sign(vals[1:]) * np.sign(vals[:-1]) < 0)[0]
     a, b = grid[idx], grid[idx + 1]
     fa = vals[idx]
     for _ in range(steps):
         m = 0.5 * (a + b)
-        fm = np.asarray(fn(jnp.asarray(m)))
+        fm = _glu_eval(toy, m)[:, column]
         left = np.sign(fm) == np.sign(fa)
         a, b, fa = np.where(left, m, a), np.where(left, b, m), np.where(left, fm, fa)
-    return 0.5 * (a + b), -np.sign(vals[idx])
+    roots = 0.5 * (a + b)
+    return roots, -np.sign(vals[idx]), _glu_eval(toy, roots)
+
+
+def _check_grid(lo, hi, num):
+    if int(num) < 3:
+        raise ValueError(f"num: need at least 3 grid points, got {num}")
+    for name, val in (("lo", lo), ("hi", hi)):
+        if not np.isfinite(float(val)):
+            raise ValueError(f"{name}: must be finite, got {val!r}")
+    if not hi > lo:
+        raise ValueError(f"hi: must exceed lo, got lo={lo}, hi={hi}")
 
 
 def glu_critical_points(
@@ -229,25 +279,27 @@ def glu_critical_points(
 ) -> GLUCriticalPoints:
     r"""Critical points $w$ of $\ell(w, 0)$ in $[lo, hi]$ (sign changes of $\partial_w\ell$ on
     a grid of `num` points, bisected to machine precision), with their losses, optimal
-    $(c, a)$, $h(w)$ and `kind` (+1 minimum, −1 maximum)."""
-    if int(num) < 3:
-        raise ValueError(f"num: need at least 3 grid points, got {num}")
-    if not hi > lo:
-        raise ValueError(f"hi: must exceed lo, got lo={lo}, hi={hi}")
-    ws, kind = _roots(lambda w: _glu_dloss(toy, w), lo, hi, num)
-    cu = glu_loss_curve(toy, ws)
-    return GLUCriticalPoints(w=cu.w, loss=cu.loss, c=cu.c, a=cu.a, h=cu.h, kind=kind)
+    $(c, a)$, $h(w)$ and `kind` (+1 minimum, −1 maximum). Any teacher of up to four neurons,
+    any `num`: one compiled program (the teacher is an array argument)."""
+    _check_grid(lo, hi, num)
+    ws, kind, vals = _roots(_canonical(toy), _DLOSS, lo, hi, num)
+    return GLUCriticalPoints(
+        w=ws,
+        loss=vals[:, _LOSS],
+        c=vals[:, _C],
+        a=vals[:, _A],
+        h=vals[:, _H],
+        kind=kind,
+    )
 
 
 def stable_channel_interval(
     toy: ErfToy, *, lo: float = 0.3, hi: float = 6.0, num: int = 200
 ) -> np.ndarray:
-    r"""Zeros of $h(w)$ in $[lo, hi]$ (the ends of the intervals where $h > 0$)."""
-    if int(num) < 3:
-        raise ValueError(f"num: need at least 3 grid points, got {num}")
-    if not hi > lo:
-        raise ValueError(f"hi: must exceed lo, got lo={lo}, hi={hi}")
-    return _roots(lambda w: _glu_h(toy, w), lo, hi, num)[0]
+    r"""Zeros of $h(w)$ in $[lo, hi]$ (the ends of the intervals where $h > 0$); the same
+    compiled program as `glu_critical_points`."""
+    _check_grid(lo, hi, num)
+    return _roots(_canonical(toy), _H, lo, hi, num)[0]
 
 
 def channel_params(c: float, a: float, w: float, eps: float) -> Params:
