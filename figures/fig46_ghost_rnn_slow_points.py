@@ -164,7 +164,7 @@ def compute(*, fast: bool) -> dict:
         eta_c=np.asarray(res.critical_lr),
         eta_lower=np.asarray(res.lower),
         eta_upper=np.asarray(res.upper),
-        eta_grid=np.asarray(res.learning_rates),
+        eta_grid=np.asarray(res.grid),
         eta_failed=np.asarray(res.failed_fraction),
         eta_learned=np.asarray(jnp.mean((res.final_loss < 0.05).astype(float), axis=-1)),
         exponent=np.asarray(res.exponent),

@@ -311,6 +311,14 @@ def _calls():
         "models.ghost.lr_seed_sweep": lambda i, key=K, learning_rates=(0.1,): ghost.lr_seed_sweep(
             i.ghost, learning_rates, key=key, num_seeds=1, num_steps=1
         ),
+        "models.ghost.DelayedActivation.init": lambda i, key: ghost.DelayedActivation(
+            rnn=i.rnn, delay=jnp.asarray(1.0)
+        ).init(key),
+        "models.ghost.rnn_critical_lr": lambda i, key=K, learning_rates=(0.01, 0.1): (
+            ghost.rnn_critical_lr(
+                i.rnn, [1, 2], learning_rates=learning_rates, key=key, num_seeds=1, num_steps=1
+            )
+        ),
         "models.ghost.rnn_sweep": lambda i, key=K, learning_rates=(0.1,): ghost.rnn_sweep(
             i.rnn, learning_rates, key=key, num_seeds=1, num_steps=1, record_every=1
         ),

@@ -263,3 +263,90 @@ def test_paper_learning_rate_trapping_fold(rnn):
         np.testing.assert_array_equal(drop_nz, [1, 1])
         checked += 1
     assert checked >= 3
+
+
+# ------------------------------------------------------ the RNN's critical learning rate
+# A 20-unit rank-one network (the paper's α, x₀ and readout) at T ∈ {3, 4}, 1000 GD steps,
+# 4 seeds: small enough for the default run. The reference is independent of the
+# bisection's program: `rnn_sweep` on `leaky_rnn(delay=4)` itself (not the masked
+# `DelayedActivation`) over a dense grid of learning rates, classified by `classify_runs`
+# (trapped: final loss > 0.5 with gradient norm < 1e-6) or a non-finite loss.
+CRIT_DELAYS, CRIT_BRACKET, CRIT_STEPS, CRIT_SEEDS = (3, 4), (0.1, 0.5), 1000, 4
+
+
+@pytest.fixture(scope="module")
+def critical():
+    net = leaky_rnn(num_units=20, delay=max(CRIT_DELAYS))
+    res = ghost.rnn_critical_lr(
+        net,
+        CRIT_DELAYS,
+        learning_rates=CRIT_BRACKET,
+        key=jr.key(3),
+        num_seeds=CRIT_SEEDS,
+        num_steps=CRIT_STEPS,
+        num_lrs=4,
+        num_rounds=2,
+        num_bootstrap=200,
+    )
+    return net, res
+
+
+def test_delayed_activation_is_the_delay_task(key):
+    """The masked loss at T < T_max and at T = T_max against `leaky_rnn(delay=T).loss`."""
+    net = leaky_rnn(num_units=6, delay=5)
+    params = net.init(key)
+    params = {**params, "b": 0.3 * jr.normal(jr.fold_in(key, 1), (6,))}
+    delays = (2, 5)
+
+    @jax.jit
+    def losses(params):
+        masked = jax.vmap(lambda t: ghost.DelayedActivation(rnn=net, delay=t).loss(params))
+        direct = [leaky_rnn(num_units=6, delay=t).loss(params) for t in delays]
+        return masked(jnp.asarray(delays, float)), jnp.stack(direct)
+
+    masked, direct = losses(params)
+    np.testing.assert_allclose(np.asarray(masked), np.asarray(direct), rtol=1e-13)
+    assert np.all(np.asarray(direct) > 0.1)  # not trivially equal
+
+
+def test_rnn_critical_lr_against_a_dense_sweep(critical):
+    net, res = critical
+    lo, hi, eta = (np.asarray(a) for a in (res.lower, res.upper, res.critical_lr))
+    assert np.all((CRIT_BRACKET[0] <= lo) & (lo < eta) & (eta < hi) & (hi <= CRIT_BRACKET[1]))
+    # two rounds of 4 learning rates: the bracket shrinks by (4 - 1)·(4 + 1) in log
+    width = np.log(CRIT_BRACKET[1] / CRIT_BRACKET[0]) / 15
+    np.testing.assert_allclose(np.log(hi / lo), width, rtol=1e-9)
+    # the reference: rnn_sweep of the T = 4 network itself, the same seeds (same key)
+    dense = np.geomspace(*CRIT_BRACKET, 10)
+    lrs = np.concatenate([dense, [lo[1], hi[1]]])
+    hist = ghost.rnn_sweep(
+        net, lrs, key=jr.key(3), num_seeds=CRIT_SEEDS, num_steps=CRIT_STEPS, record_every=CRIT_STEPS
+    )
+    out = ghost.classify_runs(hist)
+    failed = np.asarray(out.trapped) | ~np.isfinite(np.asarray(hist.final_loss))
+    frac = failed.mean(-1)
+    # the bisected bracket: below half the seeds fail at its lower end, at least half at
+    # its upper end ...
+    assert frac[-2] < 0.5 <= frac[-1], frac
+    # ... and the dense grid's first crossing overlaps it
+    k = int(np.nonzero(frac[:10] >= 0.5)[0][0])
+    assert k > 0 and dense[k - 1] <= hi[1] and lo[1] <= dense[k], (dense, frac, lo, hi)
+    # the exponent: the least-squares slope through the two bisected values, its error a
+    # positive number
+    slope = np.log(eta[1] / eta[0]) / np.log(4 / 3)
+    assert float(res.exponent) == pytest.approx(slope, rel=1e-12)
+    assert float(res.exponent_error) > 0 and np.isfinite(float(res.bootstrap_error))
+
+
+def test_rnn_critical_lr_bad_input(critical):
+    net, _ = critical
+    kw = dict(key=jr.key(3), num_seeds=CRIT_SEEDS, num_steps=CRIT_STEPS, num_lrs=4)
+    with pytest.raises(ValueError, match="^delays: must be at most"):
+        ghost.rnn_critical_lr(net, (3, 9), learning_rates=CRIT_BRACKET, **kw)
+    with pytest.raises(ValueError, match="^learning_rates: must be finite and > 0"):
+        ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(-0.1, 0.5), **kw)
+    with pytest.raises(ValueError, match="^learning_rates: expected"):
+        ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(0.5, 0.1), **kw)
+    # a bracket far below the critical learning rate: no run fails (the same program)
+    with pytest.raises(ValueError, match="^learning_rates: .* does not bracket"):
+        ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(1e-4, 2e-4), num_rounds=1, **kw)

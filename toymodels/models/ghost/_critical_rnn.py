@@ -79,7 +79,7 @@ class RNNCriticalLR(eqx.Module):
     - `delays` `(n,)`; `critical_lr` `(n,)`: $\eta_c$, the geometric midpoint of the last
       bracket `[lower, upper]` `(n,)` (`upper` fails for at least `fraction` of the seeds,
       `lower` for fewer).
-    - `learning_rates` `(rounds, n, num_lrs)`: every evaluated learning rate;
+    - `grid` `(rounds, n, num_lrs)`: every evaluated learning rate;
       `failed` `(rounds, n, num_lrs, num_seeds)`: trapped or diverged;
       `final_loss`, `grad_norm`: the runs' final loss and $\lVert\nabla L\rVert_2$.
     - `exponent`: the least-squares slope of $\log\eta_c$ against $\log T$;
@@ -91,7 +91,7 @@ class RNNCriticalLR(eqx.Module):
     critical_lr: Float[Array, " n"]
     lower: Float[Array, " n"]
     upper: Float[Array, " n"]
-    learning_rates: Float[Array, "rounds n lrs"]
+    grid: Float[Array, "rounds n lrs"]
     failed: Bool[Array, "rounds n lrs seeds"]
     final_loss: Float[Array, "rounds n lrs seeds"]
     grad_norm: Float[Array, "rounds n lrs seeds"]
@@ -287,7 +287,7 @@ def rnn_critical_lr(
         critical_lr=jnp.asarray(critical, dtype),
         lower=jnp.asarray(np.exp(lo), dtype),
         upper=jnp.asarray(np.exp(hi), dtype),
-        learning_rates=jnp.asarray(np.stack(grids), dtype),
+        grid=jnp.asarray(np.stack(grids), dtype),
         failed=jnp.asarray(np.stack(fails)),
         final_loss=jnp.asarray(np.stack(losses), dtype),
         grad_norm=jnp.asarray(np.stack(norms), dtype),
