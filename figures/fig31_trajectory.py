@@ -6,11 +6,14 @@ import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
+from jax.flatten_util import ravel_pytree
+from matplotlib.lines import Line2D
 
-from figures._common import cite, cli, save
+from figures._common import PAGE_WIDTH, caption, cite, cli, panels, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
+from toymodels.plot import plot_path, plot_plane
 from toymodels.problems import mlp_classification
 
 
@@ -72,7 +75,21 @@ def compute(*, fast: bool) -> dict:
     # Lipton: chords between consecutive checkpoints, distance against loss
     chords = L.chord_test(problem, trajectory, num_alphas=5)
     dist = L.distance_travelled(problem, trajectory)
+
+    def flat(p):
+        return np.asarray(ravel_pytree(p)[0])
+
+    pca_plane = pca.plane()
     return {
+        "num_steps": np.asarray(steps),
+        "num_train": np.asarray(split.x_train.shape[0]),
+        # the planes as flat vectors (ravel_pytree order), to rebuild them for the plot
+        "plane_origin": flat(plane.origin),
+        "plane_u": flat(plane.u),
+        "plane_v": flat(plane.v),
+        "plane_points": np.asarray(plane.points),
+        "pca_u": flat(pca_plane.u),
+        "pca_v": flat(pca_plane.v),
         "grid": np.asarray(grid),
         "z_random": np.asarray(z_random),
         "alphas": np.asarray(alphas),
@@ -163,44 +180,72 @@ def claims(data: dict) -> list[Claim]:
     ]
 
 
+def _plane(data: dict, origin: str, u: str, v: str, points: str) -> L.Plane:
+    return L.Plane(*(jnp.asarray(data[k]) for k in (origin, u, v, points)))
+
+
 def plot(data: dict, out) -> list:
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    fig, ax = plt.subplot_mosaic(
+        [["random", "pca"], ["curves", "curves"]], figsize=(PAGE_WIDTH, 5.4), layout="constrained"
+    )
+    axes = [ax["random"], ax["pca"], ax["curves"]]
     g = data["grid"]
-    ax = axes[0]
-    cs = ax.contourf(g, g, np.log10(data["z_random"]), levels=25, cmap="viridis")
-    fig.colorbar(cs, ax=ax, label="log10 loss")
-    ax.plot(0, 0, "w*")
-    ax.set(
+    plot_plane(
+        _plane(data, "plane_origin", "plane_u", "plane_v", "plane_points"),
+        g,
+        g,
+        data["z_random"],
+        ax=axes[0],
+        levels=25,
+        point_labels=["solution θ_T"],
         xlabel="α (filter-normalized d₁)",
         ylabel="β (filter-normalized d₂)",
-        title="random plane around the solution",
+        title="random plane at the solution",
+        legend_loc="upper right",
     )
-    ax = axes[1]
-    cs = ax.contourf(
-        data["pca_xs"], data["pca_ys"], np.log10(data["z_pca"]), levels=25, cmap="viridis"
-    )
-    fig.colorbar(cs, ax=ax, label="log10 loss")
-    c = data["pca_coords"]
-    ax.plot(c[:, 0], c[:, 1], "w.-", ms=3, lw=0.8)
-    ax.plot(c[0, 0], c[0, 1], "ro", ms=4, label="init")
-    r = data["pca_ratio"]
-    ax.set(
-        xlabel=f"PC1 ({100 * r[0]:.0f}%)",
-        ylabel=f"PC2 ({100 * r[1]:.0f}%)",
+    c, r = data["pca_coords"], data["pca_ratio"]
+    plot_plane(
+        _plane(data, "plane_origin", "pca_u", "pca_v", "pca_coords"),
+        data["pca_xs"],
+        data["pca_ys"],
+        data["z_pca"],
+        ax=axes[1],
+        levels=25,
+        coordinates=c,
+        trajectory_label=f"checkpoints (every {int(data['step'][1] - data['step'][0])} steps)",
+        xlabel=f"PC1 ({100 * r[0]:.0f} % of variance)",
+        ylabel=f"PC2 ({100 * r[1]:.0f} % of variance)",
         title="trajectory on its PCA plane",
+        legend_loc="lower left",
     )
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    a = data["alphas"]
-    ax.plot(a, data["curve"], lw=3, alpha=0.5, label="filter-norm.")
-    ax.plot(a, data["curve_scaled"], "--", label="filter-norm., rescaled net")
-    ax.plot(a, data["curve_raw"], label="raw")
-    ax.plot(a, data["curve_raw_scaled"], ":", label="raw, rescaled net")
-    ax.set(xlabel="α", ylabel="loss", yscale="log", title="1-D curves, layer-wise rescaling")
-    ax.legend(fontsize=7)
+    plot_path(
+        data["alphas"],
+        {
+            "filter-norm.": data["curve"],
+            "filter-norm., rescaled net": data["curve_scaled"],
+            "raw": data["curve_raw"],
+            "raw, rescaled net": data["curve_raw_scaled"],
+        },
+        ax=axes[2],
+        styles={
+            "filter-norm.": {"lw": 3, "alpha": 0.5},
+            "filter-norm., rescaled net": {"ls": "--"},
+            "raw, rescaled net": {"ls": ":"},
+        },
+        ylabel="loss",
+        log=True,
+        title="1-D curves through the solution along a random direction; the rescaled net "
+        f"multiplies the layers by {RESCALE} (same function)",
+    )
+    setup = (
+        f"64-32-32-10 ReLU MLP (init 0.3 × LeCun), cross-entropy, {int(data['num_train'])} "
+        f"standardized digits; full-batch heavy ball (lr 0.1, β = 0.9) for "
+        f"{int(data['num_steps'])} steps, seed {SEED}"
+    )
+    caption(fig, setup + f"; loss on {len(g)} × {len(g)} grids")
     f1 = save(fig, out / "fig31_trajectory_planes.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    fig, axes = panels(2, height=2.7)
     ax = axes[0]
     vals, al = data["chord_values"], data["chord_alphas"]
     for i in range(vals.shape[0]):
@@ -209,7 +254,13 @@ def plot(data: dict, out) -> list:
         xlabel="checkpoint index (+ α along each chord)",
         ylabel="loss",
         yscale="log",
-        title="chords between consecutive checkpoints (red: non-convex)",
+        title="chords between consecutive checkpoints",
+    )
+    ax.legend(
+        handles=[
+            Line2D([], [], color="C3", lw=0.8, label="non-convex (midpoint above the chord)"),
+            Line2D([], [], color="C0", lw=0.8, label="convex"),
+        ]
     )
     ax = axes[1]
     ax.plot(data["path_length"], data["loss"], "o-", ms=2, label="vs path length")
@@ -218,6 +269,7 @@ def plot(data: dict, out) -> list:
         xlabel="distance", ylabel="training loss", yscale="log", title="distance travelled vs loss"
     )
     ax.legend()
+    caption(fig, setup + f"; {vals.shape[1]} points per chord")
     f2 = save(fig, out / "fig31_lipton_chords.png")
     return [f1, f2]
 
