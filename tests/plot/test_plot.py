@@ -343,6 +343,24 @@ def test_plot_sweep_heat_map_with_levels(swept):
     _check_rendered(ax, lambda: _draw_heat_map(swept))
 
 
+def test_plot_sweep_from_to_dict_and_colour_limits(swept):
+    """The `to_dict()` form (what a figure stores as npz) draws the same cells as the
+    result; `vmin`/`vmax` set the colour scale."""
+    a = _draw_heat_map(swept)
+    b = plot.plot_sweep(
+        swept.to_dict(), "loss", x="lr", y="T", levels=[1e-3, 1e-1], log=True, vmin=1e-9, vmax=10.0
+    )
+    ma, mb = (next(c for c in x.collections if isinstance(c, QuadMesh)) for x in (a, b))
+    np.testing.assert_array_equal(np.ma.getdata(mb.get_array()), np.ma.getdata(ma.get_array()))
+    assert (mb.norm.vmin, mb.norm.vmax) == (1e-9, 10.0)
+    assert _legend_labels(a) == _legend_labels(b)
+    with pytest.raises(ValueError, match="^result"):
+        plot.plot_sweep({"loss": np.ones(3)}, "loss", x="lr", y="T")
+    with pytest.raises(ValueError, match="^vmax"):
+        plot.plot_sweep(swept, "loss", x="lr", y="T", vmin=1.0, vmax=0.5)
+    plt.close("all")
+
+
 def test_plot_sweep_phase_diagram(swept):
     ax = _draw_phase_diagram(swept)
     # independent reference: the majority over seeds of "diverged" (3 seeds: no ties)

@@ -33,6 +33,8 @@ def plot_sweep(
     xscale: str | None = None,
     yscale: str | None = None,
     log: bool = False,
+    vmin: float | None = None,
+    vmax: float | None = None,
     label: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -45,7 +47,8 @@ def plot_sweep(
     boundaries between them.
 
     **Arguments:**
-    - `result`: a `toymodels.sweep.SweepResult` (`.coords`, `.data`).
+    - `result`: a `toymodels.sweep.SweepResult` (`.coords`, `.data`), or its `to_dict()`
+      (the axes under `coord_<axis>`, in grid order; for example read back from an `.npz`).
     - `output`: the name of a scalar output of the sweep.
     - `x`, `y` (keyword-only): the axes on the horizontal and vertical axis.
     - `ax` (keyword-only): the Axes to draw on; default a new one-column figure.
@@ -66,6 +69,8 @@ def plot_sweep(
       positive coordinates spanning a factor of 10 or more that are closer to evenly
       spaced in the logarithm than linearly.
     - `log` (keyword-only): a logarithmic colour scale (heat map only).
+    - `vmin`, `vmax` (keyword-only): limits of the colour scale (heat map only; default
+      the range of the shown values).
     - `label` (keyword-only): the output's name on the colorbar (default `output`).
     - `title` (keyword-only): the setup, wrapped to the axes' width.
 
@@ -125,7 +130,9 @@ def plot_sweep(
         legend_title = "outcome" + reduced
     else:
         label = output if label is None else str(label)
-        mesh, handles = _heat_map(ax, cx, cy, xe, ye, z, log, levels, label, xscale, yscale, cmap)
+        mesh, handles = _heat_map(
+            ax, cx, cy, xe, ye, z, log, levels, label, xscale, yscale, cmap, (vmin, vmax)
+        )
         colorbar(ax, mesh, label + reduced)
         legend_title = None
     ax.set(
@@ -144,8 +151,14 @@ def plot_sweep(
 
 # ---------------------------------------------------------------------------- the data
 def _sweep_arrays(result: Any, output: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    coords = getattr(result, "coords", None)
-    data = getattr(result, "data", None)
+    if isinstance(result, Mapping):  # SweepResult.to_dict(): axes under coord_<axis>
+        coords = {k[len("coord_") :]: v for k, v in result.items() if k.startswith("coord_")}
+        data = {k: v for k, v in result.items() if not k.startswith("coord_")}
+        if not coords:
+            raise ValueError("result: a dict needs the axes under 'coord_<axis>' (to_dict())")
+    else:
+        coords = getattr(result, "coords", None)
+        data = getattr(result, "data", None)
     if not isinstance(coords, Mapping) or not isinstance(data, Mapping):
         raise TypeError(
             f"result: expected a toymodels.sweep.SweepResult, got {type(result).__name__}"
@@ -255,9 +268,9 @@ def _edges(c: np.ndarray, scale: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- drawing
-def _heat_map(ax, cx, cy, xe, ye, z, log, levels, label, xscale, yscale, cmap) -> tuple:
+def _heat_map(ax, cx, cy, xe, ye, z, log, levels, label, xscale, yscale, cmap, limits) -> tuple:
     import matplotlib as mpl
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import LogNorm, Normalize
     from matplotlib.patches import Patch
 
     finite = np.isfinite(z)
@@ -267,7 +280,15 @@ def _heat_map(ax, cx, cy, xe, ye, z, log, levels, label, xscale, yscale, cmap) -
         raise ValueError(f"result: no value of {label!r} on this slice is {what}")
     cm = mpl.colormaps[cmap].with_extremes(bad="0.8")
     zm = np.ma.masked_where(~shown, z)
-    norm = LogNorm(vmin=z[shown].min(), vmax=z[shown].max()) if log else None
+    lo, hi = (
+        (z[shown].min() if limits[0] is None else limits[0]),
+        (z[shown].max() if limits[1] is None else limits[1]),
+    )
+    if log and (lo <= 0 or hi <= 0):
+        raise ValueError("vmin: a log colour scale needs positive limits")
+    if lo >= hi and (limits[0] is not None or limits[1] is not None):
+        raise ValueError(f"vmax: must exceed vmin, got vmin={lo:g}, vmax={hi:g}")
+    norm = LogNorm(vmin=lo, vmax=hi) if log else Normalize(vmin=lo, vmax=hi)
     mesh = ax.pcolormesh(xe, ye, zm, cmap=cm, norm=norm, shading="flat")
     handles = []
     if not finite.all():
