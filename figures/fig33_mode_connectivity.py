@@ -6,13 +6,13 @@ models' outputs, and the Hessian's top eigenvalue and trace along both paths."""
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
+from toymodels.plot import plot_curve
 from toymodels.problems import mlp_classification
 
 
@@ -56,6 +56,8 @@ def compute(*, fast: bool) -> dict:
     on_curve = L.curve_values(problem, curve, ts, metric=metric)
     five = np.searchsorted(np.asarray(ts), [0.0, 0.25, 0.5, 0.75, 1.0])
     out = {
+        "num_samples": np.asarray(n),
+        "num_steps": np.asarray(steps),
         "t": np.asarray(ts),
         "line_loss": np.asarray(on_line["loss"]),
         "line_error": np.asarray(on_line["error"]),
@@ -130,26 +132,48 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
+    fig, axes = panels(3, height=2.9)
     t = data["t"]
-    ax = axes[0]
-    ax.plot(t, data["line_loss"], label="straight line")
-    ax.plot(t, data["curve_loss"], label="trained Bezier")
-    ax.set(xlabel="t", ylabel="training loss", yscale="log", title="loss along the paths")
-    ax.legend()
-    ax = axes[1]
-    ax.plot(t, 100 * data["line_error"], label=f"line (mc = {float(data['mc_line']):.1f})")
-    ax.plot(t, 100 * data["curve_error"], label=f"Bezier (mc = {float(data['mc_curve']):.1f})")
-    ax.set(
-        xlabel="t",
-        ylabel="training error (%)",
-        title=f"error; linear CKA of the logits = {float(data['cka_logits']):.3f}",
+    plot_curve(
+        t,
+        data["line_loss"],
+        data["curve_loss"],
+        ax=axes[0],
+        line_label="line",
+        curve_label="Bezier",
+        ylabel="training loss",
+        log=True,
+        title="loss along the paths",
+        legend_loc="lower center",
     )
-    ax.legend()
+    axes[0].set_ylim(bottom=1e-3 * min(np.min(data["line_loss"]), np.min(data["curve_loss"])))
+    plot_curve(
+        t,
+        100 * data["line_error"],
+        100 * data["curve_error"],
+        ax=axes[1],
+        line_label=f"line (mc = {float(data['mc_line']):.1f})",
+        curve_label=f"Bezier (mc = {float(data['mc_curve']):.1f})",
+        ylabel="training error (%)",
+        barrier=False,
+        title=f"error; linear CKA of the logits {float(data['cka_logits']):.3f}",
+        legend_loc="upper right",
+    )
+    axes[1].set_ylim(top=2 * max(np.max(100 * data["line_error"]), 1.0))
     ax = axes[2]
+    setup = (
+        f"Two 20-64-64-5 ReLU MLPs from independent inits, cross-entropy on "
+        f"{int(data['num_samples'])} samples of a 5-class Gaussian mixture (dim 20), "
+        f"full-batch Adam (lr 1e-2) for {int(data['num_steps'])} steps each; quadratic "
+        f"Bezier bend trained by Adam on 4 random t per step for {len(data['fit_losses'])} "
+        f"steps; seed {SEED}"
+    )
     if "t_curv" not in data:
-        ax.plot(np.arange(len(data["fit_losses"])), data["fit_losses"], lw=0.5)
+        n = len(data["fit_losses"])
+        ax.plot(np.arange(n), data["fit_losses"], lw=0.5, label="loss at 4 random t")
         ax.set(xlabel="step", ylabel="sampled loss", yscale="log", title="curve training")
+        ax.legend()
+        caption(fig, setup)
         return [save(fig, out / "fig33_mode_connectivity.png")]
     tc = data["t_curv"]
     ax.plot(tc, data["line_top_eig"], "o-", label="λ_max, line")
@@ -159,7 +183,8 @@ def plot(data: dict, out) -> list:
         tc, data["curve_trace"], data["curve_trace_stderr"], fmt="s--", label="tr H, Bezier"
     )
     ax.set(xlabel="t", yscale="symlog", title="Hessian along the paths")
-    ax.legend(fontsize=7)
+    ax.legend()
+    caption(fig, setup + "; Hessian by Lanczos and Hutchinson")
     return [save(fig, out / "fig33_mode_connectivity.png")]
 
 
