@@ -14,7 +14,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 import toymodels.models.load_temperature as lt
-from figures._common import FIGURES_DIR, cite, cli, save
+from figures._common import FIGURES_DIR, PAGE_WIDTH, caption, cite, cli, save
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits, train_test_split
 from toymodels.landscape import (
@@ -25,6 +25,7 @@ from toymodels.landscape import (
     model_cka,
 )
 from toymodels.linalg import eigsh, trace
+from toymodels.plot import plot_sweep
 from toymodels.sweep import sweep
 
 
@@ -168,6 +169,7 @@ def compute(*, fast: bool) -> dict:
     )
     data = res.to_dict()
     data["chunks_computed"] = np.asarray(res.stats.chunks)
+    data["epochs"] = np.asarray(cfg["epochs"])
     data["phase"] = phases(data)
     return data
 
@@ -279,47 +281,80 @@ def claims(data: dict) -> list[Claim]:
     ]
 
 
-def plot(data: dict, out) -> list:
-    from matplotlib.colors import ListedColormap
+PHASE_LABELS = {
+    1: "I: poorly connected, sharp",
+    2: "II: poorly connected, flat",
+    3: "III: well connected, sharp",
+    4: "IV-A: well connected, flat, dissimilar",
+    5: "IV-B: well connected, flat, similar",
+}
 
-    w, b = data["coord_width"], data["coord_batch"]
-    panels = [
-        ("training loss (log10)", np.log10(data["train_loss"].mean(-1)), "viridis", None),
-        ("test accuracy", data["test_accuracy"].mean(-1), "viridis", None),
-        ("λ_max (log10)", np.log10(data["lambda_max"].mean(-1)), "magma", None),
-        ("Hessian trace (log10)", np.log10(data["trace"].mean(-1)), "magma", None),
-        ("mode connectivity mc (%)", data["mc"].mean(-1), "seismic", (-30, 30)),
-        ("CKA of softmax outputs", data["cka"].mean(-1), "viridis", (0, 1)),
+
+def plot(data: dict, out) -> list:
+    # the sweep's to_dict() form: axes width, batch, seed; outputs reduced over the seeds
+    swept = {k: v for k, v in data.items() if k.startswith("coord_") or v.ndim == 3}
+    grid = {"coord_width": data["coord_width"], "coord_batch": data["coord_batch"]}
+    grid["phase"] = data["phase"]
+    maps = [
+        ("train_loss", "training loss", "loss", True, "viridis", (None, None)),
+        ("test_accuracy", "test accuracy", "accuracy", False, "viridis", (None, None)),
+        ("lambda_max", "Hessian λ_max", "λ_max", True, "magma", (None, None)),
+        ("trace", "Hessian trace", "trace", True, "magma", (None, None)),
+        ("mc", "mode connectivity mc", "mc (%)", False, "seismic", (-30.0, 30.0)),
+        ("cka", "CKA of softmax outputs", "CKA", False, "viridis", (0.0, 1.0)),
     ]
-    fig, axes = plt.subplots(2, 4, figsize=(13, 6), layout="constrained")
-    for ax, (title, z, cmap, lim) in zip(axes.flat, panels):
-        vmin, vmax = lim if lim else (None, None)
-        im = ax.imshow(z, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-        fig.colorbar(im, ax=ax, shrink=0.85)
-        ax.set_title(title)
-    colors = ["#d7301f", "#fc8d59", "#fdcc8a", "#91bfdb", "#4575b4"]
-    ph = data["phase"]
-    ax = axes.flat[6]
-    ax.imshow(ph, origin="lower", cmap=ListedColormap(colors), vmin=0.5, vmax=5.5, aspect="auto")
-    for i, j in np.ndindex(ph.shape):
-        ax.text(j, i, PHASE_NAMES[int(ph[i, j])], ha="center", va="center", fontsize=8)
-    ax.set_title("phase (Yang et al. 2021)")
-    for ax in axes.flat[:7]:
-        ax.set_xticks(range(len(b)), [str(v) for v in b])
-        ax.set_yticks(range(len(w)), [str(v) for v in w])
-        ax.set_xlabel("batch size  (← higher temperature)")
-        ax.set_ylabel("width  (↑ lower load)")
-    ax = axes.flat[7]
-    ax.axis("off")
-    ax.text(
-        0,
-        0.95,
-        "I: poorly connected, sharp\nII: poorly connected, flat\nIII: well connected, sharp\n"
-        "IV-A: well connected, flat, dissimilar\nIV-B: well connected, flat, similar\n\n"
-        "poorly connected: mc < 0 (a barrier)\nsharp: trace above the grid's geometric mean\n"
-        f"similar: CKA above the grid's median\nseeds: {data['coord_seed'].size} pairs per cell",
-        va="top",
-        fontsize=8,
+    fig, axd = plt.subplot_mosaic(
+        [["train_loss", "test_accuracy"], ["lambda_max", "trace"], ["mc", "cka"]]
+        + [["phase", "legend"]],
+        figsize=(PAGE_WIDTH, 9.0),
+        layout="constrained",
+    )
+    axes = dict(xscale="log", yscale="log", xlabel="batch size (← higher temperature)")
+    axes["ylabel"] = "width (↑ lower load)"
+    for name, title, label, log, cmap, (lo, hi) in maps:
+        plot_sweep(
+            swept,
+            name,
+            x="batch",
+            y="width",
+            ax=axd[name],
+            log=log,
+            vmin=lo,
+            vmax=hi,
+            label=label,
+            cmap=cmap,
+            title=title,
+            **axes,
+        )
+    ax = axd["phase"]
+    plot_sweep(
+        grid,
+        "phase",
+        x="batch",
+        y="width",
+        ax=ax,
+        categories=PHASE_LABELS,
+        title="phase (Yang et al. 2021) of the seed means",
+        **axes,
+    )
+    legend = ax.get_legend()
+    handles = legend.legend_handles
+    legend.remove()
+    axd["legend"].axis("off")
+    axd["legend"].legend(handles, [h.get_label() for h in handles], loc="center left")
+    for k, a in axd.items():
+        if k == "legend":
+            continue
+        a.set_xticks(data["coord_batch"], [str(v) for v in data["coord_batch"]])
+        a.set_yticks(data["coord_width"], [str(v) for v in data["coord_width"]])
+        a.minorticks_off()
+    caption(
+        fig,
+        f"One-hidden-layer MLPs (width) on digits (75/25 split), SGD (lr {LR}, momentum "
+        f"{MOMENTUM}, weight decay {WEIGHT_DECAY}) for "
+        f"{int(data['epochs'])} epochs at each batch size, {data['coord_seed'].size} seed pairs per cell (means), seed {SEED}. Poorly "
+        "connected: mc < 0 (a barrier); sharp: trace above the grid's geometric mean; "
+        "similar: CKA above the grid's median.",
     )
     return [save(fig, out / "fig70_load_temperature.png")]
 
