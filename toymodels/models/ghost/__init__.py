@@ -4,7 +4,9 @@ descent on $r$ with learning-rate × seed sweeps and bisection for $\\eta_c$, an
 low-rank / full-rank RNNs on the delayed-activation task; all training is
 `toymodels.dynamics.run` (vmapped over learning rate × seed). Fixed points, folds along
 training and the local normal form of the ghosts inside trained RNNs (`_slow.py`:
-`network_fixed_points`, `training_branch`, `normal_form`, `measure_passage`). Derivation:
+`network_fixed_points`, `training_branch`, `normal_form`, `measure_passage`), and the
+network's critical learning rate against the delay by grid bisection of vmapped runs
+(`_critical_rnn.py`: `rnn_critical_lr`). Derivation:
 `derivations/ghost.py`.
 """
 
