@@ -4,11 +4,11 @@ the closed-form learning curve u(t) = s e^{2st}/(e^{2st} − 1 + s/u₀)."""
 import diffrax
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from derivations import deep_linear as theory
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim
 from toymodels.dynamics import gradient_flow
 from toymodels.problems import (
@@ -46,16 +46,17 @@ def flow_mode_strength(s: float, *, dim: int, hidden: int, num_samples: int, ts,
 
 def compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
-    data = {}
+    sizes = (
+        dict(dim=4, hidden=3, num_samples=64) if fast else dict(dim=16, hidden=8, num_samples=512)
+    )
+    data = {k: np.asarray(v) for k, v in sizes.items()}
     for i, s in enumerate(S_VALUES):
         t_end = 3.0 * np.log(s / U0) / (2 * s)
         ts = np.linspace(0.0, t_end, 60 if fast else 400)
         key, sub = jr.split(key)
         u = flow_mode_strength(
             s,
-            dim=4 if fast else 16,
-            hidden=3 if fast else 8,
-            num_samples=64 if fast else 512,
+            **sizes,
             ts=ts,
             key=sub,
         )
@@ -90,15 +91,21 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, ax = plt.subplots(figsize=(4.5, 3.2), layout="constrained")
+    fig, ax = panels(width=4.6, height=3.4)
     for i, s in enumerate(S_VALUES):
         t = data[f"t_{i}"]
-        ax.plot(
-            t, data[f"closed_{i}"], color=f"C{i}", lw=2, alpha=0.5, label=f"closed form, s = {s:g}"
-        )
-        ax.plot(t[::3], data[f"flow_{i}"][::3], "o", color=f"C{i}", ms=3, label="gradient flow")
-    ax.set(xlabel="t", ylabel="mode strength u(t)", title="Saxe learning curves (u₀ = 1e-3)")
-    ax.legend(fontsize=6)
+        ax.plot(t, data[f"closed_{i}"], color=f"C{i}", lw=2, alpha=0.5, label=f"s = {s:g}")
+        ax.plot(t[::3], data[f"flow_{i}"][::3], "o", color=f"C{i}", ms=3)
+    ax.set(xlabel="t", ylabel="mode strength u(t)", title="Saxe learning curves")
+    closed = Line2D([], [], color="0.4", lw=2, alpha=0.5, label="closed form (lines)")
+    flow = Line2D([], [], color="0.4", marker="o", ms=3, ls="none", label="gradient flow (dots)")
+    ax.legend(handles=[*ax.get_lines()[::2], closed, flow])
+    caption(
+        fig,
+        f"Two-layer linear network {int(data['dim'])}-{int(data['hidden'])}-1 on "
+        f"{int(data['num_samples'])} whitened inputs, target s·x₁, balanced rank-one start "
+        f"u₀ = {U0:g}; gradient flow (diffrax, rtol 1e-12), seed {SEED}",
+    )
     return [save(fig, out / "fig02_saxe_deep_linear.png")]
 
 
