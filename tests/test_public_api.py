@@ -472,12 +472,6 @@ SKIPPED = {
 # strict xfails, so that the fix makes the test fail until its entry is removed here.
 _RAW_KEY = "key reaches jax.random unchecked (JAX's 'invalid PRNG key data')"
 KNOWN_GAPS = {
-    ("models.channels.ErfToy.init", "key"): f"models/channels/_toy.py: {_RAW_KEY}",
-    ("models.wedge.NoiseState", "key"): "models/wedge/_wedge.py: a key field, not checked",
-    ("models.wedge.ScaleInvariantNoise", "key"): "models/wedge/_wedge.py: a key field, not checked",
-    ("models.wedge.WedgeLandscape.init", "key"): f"models/wedge/_wedge.py: {_RAW_KEY}",
-    ("models.wedge.connect_through_intersection", "key"): f"models/wedge/_wedge.py: {_RAW_KEY}",
-    ("models.wedge.ensemble_losses", "key"): f"models/wedge/_wedge.py: {_RAW_KEY}",
 }
 
 CALLS = _calls()

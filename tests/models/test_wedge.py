@@ -134,6 +134,36 @@ def test_p4_random_subspace_success_jumps_at_n(n, dim, key):
     assert W.subspace_threshold((n + 2, n, n + 5)) == n
 
 
+def test_subspace_losses_share_one_program_across_dims_and_trials(key):
+    """Other sizes d, as many of them up to the next power of two, and trial counts up to
+    the next power of two compile nothing (the landscape and buckets of the P4 test: its
+    program); each entry is the minimisation of its own call (the planes of each d come
+    from that d's key alone), a plane of dimension D always meets the core (loss 0), one
+    of dimension 2 < n never does."""
+    import jax.monitoring
+
+    L = W.wedge_landscape(key=key, dim=20, short_dims=(4,), epsilon=0.5)
+    k = jr.fold_in(key, 7)
+    first = W.subspace_losses(L, [2, 3, 4, 5, 7], key=k, num_trials=6)
+    compiled = []
+
+    def listener(name, *args, **kwargs):
+        if name.endswith("backend_compile_duration"):
+            compiled.append(kwargs.get("fun_name", name))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        again = W.subspace_losses(L, [2, 3, 4, 5, 7, 20], key=k, num_trials=7)
+        other = W.subspace_losses(L, [1, 6, 9, 12, 15], key=jr.fold_in(key, 8), num_trials=5)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiled == [], compiled
+    assert first.shape == (5, 6) and again.shape == (6, 7) and other.shape == (5, 5)
+    np.testing.assert_allclose(again[:5, :6], first, rtol=1e-12, atol=1e-30)
+    assert np.all(np.asarray(again[5]) < 1e-20) and np.all(np.asarray(first[0]) > 1e-3)
+    assert np.all(np.asarray(other[1:]) < 1e-20)  # d >= 6 > n
+
+
 @pytest.mark.parametrize(
     "dim,ns", [(30, (8, 10, 11)), (29, (8, 10, 11)), (28, (8, 10, 11)), (21, (5, 5, 5, 5))]
 )
