@@ -5,11 +5,11 @@ against the Euler simulation (the paper's Δt = 0.1) at confidences a ∈ {0.1, 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from derivations import ghost as theory
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
 
@@ -109,11 +109,11 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    fig, (ax0, ax1) = panels(2, height=3.2)
     f = data["f"]
     for ax in (ax0, ax1):
         ax.axvspan(0, 0.25, color="0.9", label="no-learning zone r ≤ r*/4")
-        ax.axvline(1.0, color="0.5", ls=":", lw=1)
+        ax.axvline(1.0, color="0.5", ls=":", lw=1, label="cusp r = r*")
     ax0.plot(f, data["theory"], "k", lw=2, alpha=0.6, label="|T − π/(2√r)|/T (a → ∞)")
     for a, loss, pr, c in zip(
         data["confidence"], data["loss"], data["predicted_finite_a"], ["C0", "C1", "C3"]
@@ -122,14 +122,21 @@ def plot(data: dict, out) -> list:
         ax0.plot(f, pr, "-", lw=0.8, color=c)
     if "loss_cont" in data:
         ax0.plot(data["f_cont"], data["loss_cont"], "x", color="C2", ms=4, label="diffrax, a = 1")
-    ax0.set(xlabel="r / r*", ylabel="L(r)", title=f"T = {T:g}, Δt = 0.1: zone and cusp")
-    ax0.legend(fontsize=6)
+    ax0.set(xlabel="r / r*", ylabel="L(r)", title="loss: zone and cusp")
+    pred = Line2D([], [], color="0.4", lw=0.8, label="finite-a prediction (lines)")
+    ax0.legend(handles=[*ax0.get_legend_handles_labels()[0], pred])
     for a, g, c in zip(data["confidence"], data["grad"], ["C0", "C1", "C3"]):
         ax1.plot(f, np.abs(g) + 1e-45, color=c, label=f"|dL/dr|, a = {a:g}")
-    ax1.plot(f, np.abs(data["theory_grad"]) + 1e-45, "k--", lw=1, label="limit π/(4Tr^{3/2})")
+    ax1.plot(f, np.abs(data["theory_grad"]) + 1e-45, "k--", lw=1, label="limit π/(4T r^(3/2))")
     ax1.axhline(2 * T**2 / np.pi**2, color="0.4", lw=0.8, ls="-.", label="cusp 2T²/π²")
     ax1.set(yscale="log", ylim=(1e-44, 1e6), xlabel="r / r*", title="gradient (autodiff)")
-    ax1.legend(fontsize=6)
+    ax1.legend()
+    caption(
+        fig,
+        f"Canonical ghost ẋ = x² + r on the delayed-activation task, delay T = {T:g}, Euler "
+        f"Δt = 0.1, threshold X = 10, confidence a ∈ {{{', '.join(f'{a:g}' for a in data['confidence'])}}}; "
+        f"{len(f)} values of r, r* = π²/(4T²) (no training, no randomness)",
+    )
     return [save(fig, out / "fig40_ghost_loss.png")]
 
 
