@@ -293,7 +293,7 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter, ScalarFormatter
 
     fig, (ax_a, ax_b, ax_c, ax_d) = panels(1, 4, width=COLUMN_WIDTH, height=9.0)
     loss = data["loss"][0]
@@ -307,7 +307,7 @@ def plot(data: dict, out) -> list:
     ax_a.plot(drop, loss[drop], "o", color="C2", ms=4, label="drop (first loss < 0.5)")
     ax_a.axvline(fold, color="C3", ls="--", lw=1, label=f"fold, step {fold:.2f}")
     ax_a.set(xlabel="GD step", ylabel="loss", title="(a) GD at lr 0.1: drop, then trapped")
-    ax_a.legend(loc="lower right")
+    ax_a.legend(loc="lower left")
     p, kap, uns = data["branch_p"] - fold, data["branch_kappa"], data["branch_unstable"]
     ax_b.plot(p[uns == 0], kap[uns == 0], "o", color="C0", ms=2, label="stable node")
     ax_b.plot(p[uns == 1], kap[uns == 1], "o", color="C3", ms=2, label="saddle")
@@ -349,6 +349,8 @@ def plot(data: dict, out) -> list:
     ax_d.set_xticks(T)
     ax_d.xaxis.set_major_formatter(ScalarFormatter())
     ax_d.xaxis.set_minor_formatter(NullFormatter())
+    ax_d.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_d.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax_d.yaxis.set_minor_formatter(NullFormatter())
     ax_d.legend(loc="lower left")
     n_units, n_seeds, steps_eta, _, _ = (int(v) for v in data["eta_setup"])
