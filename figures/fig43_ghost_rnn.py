@@ -9,10 +9,9 @@ readout threshold on the plateau and in the trapped run; after learning the path
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
 from toymodels.problems import leaky_rnn
@@ -146,25 +145,34 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    fig, axs = panels(3, height=3.0)
     ep = data["epochs"]
     for i, (lr, c) in enumerate(zip(data["lrs"], ["C0", "C3"])):
         for s in range(data["loss"].shape[1]):
             lab = f"lr = {lr:g}" if s == 0 else None
             axs[0].plot(ep, data["loss"][i, s], color=c, lw=1, label=lab)
             axs[1].plot(ep, data["grad_norm"][i, s] + 1e-30, color=c, lw=1, label=lab)
-    axs[0].set(yscale="log", xlabel="epoch", ylabel="loss", title="rank-one RNN, full-batch GD")
+    axs[0].set(yscale="log", xlabel="epoch", ylabel="loss", title="loss")
     axs[1].set(yscale="log", xlabel="epoch", ylabel="‖∇L‖", title="gradient norm")
-    axs[0].legend(fontsize=7)
+    axs[0].legend()
+    axs[1].legend()
     g = data["kappa_grid"]
     for name, c in (("init", "0.5"), ("learned", "C0"), ("trapped", "C3")):
         axs[2].plot(g, data[f"flow_{name}"], color=c, lw=1.2, label=f"F(κ), {name}")
         k = data[f"kappa_{name}"]
-        axs[2].plot(k, np.interp(k, g, data[f"flow_{name}"]), ".", color=c, ms=3)
-    axs[2].axhline(0, color="k", lw=0.6)
-    axs[2].axvline(1.0, color="k", ls=":", lw=1, label="readout threshold κ = 1")
-    axs[2].set(xlabel="κ = nᵀx", ylabel="dκ/dt = −κ + nᵀtanh(mκ + b)", title="1-D reduction")
-    axs[2].legend(fontsize=6)
+        lab = "trajectory κ_t (dots)" if name == "init" else None
+        axs[2].plot(k, np.interp(k, g, data[f"flow_{name}"]), ".", color=c, ms=3, label=lab)
+    axs[2].axhline(0, color="k", lw=0.6, label="fixed points (F = 0)")
+    axs[2].axvline(1.0, color="k", ls=":", lw=1, label="threshold κ = 1")
+    axs[2].set(xlabel="κ = nᵀx", ylabel="F(κ) = dκ/dt", title="1-D reduction")
+    axs[2].legend(loc="lower left")
+    caption(
+        fig,
+        "Rank-one leaky RNN (N = 100, α = 0.5), delayed activation T = 20, x₀ = −0.3·𝟙, "
+        f"readout σ(10(κ − 1)); full-batch GD for {int(ep[-1])} epochs, "
+        f"{data['loss'].shape[1]} seed{'s' if data['loss'].shape[1] > 1 else ''} per learning rate, key {SEED}; "
+        "F(κ) = −κ + nᵀtanh(mκ + b) at init, after learning and in the trapped run",
+    )
     return [save(fig, out / "fig43_ghost_rnn.png")]
 
 
