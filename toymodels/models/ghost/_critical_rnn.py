@@ -38,6 +38,8 @@ prediction for the network's exponent is the canonical one only when
 $\lVert\nabla_\theta r\rVert$ does not change with $T$.
 """
 
+from collections.abc import Sequence
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -153,9 +155,9 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
 
 def rnn_critical_lr(
     problem: LeakyRNN,
-    delays: Int[ArrayLike, " n"],
+    delays: Sequence[int] | Int[ArrayLike, " n"],
     *,
-    learning_rates: Float[ArrayLike, "2"] | Float[ArrayLike, "n 2"],
+    learning_rates: Sequence[float] | Sequence[Sequence[float]] | Float[ArrayLike, "..."],
     key: PRNGKeyArray,
     num_seeds: int,
     num_steps: int,
