@@ -5,10 +5,10 @@ network learns only in a narrow band of learning rates; higher rank widens it.""
 
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 from toymodels.models import ghost
 from toymodels.problems import leaky_rnn
@@ -37,7 +37,12 @@ def compute(*, fast: bool) -> dict:
             record_every=epochs // 10,
         )
         final.append(np.asarray(h.final_loss))
-    return {"ranks": np.asarray(ranks), "lrs": lrs, "final_loss": np.stack(final)}
+    return {
+        "ranks": np.asarray(ranks),
+        "lrs": lrs,
+        "final_loss": np.stack(final),
+        "num_epochs": np.asarray(epochs),
+    }
 
 
 def _learning_set(final):
@@ -78,16 +83,24 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, ax = plt.subplots(figsize=(5, 3.8), layout="constrained")
+    fig, ax = panels(width=5.0, height=3.6)
     for k, f in zip(data["ranks"], data["final_loss"]):
         lab = "full rank" if k == 0 else f"rank {k}"
-        m = np.mean(f, axis=-1)
-        ax.plot(data["lrs"], m, "o-", ms=3, label=lab)
+        ax.plot(data["lrs"], np.mean(f, axis=-1), "o-", ms=3, label=f"{lab} (seed mean)")
         ax.plot(np.repeat(data["lrs"], f.shape[-1]), f.ravel(), ".", ms=2, color="0.6")
+    ax.lines[1].set_label("single seeds")
     ax.axhline(LEARNED, color="k", ls=":", lw=1, label="learned threshold")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="final loss",
            title="delayed activation, T = 20 (N = 100)")  # fmt: skip
-    ax.legend(fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend()
+    seeds = data["final_loss"].shape[-1]
+    caption(
+        fig,
+        "Leaky RNN (N = 100) of rank 1 to full, sigmoid readout, on the delayed-activation "
+        f"task; full-batch GD for {int(data['num_epochs'])} epochs at each learning rate, "
+        f"{seeds} seeds each (vmapped), key {SEED}",
+    )
     return [save(fig, out / "fig44_ghost_rank.png")]
 
 
