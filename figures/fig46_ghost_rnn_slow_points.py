@@ -232,7 +232,8 @@ def claims(data: dict) -> list[Claim]:
         f"{sigma:.2f} (bracket {float(data['bracket_error']):.2f}, bootstrap over seeds "
         f"{float(data['bootstrap_error']):.2f}); canonical slope {canon:.2f}"
     )
-    eta_params = [{"delay": int(t), "num_units": n_units} for t in T]
+    # tuples: Claim.params is a tuple (Claim.discrepancy hands it over unconverted)
+    eta_params = tuple({"delay": int(t), "num_units": n_units} for t in T)
     if abs(beta - canon) <= 3.0 * sigma:
         out.append(
             Claim.quantitative(
@@ -285,7 +286,7 @@ def claims(data: dict) -> list[Claim]:
             paper_value="a fold is crossed at the drop, leaving a ghost: the number of "
             "fixed points changes by 2 there",
             measured=np.abs(counts[:, 1] - counts[:, 0]),
-            params=[{"seed": int(s), "learning_rate": LR} for s in data["seeds"]],
+            params=tuple({"seed": int(s), "learning_rate": LR} for s in data["seeds"]),
             note=note,
         )
     )
