@@ -78,3 +78,14 @@ def pytest_sessionfinish(session):
     if os.environ.get("TOYMODELS_RECORD_DURATIONS") and not hasattr(session.config, "workerinput"):
         rounded = {k: round(v, 2) for k, v in sorted(_recorded.items()) if v >= 0.5}
         DURATIONS.write_text(json.dumps(rounded, indent=0, sort_keys=True) + "\n")
+
+
+
+@pytest.fixture
+def own_checks():
+    """The whole test sees the package's own argument checks only (`tests.helpers.own_checks`,
+    the context manager, for part of a test)."""
+    from tests.helpers import own_checks as unchecked  # noqa: PLC0415
+
+    with unchecked():
+        yield

@@ -9,6 +9,9 @@ import pytest
 from toymodels import data, problems
 
 
+# The package's own messages, not the test run's annotation checks (conftest `own_checks`).
+pytestmark = pytest.mark.usefixtures("own_checks")
+
 X = jnp.ones((10, 3))
 LABELS = jnp.arange(10) % 3
 

@@ -471,8 +471,7 @@ SKIPPED = {
 # Functions that do not validate yet, each in a file outside this change (issue 15, item 4):
 # strict xfails, so that the fix makes the test fail until its entry is removed here.
 _RAW_KEY = "key reaches jax.random unchecked (JAX's 'invalid PRNG key data')"
-KNOWN_GAPS = {
-}
+KNOWN_GAPS = {}
 
 CALLS = _calls()
 
@@ -549,6 +548,7 @@ def _cases():
         yield pytest.param(name, argument, marks=marks, id=f"{name}-{argument}")
 
 
+@pytest.mark.usefixtures("own_checks")
 @pytest.mark.parametrize("name, argument", list(_cases()))
 def test_argument_is_validated(name, argument, inputs, guard):
     call = CALLS[name]

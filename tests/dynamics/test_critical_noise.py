@@ -77,6 +77,7 @@ def test_matrix_free_newton(key):
     np.testing.assert_allclose(free.eigenvalues, dense.eigenvalues[:4], atol=1e-7)
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_critical_point_bad_input():
     prob = problems.scalar_factorization(1.0)
     p0 = jnp.array([1.0, 0.5])

@@ -129,6 +129,7 @@ def test_stiff_solver_matches_explicit(key, matrix_free):
     assert res.num_steps < ref.num_steps
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_flow_bad_input():
     prob = problems.scalar_factorization(1.0)
     p0 = jnp.array([1.0, 0.5])

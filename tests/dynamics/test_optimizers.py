@@ -453,6 +453,7 @@ def test_scalar_factorization_edge_of_stability():
     assert abs(out[0.25] - 6.08) < 0.01 and abs(out[0.28] - 3.91) < 0.01
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_run_bad_input():
     prob = Quadratic(a=jnp.eye(5))
     p0 = prob.init(jr.key(1))

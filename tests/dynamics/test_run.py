@@ -220,6 +220,7 @@ def test_stop_code_compares_and_names():
         code.reason()
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input_names_the_argument(quad):
     p0 = jnp.ones(3)
     opt = D.GD(learning_rate=0.1)

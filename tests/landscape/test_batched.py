@@ -148,6 +148,7 @@ def test_lazy_batches_of_an_equinox_problem_compile_once_per_shape(setup, dense_
     assert sorted(traces) == [2, 16]  # full batches and the ragged last: two programs
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_batches_are_refused(setup):
     problem, params, batches = setup
     with pytest.raises(ValueError, match="batches: a one-shot iterator"):

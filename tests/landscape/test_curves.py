@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 
+from tests.helpers import own_checks
 from toymodels import data, dynamics, landscape as L, problems
 
 
@@ -94,7 +95,10 @@ def test_curvature_along_path_matches_dense_hessian():
         )
         err = abs(float(out.trace[i]) - np.trace(h))
         assert err <= 5 * float(out.trace_stderr[i]) + 1e-12
-    with pytest.raises(TypeError, match="^curve: expected a Line, Bezier or PolyChain"):
+    with (
+        own_checks(),
+        pytest.raises(TypeError, match="^curve: expected a Line, Bezier or PolyChain"),
+    ):
         L.curvature_along(TOY, A, ts, key=jr.key(0))
 
 
@@ -116,6 +120,7 @@ def test_fit_curve_minibatches():
     assert float(jnp.mean(inner_curve)) < 0.7 * float(jnp.mean(inner_line))
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_fit_curve_bad_input():
     x, y = data.gaussian_mixture(key=jr.key(5), num_samples=60, dim=4, num_classes=3)
     prob = problems.mlp_classification(x, y, hidden=8)
@@ -176,6 +181,7 @@ def test_intrinsic_dimension_of_the_group_sum_toy(dim, groups):
     assert res.performance.shape == (7, 3) and np.all(np.asarray(res.baseline) == 1.0)
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_intrinsic_dimension_bad_input():
     prob = L.group_sum_problem(key=jr.key(0), dim=20, groups=2)
     kw = dict(key=jr.key(0), performance=prob.accuracy, num_steps=2)

@@ -236,6 +236,7 @@ def test_linear_cka_properties():
     assert 0.0 < float(L.linear_cka(x, y)) < 1.0
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input(relu_mlp):
     prob, p = relu_mlp
     other = p[:2]

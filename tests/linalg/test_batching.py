@@ -282,6 +282,7 @@ def test_non_finite_operator_raises_naming_op(spiked):
         eigsh(DenseOperator(spiked), 5, key=jr.key(0), tol=1e-10, v0=jnp.zeros(N))
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_keys_are_validated_and_named(spiked):
     op = DenseOperator(spiked)
     for call in (

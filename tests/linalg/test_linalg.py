@@ -97,6 +97,7 @@ def test_eigsh_finds_both_copies_of_a_repeated_top_eigenvalue(key):
         np.testing.assert_allclose(vals, [4.0, 4.0], atol=1e-9)
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_operator_inputs_and_bad_input(sym):
     op = FunctionOperator(lambda v: sym @ v, sym.shape[0])
 

@@ -326,6 +326,7 @@ def test_detect_channel(toy, crit):
     assert not ch.detect_channel(q, _grad(toy, q)).is_channel
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input(toy):
     with pytest.raises(ValueError, match="eps"):
         ch.channel_params(1.0, 1.0, 1.0, 0.0)

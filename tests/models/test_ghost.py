@@ -263,6 +263,7 @@ def test_critical_lr_scaling():
     assert abs(np.polyfit(np.log(delays), np.log(ec5), 1)[0] + 5) < 0.05
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input():
     with pytest.raises(ValueError, match="^time"):
         ghost.canonical_ghost(time="leapfrog")

@@ -151,6 +151,7 @@ def test_accumulate_gradients_on_a_quadratic():
     np.testing.assert_allclose(b.params, a.params, rtol=1e-14)
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input(small):
     x, y = small
     problem = lt.masked_mlp(x, y, width=2, max_width=4, num_classes=C)

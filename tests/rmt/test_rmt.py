@@ -110,6 +110,7 @@ def test_additive_spike_outliers():
     )
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_goldilocks_prediction_monotone_and_bad_input():
     rho = np.array([0.0, 2.0, 5.0])
     f = rmt.goldilocks_positive_fraction(rho, 10)

@@ -284,6 +284,7 @@ def f_not_a_dict(point, key):
     return point["a"] * 2
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_input_is_refused_before_any_work(tmp_path):
     key = jr.key(0)
     store = tmp_path / "s"

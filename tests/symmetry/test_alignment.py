@@ -143,6 +143,7 @@ def test_mlp_layout_is_the_chain_spec():
     )
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_bad_specs_are_refused(trained):
     _, pa, pb = trained
     spec = S.chain_permutation_spec(pa, LAYERS)

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
-from jaxtyping import Array, ArrayLike, Bool, Complex, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Inexact, Int
 
 from .._validation import check_finite, check_positive
 
@@ -66,7 +66,7 @@ class FixedPoints(eqx.Module):
     points: Float[Array, "n dim"]
     q: Float[Array, " n"]
     grad_norm: Float[Array, " n"]
-    jacobian_eigenvalues: Complex[Array, "n dim"]
+    jacobian_eigenvalues: Inexact[Array, "n dim"]  # complex, or real where all are
     unstable_dims: Int[Array, " n"]
     marginal_dims: Int[Array, " n"]
     counts: Int[Array, " n"]

@@ -22,7 +22,7 @@ import optimistix as optx
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array
 
-from .._custom_types import Params
+from .._custom_types import Params, Real
 from .._validation import check_positive
 from ._common import check_problem, flat_loss, flatten_params, max_abs
 from ._run import Stop, StopCode, StopReason, reason_code
@@ -54,8 +54,8 @@ class NormBarrier(eqx.Module):
     default `strength` is 1.
     """
 
-    max_weightnorm: float = 1e3
-    strength: float = 1.0
+    max_weightnorm: Real = 1e3
+    strength: Real = 1.0
 
     def __check_init__(self):
         check_positive("max_weightnorm", self.max_weightnorm)

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import Params
 from .._validation import check_finite, check_params_tree
@@ -136,7 +136,7 @@ class _BatchPass:
             )
         return size
 
-    def apply(self, flat: np.ndarray, vs: np.ndarray) -> np.ndarray:
+    def apply(self, flat: ArrayLike, vs: ArrayLike) -> np.ndarray:
         """$\\sum_b (N_b/N) A_b V$ for the rows of `vs` (float64 accumulation)."""
         params = self.unravel(jnp.asarray(flat, self.dtype))
         vs = jnp.asarray(vs, self.dtype)
@@ -189,7 +189,7 @@ class BatchedOperator(AbstractOperator):
     def dtype(self):
         return self.source.dtype
 
-    def matvec(self, v: Float[Array, " n"]) -> Float[Array, " n"]:
+    def matvec(self, v: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
         flat, _ = ravel_pytree(self.params)
         return jax.pure_callback(
             self.source,

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from .._custom_types import Params
+from .._custom_types import Numbers, Params
 from .._validation import as_float_array, check_finite, check_key, is_concrete
 from ..problems._base import AbstractProblem
 from ._directions import (
@@ -416,8 +416,8 @@ def plane_through(*points: Params, rtol: float = 1e-8) -> Plane:
 def plane_values(
     problem: AbstractProblem,
     plane: Plane,
-    xs: Float[ArrayLike, " nx"],
-    ys: Float[ArrayLike, " ny"],
+    xs: Float[ArrayLike, " nx"] | Numbers,
+    ys: Float[ArrayLike, " ny"] | Numbers,
     *,
     metric: Any = None,
     chunk_size: int | None = None,

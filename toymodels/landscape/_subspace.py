@@ -28,7 +28,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._custom_types import Params, Scalar
+from .._custom_types import Numbers, Params, Scalar
 from .._validation import as_enum, as_float_array, check_finite, check_key
 from ..dynamics import AbstractOptimizer, Stop, run
 from ..problems._base import AbstractProblem, AbstractProblemTransform
@@ -191,7 +191,7 @@ def intrinsic_dimension(
     problem: AbstractProblem,
     *,
     key: PRNGKeyArray,
-    dims: Int[ArrayLike, " n"],
+    dims: Int[ArrayLike, " n"] | Numbers,
     performance: Callable[[Params], Scalar],
     num_seeds: int = 3,
     num_steps: int = 1000,

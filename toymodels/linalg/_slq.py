@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._validation import as_enum, check_finite, check_key, check_positive, is_concrete
 from ._batching import (
@@ -75,7 +75,7 @@ class SpectralDensity(eqx.Module):
 
     def density(
         self,
-        grid: Float[Array, " g"],
+        grid: Float[ArrayLike, " g"],
         *,
         sigma: float | None = None,
         kernel: Kernel | str = "gaussian",

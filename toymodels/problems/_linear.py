@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from .._custom_types import Params, Scalar
+from .._custom_types import Params, Real, Scalar
 from .._validation import as_float_array, check_key, check_positive
 from ._base import AbstractProblem
 from ._mlp import MLPProblem, mlp_regression
@@ -39,7 +39,7 @@ class ScalarFactorization(AbstractProblem):
 
 
 def scalar_factorization(
-    target: float = 1.0, *, depth: int = 2, init_scale: float = 1e-2
+    target: Real = 1.0, *, depth: int = 2, init_scale: float = 1e-2
 ) -> ScalarFactorization:
     """`ScalarFactorization` with a float target (dtype follows the x64 setting)."""
     t = as_float_array("target", target, ndim=0)

@@ -9,6 +9,8 @@ Every function is a function of its parameters (vectorised over `x`), float64 by
 import numpy as np
 from jaxtyping import ArrayLike
 
+from .._custom_types import Numbers
+
 
 def _pos(name, v):
     v = float(v)
@@ -23,7 +25,7 @@ def marchenko_pastur_edges(gamma: float, *, sigma2: float = 1.0) -> tuple[float,
     return s * (1 - np.sqrt(g)) ** 2, s * (1 + np.sqrt(g)) ** 2
 
 
-def marchenko_pastur_density(x: ArrayLike, gamma: float, *, sigma2: float = 1.0) -> np.ndarray:
+def marchenko_pastur_density(x: ArrayLike, gamma: float, *, sigma2: float = 1.0) -> np.ndarray | float:
     r"""Continuous part of the Marchenko–Pastur law,
     $\rho(x) = \frac{\sqrt{(\lambda_+ - x)(x - \lambda_-)}}{2\pi\sigma^2\gamma x}$ on
     $[\lambda_-, \lambda_+]$, 0 elsewhere. It integrates to $\min(1, 1/\gamma)$; for
@@ -36,7 +38,7 @@ def marchenko_pastur_density(x: ArrayLike, gamma: float, *, sigma2: float = 1.0)
     return np.where(inside, np.sqrt((hi - xs) * (xs - lo)) / (2 * np.pi * s * g * xs), 0.0)
 
 
-def semicircle_density(x: ArrayLike, *, radius: float = 2.0) -> np.ndarray:
+def semicircle_density(x: ArrayLike, *, radius: float = 2.0) -> np.ndarray | float:
     r"""Wigner semicircle $\frac{2}{\pi R^2}\sqrt{R^2 - x^2}$ on $[-R, R]$ (default $R = 2$:
     unit entry variance after the $1/\sqrt N$ scaling)."""
     r = _pos("radius", radius)
@@ -44,7 +46,7 @@ def semicircle_density(x: ArrayLike, *, radius: float = 2.0) -> np.ndarray:
     return np.where(np.abs(x) < r, 2 / (np.pi * r**2) * np.sqrt(np.maximum(r**2 - x**2, 0)), 0.0)
 
 
-def semicircle_cdf(x: ArrayLike, *, radius: float = 2.0) -> np.ndarray:
+def semicircle_cdf(x: Numbers, *, radius: float = 2.0) -> np.ndarray | float:
     r"""CDF of the semicircle: $\frac12 + \frac{u\sqrt{1-u^2} + \arcsin u}{\pi}$,
     $u = \mathrm{clip}(x/R, -1, 1)$."""
     r = _pos("radius", radius)
@@ -57,7 +59,7 @@ def bbp_threshold(gamma: float) -> float:
     return float(np.sqrt(_pos("gamma", gamma)))
 
 
-def bbp_outlier(theta: ArrayLike, gamma: float, *, sigma2: float = 1.0) -> np.ndarray:
+def bbp_outlier(theta: ArrayLike, gamma: float, *, sigma2: float = 1.0) -> np.ndarray | float:
     r"""Top eigenvalue of $X^\top X/n$ for rows $x \sim N(0, \sigma^2(I + \theta\,uu^\top))$
     as $n, p\to\infty$ with $p/n = \gamma$ (Baik–Ben Arous–Péché 2005):
     $\sigma^2(1+\theta)(1 + \gamma/\theta)$ when $\theta > \sqrt\gamma$, else the bulk edge
@@ -80,8 +82,8 @@ def additive_spike_threshold(*, gamma: float = 1.0, sigma2: float = 1.0) -> floa
 
 
 def additive_spike_outlier(
-    theta: ArrayLike, *, gamma: float = 1.0, sigma2: float = 1.0
-) -> np.ndarray:
+    theta: Numbers, *, gamma: float = 1.0, sigma2: float = 1.0
+) -> np.ndarray | float:
     r"""Outlier of $\theta\,uu^\top + W$ with $W$ Marchenko–Pastur$(\gamma, \sigma^2)$
     (solve $G_W(\lambda) = 1/\theta$ with the R-transform $R(w) = \sigma^2/(1-\gamma\sigma^2
     w)$): $\lambda = \theta + \theta\sigma^2/(\theta - \gamma\sigma^2)$, which for
@@ -95,7 +97,7 @@ def additive_spike_outlier(
     return np.where(above, ts + ts * s / (ts - g * s), s * (1 + np.sqrt(g)) ** 2)
 
 
-def wigner_spike_outlier(theta: ArrayLike, *, sigma: float = 1.0) -> np.ndarray:
+def wigner_spike_outlier(theta: ArrayLike, *, sigma: float = 1.0) -> np.ndarray | float:
     r"""Outlier of $\theta\,uu^\top + W$, $W$ Wigner with semicircle on $[-2\sigma, 2\sigma]$:
     $\theta + \sigma^2/\theta$ for $\theta > \sigma$, else the edge $2\sigma$."""
     s = _pos("sigma", sigma)
@@ -105,7 +107,7 @@ def wigner_spike_outlier(theta: ArrayLike, *, sigma: float = 1.0) -> np.ndarray:
     return np.where(above, ts + s**2 / ts, 2 * s)
 
 
-def goldilocks_positive_fraction(rho: ArrayLike, d: int) -> np.ndarray:
+def goldilocks_positive_fraction(rho: ArrayLike, d: int) -> np.ndarray | float:
     r"""Predicted fraction of positive eigenvalues of $P^\top H P$ for a random orthonormal
     $P$ ($D\times d$, $D \gg d$): $1 - F_\text{sc}(-\rho/(2\sqrt d))$ with
     $\rho = \operatorname{tr}H/\lVert H\rVert_F$ and $F_\text{sc}$ the CDF of the unit

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PRNGKeyArray
+from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ._grid import SEED, Chunk, Grid
 from ._progress import make_progress
@@ -463,7 +463,7 @@ def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
 
 def sweep(
     fn: Callable[[dict, PRNGKeyArray], Mapping[str, Any]],
-    axes: Mapping[str, Sequence] | Sequence[tuple[str, Sequence]],
+    axes: Mapping[str, Sequence | ArrayLike] | Sequence[tuple[str, Sequence | ArrayLike]],
     *,
     key: PRNGKeyArray,
     seeds: int | Sequence[int] = 1,
@@ -695,7 +695,9 @@ def sweep(
 
 def load(
     path: str | Path,
-    axes: Mapping[str, Sequence] | Sequence[tuple[str, Sequence]] | None = None,
+    axes: Mapping[str, Sequence | ArrayLike]
+    | Sequence[tuple[str, Sequence | ArrayLike]]
+    | None = None,
     *,
     seeds: int | Sequence[int] | None = None,
 ) -> SweepResult:

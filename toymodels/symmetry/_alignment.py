@@ -22,6 +22,7 @@ The package's MLP layout (a tuple of `{"w": (out, in), "b": (out,)}` layers) is 
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -106,7 +107,7 @@ class PermutationSpec(eqx.Module):
         return out
 
 
-def _leaves_by_path(name: str, params: Params) -> dict[str, np.ndarray]:
+def _leaves_by_path(name: str, params: Params) -> dict[str, Any]:
     flat, _ = jax.tree_util.tree_flatten_with_path(params)
     if not flat:
         raise ValueError(f"{name}: empty pytree")

@@ -20,7 +20,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import ArrayLike
 
-from ..._custom_types import Params
+from ..._custom_types import Numbers, Params
 from ..._validation import check_positive
 from ...dynamics import FlowResult, gradient_flow
 
@@ -118,7 +118,7 @@ def log_step_grid(ts: ArrayLike, *, rel_step: float = 0.01, t_start: float = 1e-
 
 
 def channel_flow(
-    problem, params0: Params, ts: ArrayLike, *, rel_step: float = 0.01, t_start: float = 1e-4
+    problem, params0: Params, ts: Numbers, *, rel_step: float = 0.01, t_start: float = 1e-4
 ) -> FlowResult:
     r"""Gradient flow $\dot\theta = -\nabla L$ of `problem.loss` from `params0` at $t=0$,
     saved at the increasing times `ts` (> `t_start`): `toymodels.dynamics.gradient_flow`

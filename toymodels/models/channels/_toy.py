@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ..._custom_types import Params, Scalar
+from ..._custom_types import Numbers, Params, Scalar
 from ..._validation import as_float_array, check_key, check_positive
 from ...problems import AbstractProblem
 from ._special import erf_pair, erf_pair_nobias, erf_pair_onebias
@@ -155,9 +155,9 @@ class ErfToy(AbstractProblem):
 
 
 def erf_toy(
-    u: ArrayLike = (5.0, 5.0),
-    b: ArrayLike = (2.5, -2.5),
-    v: ArrayLike = (1.0, 1.0),
+    u: Numbers = (5.0, 5.0),
+    b: Numbers = (2.5, -2.5),
+    v: Numbers = (1.0, 1.0),
     *,
     width: int = 2,
 ) -> ErfToy:
@@ -201,7 +201,7 @@ def _canonical(toy: ErfToy) -> ErfToy:
     return ErfToy(u=u, b=b, v=v, width=2)
 
 
-def _glu_eval(toy: ErfToy, w) -> np.ndarray:
+def _glu_eval(toy: ErfToy, w) -> np.ndarray | float:
     """`_glu_values` at the gate weights `w` (any length), as a numpy array (n, 5): chunks of
     `_CHUNK` points (the last one padded with w = 1), so that every length shares one shape."""
     w = np.asarray(w, dtype=toy.u.dtype)
@@ -295,7 +295,7 @@ def glu_critical_points(
 
 def stable_channel_interval(
     toy: ErfToy, *, lo: float = 0.3, hi: float = 6.0, num: int = 200
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Zeros of $h(w)$ in $[lo, hi]$ (the ends of the intervals where $h > 0$); the same
     compiled program as `glu_critical_points`."""
     _check_grid(lo, hi, num)

@@ -33,8 +33,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optimistix as optx
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Key, PRNGKeyArray
 
+from ..._custom_types import Numbers, Real
 from ..._validation import (
     as_enum,
     as_float_array,
@@ -174,7 +175,7 @@ class CanonicalGhost(AbstractProblem):
 
 
 def canonical_ghost(
-    delay: float = 100.0,
+    delay: Real = 100.0,
     *,
     window: float | None = None,
     confidence: float = 1.0,
@@ -293,7 +294,7 @@ def continuous_escape_time(
 _STOP = Stop(max_norm=None, loss_ratio=None)
 
 
-def _seed_keys(key: PRNGKeyArray, num_seeds: int) -> tuple[PRNGKeyArray, PRNGKeyArray]:
+def _seed_keys(key: PRNGKeyArray, num_seeds: int) -> tuple[Key[Array, " n"], Key[Array, " n"]]:
     """Seed $j$ starts from `init(jr.split(key, num_seeds)[j])`; the runs' own keys (drawn
     from only by stochastic problems or minibatches, never by full-batch GD) come from the
     child `fold_in(key, num_seeds)` that no seed uses."""
@@ -334,7 +335,7 @@ class CanonicalSweep(eqx.Module):
 
 def lr_seed_sweep(
     problem: CanonicalGhost,
-    learning_rates: Float[ArrayLike, " num_lrs"],
+    learning_rates: Float[ArrayLike, " num_lrs"] | Numbers,
     *,
     key: PRNGKeyArray,
     num_seeds: int,
@@ -481,7 +482,7 @@ def _bisect_many(
 
 
 def critical_lr_vs_delay(
-    delays: Float[ArrayLike, " n"],
+    delays: Float[ArrayLike, " n"] | Numbers,
     *,
     key: PRNGKeyArray,
     num_seeds: int = 20,

@@ -109,7 +109,7 @@ def gaussian_moments(activation: Activation | str, *, order: int = 120) -> Gauss
     return GaussianMoments(mu0=m0, mu1=m1, mu_star=float(np.sqrt(max(m2 - m0**2 - m1**2, 0.0))))
 
 
-def _mp_quantiles(ratio: float, sigma2: float, count: int) -> np.ndarray:
+def _mp_quantiles(ratio: float, sigma2: float, count: int) -> np.ndarray | float:
     """`count` atoms at mid-quantiles of Marchenko–Pastur(ratio, sigma2) (with its atom at
     0 when ratio > 1)."""
     from ...rmt import marchenko_pastur_density, marchenko_pastur_edges
@@ -132,7 +132,7 @@ def silverstein_density(
     eta: float | None = None,
     max_steps: int = 3000,
     tol: float = 1e-9,
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Density of the spectrum of $\frac1n\sum_{i=1}^n f_if_i^\top$ ($p\times p$,
     $\gamma = p/n$) for samples with population covariance eigenvalues `population`:
     the companion Stieltjes transform solves
@@ -167,7 +167,7 @@ def random_feature_density(
     psi: float,
     activation: Activation | str,
     atoms: int = 200,
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Predicted density of $F^\top F/n$ (continuous part) for $\gamma = p/n$,
     $\psi = p/d$: Silverstein with population $\mu_*^2 + \mu_1^2\,\mathrm{MP}(\psi)$
     (`atoms` quantiles). Assumes $\mu_0 = 0$ (odd activations); otherwise one outlier is
@@ -178,7 +178,7 @@ def random_feature_density(
     return silverstein_density(x, pop, gamma)
 
 
-def density_cdf(x: ArrayLike, density: ArrayLike) -> np.ndarray:
+def density_cdf(x: ArrayLike, density: ArrayLike) -> np.ndarray | float:
     """Trapezoid CDF of a density on the grid `x`, normalised to end at 1."""
     x = np.asarray(x, dtype=np.float64)
     d = np.asarray(density, dtype=np.float64)

@@ -293,7 +293,7 @@ def logit_bbp_threshold(
 
 def logit_bbp_outlier(
     mean_scale, *, dim: int, num_samples: int, num_classes: int, noise: float = 1.0
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Location of the $C-1$ (degenerate) outliers of $G$ for orthogonal logit-index means
     at uniform softmax: $\frac{C-1}{C}s^2(1+\theta^2)(c+\theta^2)/\theta^2$ above the
     threshold, the bulk edge below (rectangular BBP, Benaych-Georges & Nadakuditi; to first
@@ -312,7 +312,7 @@ def confinement_fraction(
     num_samples: int,
     dim: int | None = None,
     k: int = 0,
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Predicted share of $\lVert\nabla L\rVert^2$ in the top-$k$ eigenspace of $G$:
     $\dfrac{S + (k/D)\,\mathcal N}{S + \mathcal N}$ with $S = \lVert\bar g\rVert^2$ the mean
     part of the gradient and $\mathcal N = \sigma_E^2\langle\lVert p-y\rVert^2\rangle/N$ the

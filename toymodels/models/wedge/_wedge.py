@@ -43,7 +43,7 @@ import optax
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ..._custom_types import Scalar
+from ..._custom_types import Numbers, Real, Scalar
 from ..._validation import as_enum, check_key, check_positive
 from ...dynamics import Save, Stop, minimize, run
 from ...landscape import SubspaceProblem
@@ -190,7 +190,7 @@ def measured_escape_distance(
     direction: Float[ArrayLike, " D"],
     i: int,
     *,
-    t_max: float,
+    t_max: Real,
     num_steps: int = 80,
     num_grid: int = 4097,
     tol: float = 0.0,
@@ -227,7 +227,7 @@ def log_slope(x: ArrayLike, y: ArrayLike) -> float:
 
 
 # ------------------------------------------------------------------------------ P2
-def curvature_scaling(c: ArrayLike) -> np.ndarray:
+def curvature_scaling(c: ArrayLike) -> np.ndarray | float:
     """$\\lambda_\\max(\\nabla^2L(c\\theta))/\\lambda_\\max(\\nabla^2L(\\theta)) = c^{-2}$
     for the smooth (degree-0 homogeneous) wedge loss."""
     c = np.asarray(c, dtype=np.float64)
@@ -239,7 +239,7 @@ def curvature_scaling(c: ArrayLike) -> np.ndarray:
 # ------------------------------------------------------------------------------ P3
 def equilibrium_norm(
     *, learning_rate: ArrayLike, weight_decay: ArrayLike, noise: float
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""$r_\infty = [\eta\sigma^2/(\lambda(2-\eta\lambda))]^{1/4}$: the fixed point of
     $r^2\mapsto(1-\eta\lambda)^2r^2 + \eta^2\sigma^2/r^2$ (updates orthogonal to
     $\theta$ of norm $\eta\sigma/r$ plus decay)."""
@@ -320,7 +320,7 @@ class WeightDecayTrajectory(eqx.Module):
     is the final point) and the loss at every step `loss`."""
 
     params: Float[Array, " D"]
-    norms: Float[Array, " T"]
+    norms: Float[Array, " T1"]  # num_steps + 1
     loss: Float[Array, " T"]
 
 
@@ -433,7 +433,7 @@ def subspace_losses(
     key: PRNGKeyArray,
     num_trials: int = 8,
     max_steps: int = 300,
-) -> np.ndarray:
+) -> np.ndarray | float:
     r"""Final losses (a numpy array, dims × trials) of minimising over $z$ in $\theta_0 + Pz$ (the problem transform
     `toymodels.landscape.SubspaceProblem`, L-BFGS through `toymodels.dynamics.minimize`, at most `max_steps` steps
     from $z = 0$) for every $d$ in `dims` and `num_trials` random orthonormal $P$
@@ -456,7 +456,7 @@ def subspace_losses(
     return np.asarray(out)[:n, :t]  # sliced on the host: no program per shape
 
 
-def success_rate(losses: ArrayLike, *, tol: float = 1e-12) -> np.ndarray:
+def success_rate(losses: ArrayLike, *, tol: float = 1e-12) -> np.ndarray | float:
     """Fraction of trials (last axis) whose final loss is below `tol`."""
     return np.mean(np.asarray(losses) < float(tol), axis=-1)
 
@@ -519,7 +519,7 @@ def connect_through_intersection(
 
 
 # ------------------------------------------------------------------------------ P6
-def ensemble_loss_ratio(num_members: ArrayLike) -> np.ndarray:
+def ensemble_loss_ratio(num_members: Numbers) -> np.ndarray | float:
     """Predicted $\\ell_i(\\bar\\theta)/\\langle\\ell_i(\\theta_k)\\rangle \\approx 1/K$ for
     $K$ members $\\theta_k = c + \\delta_k$ of one smooth wedge ($c$ on the core, i.i.d.
     small isotropic short-direction noise $\\delta_k$)."""
