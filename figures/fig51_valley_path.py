@@ -6,12 +6,12 @@ permuted minimum back (barrier 0)."""
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import landscape, symmetry as S
 from toymodels.claims import Claim, Comparison
+from toymodels.plot import plot_path
 from toymodels.problems import mlp_apply, mlp_init, mlp_regression
 
 
@@ -73,15 +73,37 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.3), layout="constrained")
+    fig, ax = panels(2, height=2.8)
     s = np.linspace(0, 1, len(data["valley"]))
-    ax[0].semilogy(s, np.maximum(data["valley"], 1e-40), ".-", ms=2, label="valley path (7 legs)")
-    ax[0].set(xlabel="path parameter", ylabel="loss", title="equal-loss valley (machine precision)")
-    ax[0].legend()
-    ax[1].plot(np.linspace(0, 1, len(data["line"])), data["line"], "C3.-", label="straight line")
-    ax[1].axhline(0, color="k", lw=0.5, label="valley path")
-    ax[1].set(xlabel="α", ylabel="loss", title="straight line between permuted minima")
-    ax[1].legend()
+    plot_path(
+        s,
+        np.maximum(data["valley"], 1e-40),
+        ax=ax[0],
+        label="valley path (7 legs)",
+        ylabel="loss (floor 1e-40)",
+        xlabel="path parameter",
+        log=True,
+        title="equal-loss valley (machine precision)",
+    )
+    a = np.linspace(0, 1, len(data["line"]))
+    plot_path(
+        a,
+        {"straight line": data["line"], "valley path": np.zeros_like(a)},
+        ax=ax[1],
+        ylabel="loss",
+        styles={"straight line": {"color": "C3", "marker": ".", "ms": 3}},
+        marks={"the two permuted minima": [0.0, 1.0]},
+        title=f"straight line: barrier {float(data['barrier']):.3g} (after weight matching "
+        f"{float(data['barrier_aligned']):.2g})",
+    )
+    caption(
+        fig,
+        "A 2-3-1 teacher (activation g, biases) labels 300 Gaussian inputs; embedded with a "
+        "zero-type spare neuron it is a global minimum of a 2-4-1 student (½-MSE); the valley "
+        "path swapping neurons 1 "
+        f"and 2 through the spare one and the straight line to the swapped minimum, "
+        f"{len(s)} and {len(a)} points; seed {SEED}",
+    )
     return [save(fig, out / "fig51_valley_path.png")]
 
 

@@ -4,10 +4,9 @@ channels), against the loss of the actual two-neuron network along the channel,
 ℓ(θ_ε) ≈ ℓ(w, 0) + ε²h(w)."""
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import landscape
 from toymodels.claims import Claim, Comparison
 from toymodels.models import channels as ch
@@ -126,12 +125,19 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
+    fig, ax = panels(width=5.5, height=3.6)
     ax.plot(data["w"], data["loss"], "k-", label="ℓ(w, 0) (closed form)")
     lo, hi = data["h_ends"][:2]
     ax.axvspan(lo, hi, color="C2", alpha=0.15, label="h(w) > 0")
-    for w, l, kind in zip(data["crit_w"], data["crit_loss"], data["crit_kind"]):
-        ax.plot(w, l, "o" if kind > 0 else "s", color="C3" if kind > 0 else "C0", ms=6)
+    kinds = np.asarray(data["crit_kind"]) > 0
+    for sel, mk, c, lab in (
+        (kinds, "o", "C3", "minimum of ℓ(w, 0)"),
+        (~kinds, "s", "C0", "maximum of ℓ(w, 0)"),
+    ):
+        if sel.any():
+            ax.plot(
+                data["crit_w"][sel], data["crit_loss"][sel], mk, color=c, ms=6, ls="none", label=lab
+            )
     for k, idx in enumerate((0, 2)):
         ax.plot(
             np.full(3, data["crit_w"][idx]),
@@ -146,7 +152,15 @@ def plot(data: dict, out) -> list:
         yscale="log",
         title="erf toy: channels and critical points",
     )
-    ax.legend(fontsize=7)
+    ax.legend(loc="lower right")
+    u, b = TEACHERS[0]
+    caption(
+        fig,
+        f"Two-erf-neuron toy (Martinelli et al.): teacher Σ_k σ(u_k x + b_k), u = {u}, "
+        f"b = {b}; closed-form loss at the end of a channel on {len(data['w'])} gate weights, "
+        "critical points by root finding; the two-neuron network's loss along the channels "
+        "at three ε (no training, no randomness)",
+    )
     return [save(fig, out / "fig52_erf_toy.png")]
 
 

@@ -1,7 +1,7 @@
 """1-D profiles: a metric along a line or an interpolation (`plot_path`), and along a straight
 line against along a fitted curve between two minima (`plot_curve`)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ def plot_path(
     label: str = "loss",
     ylabel: str | None = None,
     xlabel: str = r"$\alpha$",
-    marks: Mapping[str, float] | None = None,
+    marks: Mapping[str, float | Sequence[float]] | None = None,
     styles: Mapping[str, Mapping[str, Any]] | None = None,
     log: bool = False,
     title: str | None = None,
@@ -42,7 +42,8 @@ def plot_path(
     - `ax` (keyword-only): the Axes to draw on; default a new one-column figure.
     - `ylabel` (keyword-only): default `label` for one array, `"metric"` for a dict.
     - `marks` (keyword-only): labelled positions on the path, `{"init": 0.0, "solution":
-      1.0}`, drawn as vertical lines, each with its legend entry.
+      1.0}` (a value may list several positions, `{"minima": [0.0, 1.0]}`), drawn as
+      vertical lines, one legend entry each.
     - `styles` (keyword-only): matplotlib line keywords per line, `{name: {"ls": "--"}}`
       (the names of a metric dict, or `label`), for example to show two curves that
       coincide.
@@ -73,7 +74,7 @@ def plot_path(
     return finish(ax, title=title, legend_loc=legend_loc)
 
 
-def _marks(ax: Any, marks: Mapping[str, float] | None) -> None:
+def _marks(ax: Any, marks: Mapping[str, float | Sequence[float]] | None) -> None:
     if marks is None:
         return
     if not isinstance(marks, Mapping):
