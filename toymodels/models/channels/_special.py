@@ -35,6 +35,7 @@ def _owens_t_small(h, a):
     return a * jnp.sum(w * f, axis=-1) / (2.0 * jnp.pi)
 
 
+@jax.jit  # one program per shape when called outside jit (not op by op)
 def owens_t(h, a):
     r"""Owen's $T(h, a) = \frac1{2\pi}\int_0^a \frac{e^{-h^2(1+x^2)/2}}{1+x^2}dx$.
 
@@ -88,6 +89,7 @@ def erf_pair_onebias(a1, a2, b2):
     return 4.0 * owens_t(k, a1 * a2 / jnp.sqrt(1.0 + a1**2 + a2**2))
 
 
+@jax.jit  # one program per shape when called outside jit (not op by op)
 def erf_pair(a1, b1, a2, b2):
     r"""$\mathbb E[\sigma(\alpha_1x+\beta_1)\sigma(\alpha_2x+\beta_2)]$ for any biases (module
     docs); biases exactly 0 take the special-case formulas."""
