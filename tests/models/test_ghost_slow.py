@@ -353,6 +353,8 @@ def test_rnn_critical_lr_bad_input(critical):
         ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(-0.1, 0.5), **kw)
     with pytest.raises(ValueError, match="^learning_rates: expected"):
         ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(0.5, 0.1), **kw)
+    with pytest.raises(ValueError, match="^learning_rates: expected .* shape"):
+        ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(0.1, 0.2, 0.3), **kw)
     # a bracket far below the critical learning rate: no run fails (the same program)
     with pytest.raises(ValueError, match="^learning_rates: .* does not bracket"):
         ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(1e-4, 2e-4), num_rounds=1, **kw)

@@ -218,8 +218,13 @@ def rnn_critical_lr(
     dtype = problem.x0.dtype
     bracket = as_float_array("learning_rates", learning_rates, ndim=(1, 2))
     check_learning_rate("learning_rates", bracket)
+    if bracket.shape not in ((2,), (d.size, 2)):
+        raise ValueError(
+            f"learning_rates: expected (lo, hi) or one such pair per delay, shape (2,) or "
+            f"({d.size}, 2), got shape {bracket.shape}"
+        )
     bracket = np.broadcast_to(np.asarray(bracket, float), (d.size, 2)).copy()
-    if bracket.shape != (d.size, 2) or not np.all(bracket[:, 0] < bracket[:, 1]):
+    if not np.all(bracket[:, 0] < bracket[:, 1]):
         raise ValueError(
             "learning_rates: expected (lo, hi) with lo < hi, or one such pair per delay, "
             f"got {learning_rates!r}"
