@@ -136,8 +136,8 @@ def test_p4_random_subspace_success_jumps_at_n(n, dim, key):
 
 
 def test_subspace_losses_share_one_program_across_dims_and_trials(key):
-    """Other sizes d, as many of them up to the next power of two, and trial counts up to
-    the next power of two compile nothing (the landscape and buckets of the P4 test: its
+    """Other sizes d, as many of them up to the next power of two, trial counts up to the
+    next power of two and another ε compile nothing (the landscape and buckets of the P4 test: its
     program); each entry is the minimisation of its own call (the planes of each d come
     from that d's key alone), a plane of dimension D always meets the core (loss 0), one
     of dimension 2 < n never does."""
@@ -155,7 +155,8 @@ def test_subspace_losses_share_one_program_across_dims_and_trials(key):
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
         again = W.subspace_losses(L, [2, 3, 4, 5, 7, 20], key=k, num_trials=7)
-        other = W.subspace_losses(L, [1, 6, 9, 12, 15], key=jr.fold_in(key, 8), num_trials=5)
+        L2 = W.wedge_landscape(key=key, dim=20, short_dims=(4,), epsilon=0.3)  # another ε
+        other = W.subspace_losses(L2, [1, 6, 9, 12, 15], key=jr.fold_in(key, 8), num_trials=5)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert compiled == [], compiled

@@ -31,6 +31,7 @@ Predictions (functions of their parameters):
   short-direction noise divides the smooth loss by about $K$.
 """
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 
@@ -70,8 +71,8 @@ class WedgeLandscape(AbstractProblem):
     `short_dims` gives $n_i$); see the module docstring."""
 
     bases: Float[Array, "K D n"]
-    epsilon: float
-    temperature: float
+    epsilon: float | Float[Array, ""]  # an array inside subspace_losses (traced)
+    temperature: float | Float[Array, ""]
     short_dims: tuple[int, ...] = eqx.field(static=True)
     kind: WedgeKind = eqx.field(static=True)
     combine: Combine = eqx.field(static=True)
@@ -452,7 +453,15 @@ def subspace_losses(
     n, t = len(dims), int(num_trials)
     padded = np.full(_bucket(n), dims[0])
     padded[:n] = dims
-    out = _subspace_min(landscape, key, padded, _bucket(t), _SUBSPACE_SOLVER, int(max_steps))
+    # ε and T as arrays (python floats would be static leaves of the jitted program):
+    # another ε or temperature compiles nothing, and computes the same floats
+    dt = landscape.bases.dtype
+    traced = dataclasses.replace(
+        landscape,
+        epsilon=jnp.asarray(landscape.epsilon, dt),
+        temperature=jnp.asarray(landscape.temperature, dt),
+    )
+    out = _subspace_min(traced, key, padded, _bucket(t), _SUBSPACE_SOLVER, int(max_steps))
     return np.asarray(out)[:n, :t]  # sliced on the host: no program per shape
 
 
