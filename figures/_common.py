@@ -131,16 +131,20 @@ def caption(fig, text: str):
 
     size = plt.rcParams["figure.titlesize"]
     size = size if isinstance(size, int | float) else 9
-    chars = max(40, int(fig.get_figwidth() * 72 / (0.5 * size)))
+    chars = max(40, int(fig.get_figwidth() * 72 / (0.58 * size)))
     return fig.suptitle(textwrap.fill(text, chars), fontsize=size)
 
 
 def illegible(fig) -> list[str]:
-    """The texts of `fig` smaller than `MIN_FONT_SIZE` at the printed size (the figure
-    shrunk to `PAGE_WIDTH` when wider), and `"no setup"` when the figure has no suptitle."""
+    """The texts of `fig` smaller than `MIN_FONT_SIZE` at the printed size (the saved
+    figure, `bbox_inches="tight"`, shrunk to `PAGE_WIDTH` when wider), and `"no setup"` when
+    the figure has no suptitle."""
     from matplotlib.text import Text
 
-    scale = min(1.0, PAGE_WIDTH / fig.get_figwidth())
+    tight = (
+        fig.get_tightbbox(fig.canvas.get_renderer()).width + 2 * plt.rcParams["savefig.pad_inches"]
+    )
+    scale = min(1.0, PAGE_WIDTH / max(tight, fig.get_figwidth()))
     bad = []
     for t in fig.findobj(Text):
         if t.get_visible() and t.get_text().strip():
