@@ -3,12 +3,11 @@ outlier location against the mean scale across the BBP threshold (theory line fr
 SymPy derivation, simulated points)."""
 
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
 import toymodels.models.random_features as rf
 from derivations import random_features as theory
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 
 
@@ -128,9 +127,10 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    fig, (a0, a1) = panels(2, height=2.9)
     ev = data["spectrum5"]
-    a0.hist(ev[ev > 1e-12], bins=80, color="C0")
+    a0.hist(ev[ev > 1e-12], bins=80, color="C0", label="non-zero eigenvalues")
+    a0.legend()
     a0.set(
         yscale="log",
         xlabel="eigenvalue of G",
@@ -147,7 +147,15 @@ def plot(data: dict, out) -> list:
         yscale="log",
         title="outlier location across the BBP threshold",
     )
-    a1.legend(fontsize=7)
+    a1.legend()
+    d, n, c = (int(v) for v in data["dims"])
+    caption(
+        fig,
+        f"Logit-gradient model (Fort & Ganguli): Gauss–Newton term G of n = {n} samples in "
+        f"d = {d} dimensions with C = {c} class means, {len(data['scales'])} mean scales "
+        "(right); d = 300, n = 200, C = 5, mean scale 3, logit scale 0.5 (left); one draw "
+        f"each, dense eigenvalues, key {SEED}",
+    )
     return [save(fig, out / "fig60_rf_bbp.png")]
 
 

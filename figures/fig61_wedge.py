@@ -9,8 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import toymodels.models.wedge as W
-from figures._common import cite, cli, save
+from figures._common import PAGE_WIDTH, caption, cite, cli, save
 from toymodels.claims import Claim, Comparison
+from toymodels.landscape import Plane
+from toymodels.plot import plot_plane
 
 
 TITLE = "Wedge landscape: width ∝ radius, subspace success at d = n, common intersections"
@@ -67,6 +69,10 @@ def compute(*, fast: bool) -> dict:
         "grid": g,
         "slice": surf,
         "center_coef": coef,
+        # the plane through the three solutions (origin s₀, directions s₁ − s₀, s₂ − s₀)
+        "plane_origin": np.asarray(s0),
+        "plane_u": np.asarray(e1),
+        "plane_v": np.asarray(e2),
         "path_max": np.asarray(sx.path_max),
         "direct_max": np.asarray(sx.direct_max),
         "residual": np.asarray(W.intersection_residual(L3, [0, 1, 2])),
@@ -120,27 +126,46 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(12, 3.5), layout="constrained")
+    fig, (a0, a1, a2) = plt.subplots(
+        1, 3, figsize=(PAGE_WIDTH, 3.3), layout="constrained", width_ratios=(1, 1, 1.5)
+    )
     a0.loglog(data["radii"], data["escape_predicted"], "k-", label="closed form")
     a0.loglog(data["radii"], data["escape_measured"], "o", color="C3", label="bisection")
     a0.set(xlabel="radius ‖θ*‖", ylabel="escape distance", title="P1: width ∝ radius")
-    a0.legend()
-    a1.plot(data["dims"], data["success"], "o-")
+    a0.legend(loc="lower right")
+    a1.plot(data["dims"], data["success"], "o-", label="success rate")
     a1.axvline(float(data["n"]), color="gray", ls="--", label="d = n")
     a1.set(xlabel="subspace dimension d", ylabel="success rate", title="P4: random subspaces")
     a1.legend()
     g = data["grid"]
-    cs = a2.contourf(g, g, np.log10(data["slice"] + 1e-6), levels=30, cmap="viridis")
-    fig.colorbar(cs, ax=a2, label="log10(L + 1e-6)")
+    points = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    plane = Plane(*(jnp.asarray(data[k]) for k in ("plane_origin", "plane_u", "plane_v")), points)
+    plot_plane(
+        plane,
+        g,
+        g,
+        data["slice"] + 1e-6,
+        ax=a2,
+        levels=30,
+        label="(L + 1e-6)",
+        point_labels=["s₁", "s₂", "s₃"],
+        xlabel="α (s₂ − s₁)",
+        ylabel="β (s₃ − s₁)",
+        title="P5: solutions and common point",
+    )
     c = data["center_coef"]
-    for p in ((0, 0), (1, 0), (0, 1)):
-        a2.plot([p[0], c[0]], [p[1], c[1]], "w-", lw=1)
-        a2.plot(*p, "wo")
-    a2.plot(*c, "r*", ms=10)
-    a2.set(
-        xlabel="α (θ₂ − θ₁)",
-        ylabel="β (θ₃ − θ₁)",
-        title="P5: three solutions and the common point (center off-plane)",
+    for k, p in enumerate(((0, 0), (1, 0), (0, 1))):
+        a2.plot(
+            [p[0], c[0]], [p[1], c[1]], "-", color="C1", lw=1.2, label="joins" if k == 0 else None
+        )
+    a2.plot(*c, "r*", ms=10, ls="none", label="common point")
+    a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3, columnspacing=0.8)
+    caption(
+        fig,
+        f"Wedge landscapes (Fort & Jastrzebski): P1 hinge wedge in D = 30 with short "
+        f"dimensions 5, 7 and ε = 0.05, {len(data['radii'])} radii; P4 D = 20, one cone of "
+        f"n = {int(data['n'])}, ε = 0.5; P5 D = 30, three cones of 8, on a {len(g)} × "
+        f"{len(g)} grid; key {SEED}",
     )
     return [save(fig, out / "fig61_wedge.png")]
 

@@ -4,11 +4,10 @@ top eigenspace under GD and SGD, and the Goldilocks scan against the weight scal
 
 import jax
 import jax.random as jr
-import matplotlib.pyplot as plt
 import numpy as np
 
 import toymodels.models.random_features as rf
-from figures._common import cite, cli, save
+from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
@@ -139,27 +138,38 @@ def claims(data: dict) -> list[Claim]:
 
 
 def plot(data: dict, out) -> list:
-    fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(12, 3.5), layout="constrained")
+    fig, (a0, a1, a2) = panels(3, height=3.0)
     i = int(np.argmax(data["gd_gap"] == C - 1))
-    a0.semilogy(np.arange(1, data["gd_top"].shape[1] + 1), data["gd_top"][i], "o-")
-    a0.axvline(C - 0.5, color="gray", ls="--", label="model: C − 1 outliers")
+    ranks = np.arange(1, data["gd_top"].shape[1] + 1)
+    a0.semilogy(ranks, data["gd_top"][i], "o-", ms=3, label="Lanczos")
+    a0.axvline(C - 0.5, color="gray", ls="--", label=f"C − 1 = {C - 1} outliers")
     a0.set(
         xlabel="rank",
         ylabel="Hessian eigenvalue",
-        title=f"top of spectrum, step {data['steps'][i]}",
+        title=f"spectrum top, step {data['steps'][i]}",
     )
-    a0.legend()
+    a0.legend(loc="upper right")
     a1.plot(data["steps"], data["gd_fraction"], "o-", label="GD")
     a1.plot(data["steps"], data["sgd_fraction"], "s-", label="SGD (batch 50)")
-    a1.set(xlabel="step", ylabel="‖P_top g‖²/‖g‖²", title="gradient in the top C − 1 space")
+    a1.set(xlabel="step", ylabel="‖P_top g‖²/‖g‖²", title="gradient in the top space")
     a1.legend()
-    a2.semilogx(data["scales"], data["rho"], "o-", label="Tr H/‖H‖_F")
+    a2.semilogx(data["scales"], data["rho"], "o-", ms=3, label="Tr H/‖H‖_F (left)")
     ax = a2.twinx()
-    ax.plot(data["scales"], data["pos"], "s-", color="C2", label="positive fraction")
+    ax.plot(data["scales"], data["pos"], "s-", ms=3, color="C2", label="positive fraction (right)")
     ax.plot(data["scales"], data["pos_pred"], "--", color="C2", label="semicircle formula")
-    a2.set(xlabel="weight scale s (×He init)", title="Goldilocks zone")
-    a2.legend(loc="upper left", fontsize=7)
-    ax.legend(loc="upper right", fontsize=7)
+    a2.set(xlabel="weight scale s (×He init)", ylabel="Tr H/‖H‖_F", title="Goldilocks zone")
+    ax.set_ylabel("positive fraction")
+    ax.legend(
+        handles=a2.get_lines() + ax.get_lines(), loc="upper center", bbox_to_anchor=(0.5, -0.32)
+    )
+    caption(
+        fig,
+        f"Tanh MLP 10-16-16-{C} ({int(data['num_params'])} parameters), cross-entropy on 500 "
+        f"samples of a {C}-class Gaussian mixture (dim 10); GD (lr 0.2) and SGD (batch 50) "
+        f"for {int(data['steps'][-1])} steps, checkpoints every "
+        f"{int(data['steps'][1] - data['steps'][0])}; Goldilocks: bias-free ReLU MLP, "
+        f"{NUM_SUBSPACES} random 20-dimensional restrictions per scale; keys 0-4",
+    )
     return [save(fig, out / "fig62_rf_mlp.png")]
 
 
