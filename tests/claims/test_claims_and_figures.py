@@ -76,6 +76,7 @@ def test_quantitative_claim_evaluates_its_prediction_function_at_every_parameter
     assert back.predict is None and back.prediction == c.prediction
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_guard_rejects_literal_predictions():
     with pytest.raises(ValueError, match="predict: .*literal"):
         _quantitative(predict=9.28)

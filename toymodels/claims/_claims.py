@@ -192,13 +192,13 @@ class Claim:
     paper: str
     predicted: Any
     measured: Any
-    comparison: Comparison = Comparison.CLOSE
-    rtol: float = 0.0
+    comparison: Comparison | str = Comparison.CLOSE
+    rtol: float | int = 0.0
     atol: Any = 0.0
     figure: str | None = None
     note: str = ""
-    kind: Kind = Kind.QUALITATIVE
-    params: tuple = ()
+    kind: Kind | str = Kind.QUALITATIVE
+    params: Sequence[Mapping[str, Any]] = ()  # stored as a tuple
     prediction: str = ""
     error_estimate: Any = None
     error_source: str = ""
@@ -255,8 +255,8 @@ class Claim:
         error_source: str,
         error_estimate: Any = None,
         relative_error: float | None = None,
-        comparison: Comparison = Comparison.CLOSE,
-        rtol: float = 0.0,
+        comparison: Comparison | str = Comparison.CLOSE,
+        rtol: float | int = 0.0,
         atol: Any = 0.0,
         note: str = "",
         figure: str | None = None,
@@ -337,7 +337,7 @@ class Claim:
         *,
         predicted: Any,
         measured: Any,
-        comparison: Comparison,
+        comparison: Comparison | str,
         params: Sequence[Mapping[str, Any]] = (),
         note: str = "",
         figure: str | None = None,

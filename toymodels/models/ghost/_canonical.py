@@ -150,7 +150,7 @@ class CanonicalGhost(AbstractProblem):
         return err / self.delay if self.normalized else err
 
     # ---------------------------------------------------------------- problem API
-    def loss(self, params: Float[ArrayLike, ""]) -> Float[Array, ""]:
+    def loss(self, params: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
         r = jnp.asarray(params)
         if self.time is TimeModel.EULER:
             return self._euler_loss(r)
