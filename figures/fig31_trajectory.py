@@ -13,7 +13,7 @@ from figures._common import PAGE_WIDTH, caption, cite, cli, panels, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
-from toymodels.plot import plot_path, plot_plane
+from toymodels.plot import plot_path, plot_plane, plot_trajectory
 from toymodels.problems import mlp_classification
 
 
@@ -245,22 +245,23 @@ def plot(data: dict, out) -> list:
     caption(fig, setup + f"; loss on {len(g)} × {len(g)} grids")
     f1 = save(fig, out / "fig31_trajectory_planes.png")
 
-    fig, axes = panels(2, height=2.7)
+    fig, axes = panels(3, height=2.9)
     ax = axes[0]
     vals, al = data["chord_values"], data["chord_alphas"]
     for i in range(vals.shape[0]):
         ax.plot(i + al, vals[i], color="C3" if data["chord_gap"][i] > 0 else "C0", lw=0.8)
     ax.set(
-        xlabel="checkpoint index (+ α along each chord)",
+        xlabel="checkpoint (+ α along its chord)",
         ylabel="loss",
         yscale="log",
-        title="chords between consecutive checkpoints",
+        title="chords between checkpoints",
     )
     ax.legend(
         handles=[
-            Line2D([], [], color="C3", lw=0.8, label="non-convex (midpoint above the chord)"),
-            Line2D([], [], color="C0", lw=0.8, label="convex"),
-        ]
+            Line2D([], [], color="C3", lw=0.8, label="non-convex chord"),
+            Line2D([], [], color="C0", lw=0.8, label="convex chord"),
+        ],
+        loc="lower left",
     )
     ax = axes[1]
     ax.plot(data["path_length"], data["loss"], "o-", ms=2, label="vs path length")
@@ -269,6 +270,21 @@ def plot(data: dict, out) -> list:
         xlabel="distance", ylabel="training loss", yscale="log", title="distance travelled vs loss"
     )
     ax.legend()
+    pca = L.TrajectoryPCA(
+        origin=jnp.asarray(data["plane_origin"]),
+        components=jnp.stack([jnp.asarray(data["pca_u"]), jnp.asarray(data["pca_v"])]),
+        explained_variance_ratio=jnp.asarray(data["pca_ratio"]),
+        coordinates=jnp.asarray(data["pca_coords"]),
+    )
+    plot_trajectory(
+        pca,
+        ax=axes[2],
+        values=data["loss"],
+        title="the run on its PCA plane",
+        legend_loc="upper right",
+    )
+    lo, hi = np.min(data["pca_coords"][:, 1]), np.max(data["pca_coords"][:, 1])
+    axes[2].set_ylim(lo - 0.1 * (hi - lo), hi + 0.9 * (hi - lo))  # room for the legend
     caption(fig, setup + f"; {vals.shape[1]} points per chord")
     f2 = save(fig, out / "fig31_lipton_chords.png")
     return [f1, f2]
