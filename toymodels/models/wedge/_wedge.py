@@ -48,6 +48,7 @@ from ..._custom_types import Numbers, Real, Scalar
 from ..._validation import as_enum, check_key, check_positive
 from ...dynamics import Save, Stop, minimize, run
 from ...landscape import SubspaceProblem
+from ...linalg._batching import filter_jit
 from ...problems import AbstractProblem
 
 
@@ -392,7 +393,7 @@ def _bucket(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()  # the next power of two
 
 
-@eqx.filter_jit
+@filter_jit  # eqx.filter_jit's rule, with the linalg programs' XLA:CPU options
 def _subspace_min(landscape, key, dims, max_trials, solver, max_steps):
     # One program for the whole experiment: θ0, the random planes of every d (each drawn
     # as the first T·D·d normals of its key's stream of max_trials·D·D, which are the
