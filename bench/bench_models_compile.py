@@ -15,13 +15,15 @@ an empty compilation cache, XLA compile and trace seconds from `jax.monitoring`)
 Each case runs twice: with XLA's default backend optimisation (`*_default`) and with
 `--xla_backend_optimization_level=0` (`*_o0`, what tests/conftest.py sets at test time).
 
-Measured 2026-12-01 on the shared 2-core CPU (load average 5-9 from other jobs: wall times
-2-3x a quiet machine's); before -> after this file's commit:
-channels first teacher 25-55 s (17 programs; a one-neuron teacher or a grid of 300 compiled
-the three GLU kernels again, 10-30 s) -> one program of 5.9-6.3 s wall / 2.5 s CPU
-(default; O0: 1.2 s CPU), new teachers and grids 0 compilations; wedge 50-56 s of compilation
-(10 `normal`, 9 `qr`, 9 `pad` programs and the minimiser, 29 s on a quieter run) -> one
-program of 5.1-5.4 s wall / 4.3-4.7 s CPU for the whole call, second call 0.05 s.
+Measured 2026-12-01 on the shared 2-core CPU (load average 4-9 from other jobs: wall times
+up to 2-3x a quiet machine's). Before (commit 1333eae): channels, first teacher, 23-35 s wall
+(17 programs, 17-24 s of XLA compilation); a one-neuron teacher compiled the three GLU
+kernels again (15-30 s), a grid of 300 points again (5-10 s). Wedge: 50-56 s of compilation
+(10 `normal`, 9 `qr`, 9 `pad` programs and the minimiser). After (one program each, with
+`linalg._batching.compiler_options`): channels 3.6 s wall / 2.4 s CPU for the whole first
+call, 2.1 s XLA (O0: 3.1 s wall, 1.3 s XLA), new teachers and grid sizes 0 compilations;
+wedge 5.3 s wall / 3.4 s CPU, 3.6 s XLA (O0: 2.8 s wall, 1.2 s XLA), second call 0.07 s and
+0 compilations. Results equal to 2e-13 (channels) and 2e-16 (wedge).
 
 python -m bench models_compile
 """
