@@ -358,3 +358,138 @@ def test_rnn_critical_lr_bad_input(critical):
     # a bracket far below the critical learning rate: no run fails (the same program)
     with pytest.raises(ValueError, match="^learning_rates: .* does not bracket"):
         ghost.rnn_critical_lr(net, CRIT_DELAYS, learning_rates=(1e-4, 2e-4), num_rounds=1, **kw)
+
+
+# ---------------------------------------------------------------- any rank
+# A rank-two network of N = 4 units in two blocks of two, m = diag blocks (c₁, c₂), n the
+# block means, b = (b₁, b₁, b₂, b₂): on the invariant subspace x = (u, u, v, v) the map is
+# u ← u + α(−u + tanh(c₁u + b₁)) and the same for v (the directions x₀ − x₁, x₂ − x₃ decay
+# by 1 − α). With c₁ = 2 the u-equation has three fixed points for |b₁| < b_f and one beyond,
+# b_f = √2 − atanh(1/√2) (tangency at u = 1/√2, where c₁(1 − u²) = 1); c₂ = 1/2 gives one v.
+# Along b₁(p) = −p (two checkpoints, p = 0 and 1) the saddle u and the upper node u meet at
+# p_f = b_f: the closed form. The ghost just past it is the 1-D one (scipy reference).
+C1, C2, B2, ALPHA2 = 2.0, 0.5, 0.1, 0.5
+P_FOLD = float(np.sqrt(2.0) - np.arctanh(1.0 / np.sqrt(2.0)))
+
+
+def _block_params(b1):
+    m = jnp.asarray([[C1, 0.0], [C1, 0.0], [0.0, C2], [0.0, C2]])
+    n = jnp.asarray([[0.5, 0.0], [0.5, 0.0], [0.0, 0.5], [0.0, 0.5]])
+    return {"m": m, "n": n, "b": jnp.asarray([b1, b1, B2, B2])}
+
+
+@pytest.fixture(scope="module")
+def block_net():
+    net = leaky_rnn(num_units=4, rank=2, alpha=ALPHA2, delay=3)
+    p0, p1 = _block_params(0.0), _block_params(-1.0)
+    ck = ghost.Checkpoints(
+        steps=jnp.asarray([0, 1]),
+        params=jax.tree.map(lambda a, b: jnp.stack([a, b]), p0, p1),
+        loss=jnp.asarray([net.loss(p0), net.loss(p1)]),
+        stop_reason=ghost.training_checkpoints(
+            net, p0, learning_rate=1e-3, num_steps=1, key=jr.key(0)
+        ).stop_reason,
+    )
+    u = np.linspace(-0.99, 0.99, 23)
+    starts = jnp.asarray(np.stack([u, u + 0.01, np.zeros_like(u), np.full_like(u, 0.02)], 1))
+    return net, ck, starts
+
+
+def _u_roots(b1):
+    """Fixed points of u = tanh(c₁u + b₁) (scipy brentq on the sign changes of a grid)."""
+    g = lambda u: np.tanh(C1 * u + b1) - u  # noqa: E731
+    grid = np.linspace(-0.999, 0.999, 2001)
+    s = np.sign(g(grid))
+    return [so.brentq(g, grid[i], grid[i + 1], xtol=1e-15) for i in np.nonzero(s[:-1] != s[1:])[0]]
+
+
+def test_rank_two_fixed_points_fold_and_ghost(block_net):
+    net, ck, starts = block_net
+    v = so.brentq(lambda v: np.tanh(C2 * v + B2) - v, -1, 1, xtol=1e-15)
+    # the fixed points at p = 0 (three) against the 1-D roots, and their types
+    fp = ghost.network_fixed_points(net, ck.at(0), initial_states=starts)
+    fixed = np.asarray(fp.points)[np.asarray(fp.is_fixed)]
+    roots = _u_roots(0.0)
+    assert len(roots) == 3 and fixed.shape[0] == 3
+    for u in roots:
+        x = np.asarray([u, u, v, v])
+        i = int(np.argmin(np.max(np.abs(fixed - x), axis=1)))
+        assert np.max(np.abs(fixed[i] - x)) < 1e-8
+        # the u-direction's map eigenvalue 1 − α + α c₁(1 − u²): unstable iff > 1
+        unstable = int((1 - ALPHA2 + ALPHA2 * C1 * (1 - u**2)) > 1)
+        j = int(np.nonzero(np.asarray(fp.is_fixed))[0][i])
+        assert int(fp.unstable_dims[j]) == unstable
+    # the fold crossed between the two checkpoints, at the closed-form p_f
+    cross = ghost.find_fold_crossing(net, ck, start=0, num_checkpoints=2, initial_states=starts)
+    assert np.asarray(cross.counts).tolist() == [3, 1] and cross.ghost_side == 1
+    assert float(cross.fold) == pytest.approx(P_FOLD, abs=1e-8)
+    xf = np.asarray(cross.branch.fold_states[0])
+    assert np.max(np.abs(xf - [2**-0.5, 2**-0.5, v, v])) < 1e-6
+    # the ghost past the fold: a·r of the normal form against the 1-D map's minimum
+    delta = 1e-3
+    near = _block_params(-(P_FOLD + delta))
+    fpg = ghost.network_fixed_points(net, near, initial_states=starts)
+    g = int(np.nonzero(np.asarray(fpg.is_ghost))[0][0])
+    form = ghost.normal_form(ghost.state_map, fpg.points[g], args=(net, near))
+    b1 = -(P_FOLD + delta)
+
+    def speed(u):  # the 1-D map's u_{t+1} − u_t; past this fold its maximum is < 0
+        return ALPHA2 * (np.tanh(C1 * u + b1) - u)
+
+    best = so.minimize_scalar(
+        lambda u: -speed(u), bounds=(0.5, 0.9), method="bounded", options={"xatol": 1e-12}
+    )
+    h = 1e-4
+    curv = (speed(best.x + h) - 2 * speed(best.x) + speed(best.x - h)) / h**2
+    # s -> -s orients a > 0: r = −max(speed) > 0, a·r = speed''·speed/2; the unit slow
+    # direction is (1, 1, 0, 0)/√2, so s = √2·u and r is √2 times the u-speed (a·r is
+    # invariant: the passage time does not depend on the coordinate's scale)
+    assert float(form.r) == pytest.approx(-np.sqrt(2.0) * speed(best.x), rel=1e-6)
+    assert float(form.a * form.r) == pytest.approx(curv / 2 * speed(best.x), rel=1e-5)
+
+
+def test_find_fold_crossing_bad_input(block_net):
+    net, ck, starts = block_net
+    same = ck.take([0, 0])
+    with pytest.raises(ValueError, match="^start: must be"):
+        ghost.find_fold_crossing(net, ck, start=1, num_checkpoints=2, initial_states=starts)
+    with pytest.raises(ValueError, match="^num_checkpoints: must be"):
+        ghost.find_fold_crossing(net, ck, start=0, num_checkpoints=1, initial_states=starts)
+    flat = ghost.Checkpoints(
+        steps=jnp.asarray([0, 1]),
+        params=same.params,
+        loss=same.loss,
+        stop_reason=ck.stop_reason,
+    )
+    with pytest.raises(ValueError, match="^checkpoints: the number of fixed points"):
+        ghost.find_fold_crossing(net, flat, start=0, num_checkpoints=2, initial_states=starts)
+
+
+EPS = 1e-6  # central-difference step (‖∇L‖ ~ 5e-7 here: rounding ~2e-4 relative)
+
+
+def test_output_diagnostics_against_numpy(block_net):
+    net, ck, _ = block_net
+    diag = ghost.output_diagnostics(net, ck)
+    loss = eqx.filter_jit(lambda p: net.loss(p))
+    grad = eqx.filter_jit(jax.grad(lambda p: net.loss(p)))
+    for i in range(2):
+        p = jax.tree.map(np.asarray, ck.at(i))
+        w = p["m"] @ p["n"].T
+        x, ys = np.asarray(net.x0), []
+        for _ in range(2 * net.delay):  # the map by hand, readout σ(10(κ₁ − 1))
+            x = (1 - ALPHA2) * x + ALPHA2 * np.tanh(w @ x + p["b"])
+            ys.append(1 / (1 + np.exp(-10 * (x @ p["n"][:, 0] - 1))))
+        ys = np.asarray(ys)
+        target = np.arange(1, 2 * net.delay + 1) > net.delay
+        wrong = (ys > 0.5) != target
+        assert float(diag.wrong_fraction[i]) == pytest.approx(wrong.mean(), abs=1e-15)
+        conf = np.abs(2 * ys - 1)[wrong].mean() if wrong.any() else 0.0
+        assert float(diag.wrong_confidence[i]) == pytest.approx(conf, rel=1e-12)
+        # ‖∇L‖ against a central difference of the loss along the gradient's direction
+        g = grad(ck.at(i))
+        gn = float(diag.grad_norm[i])
+        step = jax.tree.map(lambda a, gn=gn: EPS * a / gn, g)
+        lp = loss(jax.tree.map(jnp.add, ck.at(i), step))
+        lm = loss(jax.tree.map(jnp.subtract, ck.at(i), step))
+        assert float((lp - lm) / (2 * EPS)) == pytest.approx(gn, rel=2e-3)

@@ -39,12 +39,16 @@ from ._rnn import (
 )
 from ._slow import (
     Checkpoints as Checkpoints,
+    FoldCrossing as FoldCrossing,
     NormalForm as NormalForm,
+    OutputDiagnostics as OutputDiagnostics,
     Passage as Passage,
     TrainingPath as TrainingPath,
+    find_fold_crossing as find_fold_crossing,
     measure_passage as measure_passage,
     network_fixed_points as network_fixed_points,
     normal_form as normal_form,
+    output_diagnostics as output_diagnostics,
     state_map as state_map,
     training_branch as training_branch,
     training_checkpoints as training_checkpoints,

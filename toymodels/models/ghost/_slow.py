@@ -34,12 +34,25 @@ $\kappa_{t+1} = \kappa_t + \alpha f(\kappa_t)$, $f(\kappa) = -\kappa + n^\top\ta
 (`kappa_flow`): $a r = \alpha^2 f''(\kappa^*) f(\kappa^*)/2$ at the minimum $\kappa^*$ of $f$,
 to leading order; the tests use this as the independent reference. One map step is $\alpha$
 units of the continuous time of $\dot x = -x + \tanh(Wx + b)$.
+
+Nothing here assumes rank one: the search, the continuation and the normal form act on the
+$N$-dimensional state (for rank $K$ the fixed points are $x^* = \tanh(m\kappa^* + b)$ with
+$\kappa^*$ a zero of the $K$-dimensional $f(\kappa) = -\kappa + n^\top\tanh(m\kappa + b)$;
+for full rank there is no reduction). Two helpers for any rank:
+
+- `find_fold_crossing`: the first pair of consecutive checkpoints after `start` between
+  which the number of fixed points found changes, and the saddle of the side with more
+  fixed points continued across (`training_branch`) to the fold where it meets its node.
+- `output_diagnostics`: along the checkpoints, $\lVert\nabla L\rVert_2$, the fraction of
+  steps whose output is on the wrong side of 1/2 and the mean confidence $|2\hat y - 1|$ of
+  those wrong outputs (the saturated wrong output of the plateau before an abrupt drop).
 """
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ..._custom_types import Params
@@ -399,3 +412,137 @@ def measure_passage(
         exit=jnp.asarray(exit_),
         s=jnp.asarray(s),
     )
+
+
+# ---------------------------------------------------------------- any rank
+class FoldCrossing(eqx.Module):
+    r"""A change of the fixed-point structure between two consecutive checkpoints
+    (`find_fold_crossing`): `bracket` `(2,)` their indices $j, j+1$, `counts` `(2,)` the
+    fixed points ($q \le$ tol) found at each, `branch` the saddle of the side with more
+    fixed points continued toward the other (`training_branch`), `ghost_side` $+1$ when the
+    ghost lies past the fold (the later checkpoint has fewer fixed points), $-1$ before it.
+    `fold` is the first fold of the branch (the fractional training step)."""
+
+    bracket: Int[Array, " 2"]
+    counts: Int[Array, " 2"]
+    branch: Branch
+    ghost_side: int = eqx.field(static=True)
+
+    @property
+    def fold(self) -> Float[Array, ""]:
+        return self.branch.folds[0]
+
+
+def _num_fixed(problem, params, initial_states, options) -> tuple[FixedPoints, int]:
+    fp = network_fixed_points(problem, params, initial_states=initial_states, **options)
+    return fp, int(np.sum(np.asarray(fp.is_fixed)))
+
+
+def find_fold_crossing(
+    problem: LeakyRNN,
+    checkpoints: Checkpoints,
+    *,
+    start: int,
+    num_checkpoints: int,
+    stride: int = 1,
+    initial_states: Float[ArrayLike, "num dim"] | None = None,
+    **options,
+) -> FoldCrossing:
+    r"""Scan the checkpoints `start`, `start + stride`, ... (within `num_checkpoints` of
+    `start`) for the first whose number of fixed points differs from that at `start`
+    (`network_fixed_points`, default initial states `visited_states` of each; `options` go
+    to `dynamics.fixed_points`), bisect down to two consecutive checkpoints $j, j+1$ whose
+    counts differ (with `stride=1`, the default, the first such pair; a larger stride
+    searches fewer checkpoints but can step over a change that is undone within it), and
+    continue the saddle (one unstable direction) of the side with more fixed points across
+    to the other (`training_branch`). Any rank: the search and the continuation act on the
+    $N$-dimensional state. A ValueError names `checkpoints` when the count does not change
+    in the scanned range, the richer side has no saddle, or the continuation meets no
+    fold."""
+    _check_rnn(problem)
+    last = int(checkpoints.steps.shape[0]) - 1
+    first = int(start)
+    if not 0 <= first < last:
+        raise ValueError(f"start: must be a checkpoint index in [0, {last}), got {start!r}")
+    if isinstance(num_checkpoints, bool) or int(num_checkpoints) < 2:
+        raise ValueError(f"num_checkpoints: must be an integer >= 2, got {num_checkpoints!r}")
+    if isinstance(stride, bool) or int(stride) != stride or int(stride) < 1:
+        raise ValueError(f"stride: must be an integer >= 1, got {stride!r}")
+    end = min(first + int(num_checkpoints) - 1, last)
+    cache: dict[int, tuple[FixedPoints, int]] = {}
+
+    def count(i: int) -> int:
+        if i not in cache:
+            cache[i] = _num_fixed(problem, checkpoints.at(i), initial_states, options)
+        return cache[i][1]
+
+    c0, lo, hi = count(first), first, None
+    for i in [*range(first + int(stride), end, int(stride)), end]:
+        if count(i) != c0:
+            hi = i
+            break
+        lo = i
+    if hi is None:
+        raise ValueError(
+            f"checkpoints: the number of fixed points ({c0}) does not change between "
+            f"checkpoints {first} and {end}"
+        )
+    while hi - lo > 1:  # counts at lo and hi differ: so do those of some adjacent pair
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) == count(lo) else (lo, mid)
+    j = lo
+    (fp_a, c_a), (fp_b, c_b) = cache[lo], cache[hi]
+    richer, side, direction = (fp_b, 1, -1) if c_b > c_a else (fp_a, 0, 1)
+    saddles = np.nonzero((np.asarray(richer.unstable_dims) == 1) & np.asarray(richer.is_fixed))[0]
+    if not saddles.size:
+        raise ValueError(
+            f"checkpoints: no saddle with one unstable direction at checkpoint {j + side} "
+            f"(fixed points {c_a} -> {c_b} between {j} and {j + 1})"
+        )
+    pair = checkpoints.take([j, j + 1])
+    branch = training_branch(
+        problem, pair, richer.points[int(saddles[0])], start=side, direction=direction
+    )
+    if branch.folds.shape[0] == 0:
+        raise ValueError(
+            f"checkpoints: the saddle continued from checkpoint {j + side} meets no fold "
+            f"between {j} and {j + 1} (stop reason {branch.stop_reason})"
+        )
+    return FoldCrossing(
+        bracket=jnp.asarray([j, j + 1]),
+        counts=jnp.asarray([c_a, c_b]),
+        branch=branch,
+        ghost_side=1 if c_b < c_a else -1,
+    )
+
+
+class OutputDiagnostics(eqx.Module):
+    r"""Along checkpoints (`output_diagnostics`), each `(k,)`: `grad_norm`
+    $\lVert\nabla L\rVert_2$, `wrong_fraction` (steps whose output $\hat y_t$ is on the
+    other side of 1/2 from the target) and `wrong_confidence` (the mean of $|2\hat y_t - 1|$
+    over those steps; 0 where none is wrong)."""
+
+    grad_norm: Float[Array, " k"]
+    wrong_fraction: Float[Array, " k"]
+    wrong_confidence: Float[Array, " k"]
+
+
+@eqx.filter_jit
+def _diagnostics(problem, params):
+    def one(p):
+        g = optax.tree.norm(jax.grad(problem.loss)(p))
+        y, t = problem.outputs(p), problem.targets()
+        wrong = (y > 0.5) != (t > 0.5)
+        w = wrong.astype(y.dtype)
+        conf = jnp.sum(w * jnp.abs(2.0 * y - 1.0)) / jnp.maximum(jnp.sum(w), 1.0)
+        return g, jnp.mean(w), conf
+
+    return jax.lax.map(one, params)
+
+
+def output_diagnostics(problem: LeakyRNN, checkpoints: Checkpoints) -> OutputDiagnostics:
+    """The gradient norm and the wrong outputs' confidence at every checkpoint (see
+    `OutputDiagnostics`); one jitted `lax.map` over the checkpoints."""
+    _check_rnn(problem)
+    g, frac, conf = _diagnostics(problem, checkpoints.params)
+    return OutputDiagnostics(grad_norm=g, wrong_fraction=frac, wrong_confidence=conf)
