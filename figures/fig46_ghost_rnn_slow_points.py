@@ -19,7 +19,12 @@ learning rate against the delay T.
 
 Fast mode: seed 4 only, three δ; η_c of a 20-unit network at T ∈ {3, 4, 6}, 1200 steps.
 Full mode: seeds 0, 4, 7 (`jr.split(jr.key(1), 8)`), the paper's network at
-T ∈ {10, 14, 20}, 12000 steps.
+T ∈ {10, 20, 40} (the issue's set), 10⁵ GD steps, 6 seeds, 3 learning rates per delay and
+round, 2 rounds (a bracket ±9 % in η_c). Not run yet: estimated ~30 min for (d) on 2 shared
+cores (measured: 72 vmapped runs × 600 steps of the T = 40 horizon in 7 s, i.e. ~1.6e-4 s
+per run-step; 2 rounds × 54 runs × 10⁵ steps) plus ~5 min for (a)-(c). The numbers below
+are from the earlier full mode at T ∈ {10, 14, 20} (12000 steps, 6 seeds, 4 learning rates,
+3 rounds).
 
 Measured in full mode (float64, 2 shared cores, 708 s): the drop crosses no fold (one fixed
 point at the checkpoints before and after it, and no turning point of the plateau's stable
@@ -162,8 +167,13 @@ def compute(*, fast: bool) -> dict:
         net, delays, bracket, steps = leaky_rnn(num_units=20, delay=6), (3, 4, 6), (0.1, 0.45), 1200
         num_seeds, num_lrs, rounds = 4, 4, 2
     else:
-        net, delays, bracket, steps = leaky_rnn(delay=20), (10, 14, 20), (0.01, 0.16), 12000
-        num_seeds, num_lrs, rounds = 6, 4, 3
+        # T ∈ {10, 20, 40}: one bracket per delay around the earlier run's η_c (0.0647 at
+        # T = 10, 0.0165 at 20) and a T = 40 pilot (4 seeds: all trapped at lr 0.004 and
+        # 0.008 within 40000 steps, all still on the plateau at 0.002); the plateau lasts
+        # ~120/η steps, so 10⁵ steps decide the runs near η_c(40) ≈ 0.003
+        net, delays, steps = leaky_rnn(delay=40), (10, 20, 40), 100_000
+        bracket = ((0.03, 0.14), (0.008, 0.035), (0.0012, 0.005))
+        num_seeds, num_lrs, rounds = 6, 3, 2
     res = ghost.rnn_critical_lr(
         net,
         delays,
