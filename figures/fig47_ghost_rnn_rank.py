@@ -18,9 +18,9 @@ with unconfident outputs (σ(w_outᵀx) ≈ 1/2) and has no plateau, which is th
 - (d) the network's passage through the ghost at δ ∈ {10⁻⁴, 3·10⁻⁴, 10⁻³} training steps on
   the ghost side of that fold against π/(2√(a r)) (`ghost.normal_form`).
 
-Fast mode: rank 2, seed 1, 1500 steps. Full mode: ranks 2, 3 and N (= 100), seeds 1 and 2
-(`jr.split(jr.key(1), 8)`; seed 0 stays on the plateau for 1500 steps at ranks 1-3), 1500
-steps (400 at rank N, whose drop comes at step ~200).
+Fast mode: rank 2, seed 1, 1500 steps. Full mode: rank 2 seeds 1, 3, 4, rank 3 seeds 0, 2,
+3, rank N (= 100) seeds 1, 3, 6 (`jr.split(jr.key(1), 8)`; `FULL_SEEDS`), 2000 steps (400 at
+rank N, whose drops come at steps 62-192).
 """
 
 import jax.random as jr
@@ -42,6 +42,10 @@ SEARCH = 300  # checkpoints after the drop scanned for the fold
 #: every 16th checkpoint, then bisection (a fold undone within 16 steps would be missed)
 STRIDE = 16
 N = 100
+#: full mode: the seeds (of `jr.split(jr.key(1), 8)`) whose loss drops below 0.5 within the
+#: run after a plateau (at lr 0.1 rank 3 seeds 1, 6 and rank N seeds 0, 2, 7 stay on it;
+#: rank N seed 4 drops at step 5, before any plateau)
+FULL_SEEDS = ((2, (1, 3, 4)), (3, (0, 2, 3)), (N, (1, 3, 6)))
 
 
 def _network(rank: int, seed: int, num_steps: int) -> dict:
@@ -53,8 +57,17 @@ def _network(rank: int, seed: int, num_steps: int) -> dict:
     diag = ghost.output_diagnostics(rnn, ck)
     fps = [ghost.network_fixed_points(rnn, ck.at(j)) for j in (drop - 1, drop)]
     # the plateau's stable point continued across the drop: a fold there or not
-    stable = fps[0].points[int(np.nonzero(np.asarray(fps[0].stable))[0][0])]
-    across = ghost.training_branch(rnn, ck.take([drop - 1, drop]), stable, start=0)
+    # (the fixed point with the fewest unstable directions where none is stable)
+    fixed = np.nonzero(np.asarray(fps[0].is_fixed))[0]
+    if fixed.size:
+        start = fixed[int(np.argmin(np.asarray(fps[0].unstable_dims)[fixed]))]
+        across = ghost.training_branch(
+            rnn, ck.take([drop - 1, drop]), fps[0].points[start], start=0
+        )
+        drop_folds = int(across.folds.shape[0])
+        drop_completed = bool(across.stop_reason == "completed")
+    else:  # nothing to continue
+        drop_folds, drop_completed = -1, False
     try:
         cross = ghost.find_fold_crossing(
             rnn, ck, start=drop - 1, num_checkpoints=SEARCH, stride=STRIDE
@@ -100,8 +113,8 @@ def _network(rank: int, seed: int, num_steps: int) -> dict:
         "plateau": plateau,
         "drop_counts": np.asarray([int(np.sum(np.asarray(f.is_fixed))) for f in fps]),
         "drop_stable": np.asarray([int(np.sum(np.asarray(f.stable))) for f in fps]),
-        "drop_folds": int(across.folds.shape[0]),
-        "drop_completed": bool(across.stop_reason == "completed"),
+        "drop_folds": drop_folds,
+        "drop_completed": drop_completed,
         "fold_bracket": np.asarray([-1, -1] if cross is None else cross.bracket),
         "fold_counts": np.asarray([-1, -1] if cross is None else cross.counts),
         "fold": fold,
@@ -114,13 +127,15 @@ def compute(*, fast: bool) -> dict:
     if fast:
         nets = [(2, 1, 1500)]
     else:
-        nets = [(r, s, 400 if r == N else 2000) for r in (2, 3, N) for s in (1, 2)]
+        nets = [(r, s, 400 if r == N else 2000) for r, seeds in FULL_SEEDS for s in seeds]
     runs = [_network(*spec) for spec in nets]
     data: dict = {
         "ranks": np.asarray([r for r, _, _ in nets]),
         "seeds": np.asarray([s for _, s, _ in nets]),
         "num_steps": np.asarray([n for _, _, n in nets]),
     }
+    if not fast:  # (e) the rank-two network's critical learning rate against T
+        data.update(_critical(rank=2))
     for key in runs[0]:
         vals = [r[key] for r in runs]
         if key in ("loss", "grad_norm", "wrong_fraction", "wrong_confidence"):
@@ -131,6 +146,40 @@ def compute(*, fast: bool) -> dict:
         else:
             data[key] = np.asarray(vals)
     return data
+
+
+#: the rank-two η_c(T) of full mode: the paper's network at rank 2, T ∈ {10, 14, 20}; the
+#: plateau at lr η lasts ~140/η steps (1379 at lr 0.1), so 20000 steps decide lr ≥ 0.015
+ETA = {"delays": (10, 14, 20), "bracket": (0.015, 0.3), "num_steps": 20_000, "num_seeds": 6}
+
+
+def _critical(*, rank: int) -> dict:
+    net = leaky_rnn(rank=rank, delay=max(ETA["delays"]))
+    res = ghost.rnn_critical_lr(
+        net,
+        ETA["delays"],
+        learning_rates=ETA["bracket"],
+        key=jr.key(SEED),
+        num_seeds=ETA["num_seeds"],
+        num_steps=ETA["num_steps"],
+        num_lrs=4,
+        num_rounds=3,
+    )
+    return {
+        "eta_rank": np.asarray(rank),
+        "eta_delays": np.asarray(res.delays),
+        "eta_c": np.asarray(res.critical_lr),
+        "eta_lower": np.asarray(res.lower),
+        "eta_upper": np.asarray(res.upper),
+        "exponent": np.asarray(res.exponent),
+        "exponent_error": np.asarray(res.exponent_error),
+    }
+
+
+def canonical_slope(delay: float) -> float:
+    """d log η_c / d log T of the canonical closed form (`ghost.critical_lr`) at `delay`."""
+    hi, lo = (float(ghost.critical_lr(delay * np.exp(e))) for e in (0.01, -0.01))
+    return float(np.log(hi / lo) / 0.02)
 
 
 def _passage_prediction(a_r: float, **_) -> float:
@@ -207,19 +256,60 @@ def claims(data: dict) -> list[Claim]:
     lag = data["fold"] - data["drop"]
     note = (
         f"fixed points at the checkpoints drop − 1 and drop: {counts.tolist()} (stable "
-        f"{data['drop_stable'].tolist()}); the plateau's stable point continued across the "
-        f"drop: {data['drop_folds'].tolist()} folds; the first change of the count after it "
+        f"{data['drop_stable'].tolist()}); the plateau's fixed point with the fewest unstable "
+        f"directions continued across the drop: {data['drop_folds'].tolist()} folds (−1: no "
+        f"fixed point found), branch completed {data['drop_completed'].tolist()}; the first change of the count after it "
         f"({data['fold_counts'].tolist()}) is a fold at training steps "
         f"{', '.join(f'{v:.2f}' for v in data['fold'])}, {', '.join(f'{v:.1f}' for v in lag)} "
         "steps after the drop (at the jump back onto the plateau; NaN: no change within "
         f"{SEARCH} checkpoints), as for rank one (fig46)"
     )
+    if "eta_c" in data:
+        T = data["eta_delays"]
+        beta, sigma = float(data["exponent"]), float(data["exponent_error"])
+        canon = float(np.mean([canonical_slope(float(t)) for t in T]))
+        eta_params = tuple({"delay": int(t), "rank": int(data["eta_rank"])} for t in T)
+        eta_note = (
+            f"rank {int(data['eta_rank'])}, N = {N}: η_c = "
+            + ", ".join(f"{v:.4g}" for v in data["eta_c"])
+            + f" at T = {', '.join(str(int(t)) for t in T)}; exponent {beta:.2f} ± "
+            f"{sigma:.2f} (bracket + bootstrap over {ETA['num_seeds']} seeds), canonical "
+            f"{canon:.2f}; {ETA['num_steps']} GD steps"
+        )
+        eta_paper = cite("dinc", "abstract and Fig. 6A (an inverse power law for η_c)")
+        if abs(beta - canon) <= 3.0 * sigma:
+            out.append(
+                Claim.quantitative(
+                    "the rank-two RNN's critical learning rate falls as T^β with the canonical "
+                    "model's exponent",
+                    eta_paper,
+                    predict=lambda delay, **_: canonical_slope(delay),
+                    params=eta_params,
+                    measured=np.full(len(T), beta),
+                    error_estimate=sigma,
+                    atol=3.0 * sigma,
+                    error_source="bisection brackets through the least-squares slope and a "
+                    "bootstrap over seeds, in quadrature",
+                    note=eta_note,
+                )
+            )
+        else:
+            out.append(
+                Claim.discrepancy(
+                    "the rank-two RNN's critical learning rate scales as the canonical T^−4",
+                    eta_paper,
+                    paper_value=f"η_c ∝ T^{canon:.2f} (canonical 3π⁴/(32T⁴))",
+                    measured=beta,
+                    params=eta_params,
+                    note=eta_note + f"; |β − canonical| = {abs(beta - canon):.2f} > 3σ",
+                )
+            )
     name = (
         "abrupt learning in rank-K and full-rank RNNs passes through the ghost of a "
         "saddle-node (a fold crossed at the loss drop)"
     )
     where = cite("dinc", "Fig. 3A and Fig. 6 (abrupt learning through a ghost)")
-    if np.all(data["drop_folds"] == 0):
+    if np.all(data["drop_folds"] <= 0):
         out.append(
             Claim.discrepancy(
                 name,
@@ -246,30 +336,41 @@ def claims(data: dict) -> list[Claim]:
     return out
 
 
+def _rank_name(rank: int) -> str:
+    return "N" if rank == N else str(int(rank))
+
+
 def plot(data: dict, out) -> list:
-    fig, axes = panels(2, 2, height=5.2)
-    ax_a, ax_b, ax_c, ax_d = axes.ravel()
+    eta = "eta_c" in data  # full mode: (e) the rank-two η_c(T)
+    fig, axes = panels(2, 3 if eta else 2, height=7.8 if eta else 5.4)
+    ax_a, ax_b, ax_c, ax_d, *rest = axes.ravel()
     ranks, seeds = data["ranks"], data["seeds"]
-    for i, (r, s) in enumerate(zip(ranks, seeds)):
+    order = list(dict.fromkeys(int(r) for r in ranks))  # the ranks, in order
+    colour = {r: f"C{i}" for i, r in enumerate(order)}
+    firsts = [int(np.nonzero(ranks == r)[0][0]) for r in order]  # one network per rank
+    for i in firsts:
+        r, s = int(ranks[i]), int(seeds[i])
         loss, drop = data["loss"][i], int(data["drop"][i])
         steps = np.arange(loss.shape[0])
-        ax_a.plot(steps - drop, loss, color=f"C{i}", label=_label(r, s))
+        ax_a.plot(steps - drop, loss, color=colour[r], label=_label(r, s))
         before = slice(0, drop + 1)
-        gn = data["grad_norm"][i][before]
-        ax_b.semilogy(steps[before] - drop, gn, color=f"C{i}", label=f"‖∇L‖, {_label(r, s)}")
+        x = steps[before] - drop
         ax_b.semilogy(
-            steps[before] - drop,
+            x, data["grad_norm"][i][before], color=colour[r], label=f"‖∇L‖, {_label(r, s)}"
+        )
+        ax_b.semilogy(
+            x,
             1.0 - data["wrong_confidence"][i][before],
-            color=f"C{i}",
+            color=colour[r],
             ls=":",
-            label=f"1 − confidence of wrong outputs, {_label(r, s)}",
+            label=f"1 − conf. of wrong outputs, {_label(r, s)}",
         )
     ax_a.axvline(0.0, color="k", ls="--", lw=0.8, label="drop (loss < 0.5)")
     ax_a.set(xlim=(-200, 150), xlabel="GD step − drop step", ylabel="loss")
     ax_a.set_title("(a) GD at lr 0.1: plateau, drop, trapped")
     ax_a.legend(loc="lower left")
     ax_b.axvline(0.0, color="k", ls="--", lw=0.8, label="drop (loss < 0.5)")
-    ax_b.set(xlim=(-1400, 10), xlabel="GD step − drop step", ylabel="value")
+    ax_b.set(xlim=(-1400, 10), ylim=(1e-10, 1e2), xlabel="GD step − drop step", ylabel="value")
     ax_b.set_title("(b) saturated wrong output, vanishing gradient")
     ax_b.legend(loc="lower left")
     x = np.arange(len(ranks))
@@ -279,30 +380,66 @@ def plot(data: dict, out) -> list:
     ax_c.bar(x - 0.5 * w, data["drop_counts"][:, 1], w, color="C1", label="drop")
     ax_c.bar(x + 0.5 * w, found[:, 0], w, color="C2", label="before the fold")
     ax_c.bar(x + 1.5 * w, found[:, 1], w, color="C3", label="after the fold")
-    ax_c.set_xticks(x, [_label(r, s).replace(", ", "\n") for r, s in zip(ranks, seeds)])
-    ax_c.set(ylabel="fixed points found", ylim=(0, 1.6 * max(3, np.nanmax(found, initial=0))))
+    ax_c.set_xticks(x, [f"{_rank_name(r)}\n{int(s)}" for r, s in zip(ranks, seeds)])
+    top = max(3.0, np.nanmax(found, initial=0), data["drop_counts"].max())
+    ax_c.set(xlabel="rank K / seed", ylabel="fixed points found", ylim=(0, 1.7 * top))
     ax_c.set_title("(c) fixed points at the checkpoints")
     ax_c.legend(loc="upper left", ncols=2)
-    lim_hi = 0.0
-    for i, (r, s) in enumerate(zip(ranks, seeds)):
-        rows = data["passage"][i]
-        if not np.all(np.isfinite(rows[:, 3])):  # no fold found: no ghost to pass
+    hi = 0.0
+    for r in order:
+        pts = data["passage"][ranks == r].reshape(-1, data["passage"].shape[-1])
+        pts = pts[np.isfinite(pts[:, 3])]  # networks without a fold: no ghost
+        if not pts.size:
             continue
-        ax_d.plot(rows[:, 3], rows[:, 2], "o", color=f"C{i}", ms=4, mfc="none", label=_label(r, s))
-        lim_hi = max(lim_hi, rows[:, 3].max(), rows[:, 2].max())
-    lim = np.array([0.0, 1.1 * lim_hi])
+        ax_d.plot(
+            pts[:, 3],
+            pts[:, 2],
+            "o",
+            color=colour[r],
+            ms=4,
+            mfc="none",
+            label=f"rank {_rank_name(r)}, seeds {', '.join(str(int(s)) for s in seeds[ranks == r])}",
+        )
+        hi = max(hi, pts[:, 3].max(), pts[:, 2].max())
+    lim = np.array([0.0, 1.1 * hi])
     ax_d.plot(lim, lim, "k-", lw=0.8, label="measured = π/(2√(ar))")
     ax_d.set(xlim=lim, ylim=lim, xlabel="π/(2√(a r)) (map steps)", ylabel="passage (map steps)")
     ax_d.set_title("(d) passage through the ghost, δ = 10⁻⁴–10⁻³")
     ax_d.legend(loc="upper left")
+    if eta:
+        ax_e, ax_f = rest
+        ax_f.set_axis_off()
+        T, e = data["eta_delays"], data["eta_c"]
+        err = np.vstack([e - data["eta_lower"], data["eta_upper"] - e])
+        ax_e.errorbar(T, e, yerr=err, fmt="o", color="C0", ms=4, label="η_c, bisection bracket")
+        tt = np.geomspace(T[0], T[-1], 50)
+        beta, sigma = float(data["exponent"]), float(data["exponent_error"])
+        gm, tm = np.exp(np.mean(np.log(e))), np.exp(np.mean(np.log(T)))
+        ax_e.plot(
+            tt, gm * (tt / tm) ** beta, "C0-", lw=1, label=f"fit T^({beta:.2f} ± {sigma:.2f})"
+        )
+        canon = float(np.mean([canonical_slope(float(t)) for t in T]))
+        ax_e.plot(tt, gm * (tt / tm) ** canon, "C3--", lw=1, label=f"canonical T^({canon:.2f})")
+        ax_e.set(xscale="log", yscale="log", xlabel="delay T (steps)", ylabel="critical lr η_c")
+        ax_e.set_title(f"(e) rank {int(data['eta_rank'])}: critical learning rate")
+        ax_e.legend(loc="lower left")
+    runs = "; ".join(
+        f"rank {_rank_name(r)}, seed(s) {', '.join(str(int(s)) for s in seeds[ranks == r])}: "
+        f"{int(data['num_steps'][ranks == r][0])} steps"
+        for r in order
+    )
     caption(
         fig,
         f"Leaky RNNs, N = {N}, α = 0.5, T = 20, x₀ = −0.3·𝟙, readout σ(10(κ₁ − 1)), W = m nᵀ "
-        f"of rank K (K = N: full rank); full-batch GD, lr {LR}, "
-        + "; ".join(
-            f"{_label(r, s)}: {int(n)} steps" for r, s, n in zip(ranks, seeds, data["num_steps"])
-        )
-        + "; key jr.key(1)",
+        f"of rank K (K = N: full rank); full-batch GD, lr {LR}; {runs}; seeds from "
+        "jr.split(jr.key(1), 8); (a), (b): the first seed of each rank"
+        + (
+            f". (e): rank {int(data['eta_rank'])}, {ETA['num_seeds']} seeds, "
+            f"{ETA['num_steps']} GD steps per rate; failed = trapped (loss > 0.5, "
+            "‖∇L‖ < 1e-6) or diverged"
+            if eta
+            else ""
+        ),
     )
     return [save(fig, out / "fig47_ghost_rnn_rank.png")]
 
