@@ -493,3 +493,54 @@ def test_output_diagnostics_against_numpy(block_net):
         lp = loss(jax.tree.map(jnp.add, ck.at(i), step))
         lm = loss(jax.tree.map(jnp.subtract, ck.at(i), step))
         assert float((lp - lm) / (2 * EPS)) == pytest.approx(gn, rel=2e-3)
+
+
+def _latent_roots(params, grid):
+    """Zeros of the K-dim reduction f(κ) = −κ + nᵀtanh(mκ + b) of a rank-K network
+    (scipy `root` from every start of `grid`, unique to 1e-6): its fixed points."""
+    m, n, b = (np.asarray(params[k]) for k in ("m", "n", "b"))
+
+    def f(k):
+        return -k + n.T @ np.tanh(m @ k + b)
+
+    def jac(k):
+        return -np.eye(k.size) + n.T @ ((1 - np.tanh(m @ k + b) ** 2)[:, None] * m)
+
+    roots = []
+    for k0 in grid:
+        sol = so.root(f, k0, jac=jac, tol=1e-13)
+        if sol.success and np.max(np.abs(f(sol.x))) < 1e-10:
+            if not any(np.max(np.abs(sol.x - r)) < 1e-6 for r in roots):
+                roots.append(sol.x)
+    return np.asarray(roots), f, jac
+
+
+@pytest.mark.slow
+def test_rank_two_trained_fold_after_the_drop():
+    """Rank two, seed 1 (the fig47 network): no fold at the drop, a fold after it, located
+    in the N-dim state and checked in the 2-D reduction: f(κ_f) = 0, det J_f(κ_f) = 0, and
+    the number of zeros of f on a grid of starts changes across the bracket."""
+    net = leaky_rnn(rank=2)
+    k = jr.split(jr.key(1), 8)[1]
+    ck = ghost.training_checkpoints(net, net.init(k), learning_rate=LR, num_steps=1500, key=k)
+    drop = int(np.nonzero(np.asarray(ck.loss) < 0.5)[0][0])
+    cross = ghost.find_fold_crossing(net, ck, start=drop - 1, num_checkpoints=200)
+    j = int(cross.bracket[0])
+    assert j > drop  # the structure does not change at the drop
+    # the same bracket by stride + bisection
+    coarse = ghost.find_fold_crossing(net, ck, start=drop - 1, num_checkpoints=200, stride=16)
+    assert int(coarse.bracket[0]) == j
+    assert float(coarse.fold) == pytest.approx(float(cross.fold), abs=1e-8)
+    path = ghost.training_path(net, ck.take(np.asarray(cross.bracket)))
+    pf = path.params_at(cross.fold)
+    kf = np.asarray(cross.branch.fold_states[0]) @ np.asarray(pf["n"])
+    _, f, jac = _latent_roots(pf, [])
+    assert np.max(np.abs(f(kf))) < 1e-9
+    assert abs(np.linalg.det(jac(kf))) < 1e-7
+    g = np.linspace(-12.0, 12.0, 13)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    before = _latent_roots(ck.at(j), grid)[0]
+    after = _latent_roots(ck.at(j + 1), grid)[0]
+    assert abs(len(after) - len(before)) == 2
+    # the network's search saw the change in the same direction
+    assert np.sign(int(cross.counts[1]) - int(cross.counts[0])) == np.sign(len(after) - len(before))
