@@ -40,6 +40,12 @@ runs, delays as data through `DelayedActivation`): on a 20-unit network at T ∈
 (1000 GD steps, 4 seeds), its last bracket against a dense `rnn_sweep` of the T = 4
 network itself classified by `classify_runs`; the masked loss against
 `leaky_rnn(delay=T).loss`.
+
+Any rank (`find_fold_crossing`, `output_diagnostics`): a rank-two network of 4 units in two
+blocks, whose fixed points, fold (p_f = √2 − atanh(1/√2) along b₁ = −p) and ghost (a·r of
+the 1-D map's extremum, scipy) are closed forms; the diagnostics against the map run by hand
+in numpy and a central difference of the loss; a trained rank-two network (slow) checked in
+its 2-D reduction f(κ) = −κ + nᵀtanh(mκ + b) (scipy `root`).
 """
 
 import equinox as eqx
