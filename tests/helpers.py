@@ -3,6 +3,7 @@
 import contextlib
 
 import jax
+import jax.monitoring
 import jaxtyping
 import numpy as np
 
@@ -28,3 +29,21 @@ def own_checks():
         yield
     finally:
         jaxtyping.config.update("jaxtyping_disable", before)
+
+
+@contextlib.contextmanager
+def count_compilations():
+    """Counts traced functions and XLA compilations (jax.monitoring events)."""
+    counts = {"traced": 0, "compiled": 0}
+
+    def listener(name, duration, **kwargs):
+        if name.endswith("jaxpr_trace_duration"):
+            counts["traced"] += 1
+        elif name.endswith("backend_compile_duration"):
+            counts["compiled"] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield counts
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)

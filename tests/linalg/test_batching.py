@@ -5,7 +5,6 @@ The operators share one size (n = 200) and one Krylov bucket so that the tests s
 programs; a NaN operator is a `DenseOperator` of the same shape (built directly, past
 `as_operator`'s check of dense arrays), which reuses them too."""
 
-import contextlib
 import time
 
 import jax
@@ -15,6 +14,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+from tests.helpers import count_compilations
 from toymodels import linalg
 from toymodels.linalg import (
     AbstractOperator,
@@ -47,24 +47,6 @@ def spiked():
     top = np.array([10.0, 8, 6, 5, 4.5, 4.2, 4.1, 4.05, 4.0, 3.9, 3.8])
     eigs = np.concatenate([top, rng.uniform(size=N - top.size)])
     return jnp.asarray(_rotated(rng, eigs))
-
-
-@contextlib.contextmanager
-def count_compilations():
-    """Counts traced functions and XLA compilations (jax.monitoring events)."""
-    counts = {"traced": 0, "compiled": 0}
-
-    def listener(name, duration, **kwargs):
-        if name.endswith("jaxpr_trace_duration"):
-            counts["traced"] += 1
-        elif name.endswith("backend_compile_duration"):
-            counts["compiled"] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield counts
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 # --- streamed estimators -----------------------------------------------------------------

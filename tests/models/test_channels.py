@@ -1,8 +1,6 @@
 """Flat channels: Owen's T and the erf kernels, the toy's closed-form loss, its GLU critical
 points and stable-channel interval, channel coordinates, the flow rate, sharpness."""
 
-import contextlib
-
 import diffrax
 import jax
 import jax.monitoring
@@ -12,6 +10,7 @@ import pytest
 from scipy.special import erf, owens_t
 
 from derivations import channels as theory
+from tests.helpers import count_compilations
 from toymodels import dynamics, landscape
 from toymodels.models import channels as ch
 
@@ -109,24 +108,6 @@ def _quadrature_glu(w, fstar):
     f0 = basis @ [c, a]
     h = np.sum(P * theory.glu_f2(w * X, X, a, c) * 2 * (f0 - fstar))
     return np.sum(P * (f0 - fstar) ** 2), h
-
-
-@contextlib.contextmanager
-def count_compilations():
-    """Counts traced functions and XLA compilations (jax.monitoring events)."""
-    counts = {"traced": 0, "compiled": 0}
-
-    def listener(name, duration, **kwargs):
-        if name.endswith("jaxpr_trace_duration"):
-            counts["traced"] += 1
-        elif name.endswith("backend_compile_duration"):
-            counts["compiled"] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield counts
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def test_new_teacher_and_grid_compile_nothing(crit):
