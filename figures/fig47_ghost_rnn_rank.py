@@ -17,6 +17,8 @@ with unconfident outputs (σ(w_outᵀx) ≈ 1/2) and has no plateau, which is th
   fold, `ghost.find_fold_crossing`: the saddle continued along the training path).
 - (d) the network's passage through the ghost at δ ∈ {10⁻⁴, 3·10⁻⁴, 10⁻³} training steps on
   the ghost side of that fold against π/(2√(a r)) (`ghost.normal_form`).
+- (e) full mode only: the rank-two network's η_c(T) (`ghost.rnn_critical_lr`, as fig46 (d))
+  and its exponent against the canonical model's.
 
 Fast mode: rank 2, seed 1, 1500 steps. Full mode: rank 2 seeds 1, 3, 4, rank 3 seeds 0, 2,
 3, rank N (= 100) seeds 1, 3, 6 (`jr.split(jr.key(1), 8)`; `FULL_SEEDS`), 2000 steps (400 at
