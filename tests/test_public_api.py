@@ -240,7 +240,7 @@ def _calls():
             _quadratic(), jnp.zeros(2), matrix_free=True, key=key
         ),
         "dynamics.minibatch_indices": lambda i, key: dynamics.minibatch_indices(
-            key, num_samples=4, batch_size=2
+            key=key, num_samples=4, batch_size=2
         ),
         "dynamics.run": lambda i, key: dynamics.run(
             i.mlp, i.params, dynamics.GD(learning_rate=0.1), num_steps=1, key=key

@@ -101,7 +101,7 @@ def _sgd_reference(problem, p0, lr, key, batch_size, num_steps):
     p = p0
     for k in range(num_steps):
         idx = D.minibatch_indices(
-            jr.fold_in(key, k), num_samples=problem.num_samples, batch_size=batch_size
+            key=jr.fold_in(key, k), num_samples=problem.num_samples, batch_size=batch_size
         )
         g = jax.grad(problem.batch(idx).loss)(p)
         p = jax.tree.map(lambda a, b: a - lr * b, p, g)
@@ -269,7 +269,7 @@ def test_optax_lbfgs_gets_its_line_search_arguments(quad):
 def test_minibatch_indices_are_a_uniform_subset(n, k):
     draws = 20000
     sub = np.asarray(
-        jax.jit(jax.vmap(lambda kk: D.minibatch_indices(kk, num_samples=n, batch_size=k)))(
+        jax.jit(jax.vmap(lambda kk: D.minibatch_indices(key=kk, num_samples=n, batch_size=k)))(
             jr.split(jr.key(0), draws)
         )
     )
@@ -283,8 +283,8 @@ def test_minibatch_indices_are_a_uniform_subset(n, k):
     pair = (inc[:, :, None] & inc[:, None, :]).mean(0)[np.triu_indices(n, 1)]
     # up to 190 pairs: 5 sigma keeps the chance of a false alarm below 1e-4 (Bonferroni)
     np.testing.assert_allclose(pair, p2, atol=5 * np.sqrt(p2 * (1 - p2) / draws))
-    full = np.asarray(D.minibatch_indices(jr.key(1), num_samples=6, batch_size=6))
+    full = np.asarray(D.minibatch_indices(key=jr.key(1), num_samples=6, batch_size=6))
     assert sorted(full.tolist()) == list(range(6))
 
     with pytest.raises(ValueError, match="^batch_size"):
-        D.minibatch_indices(jr.key(0), num_samples=3, batch_size=4)
+        D.minibatch_indices(key=jr.key(0), num_samples=3, batch_size=4)

@@ -250,7 +250,7 @@ def optax_init(tx, params):
         return tx.init(params)
 
 
-def minibatch_indices(key: PRNGKeyArray, *, num_samples: int, batch_size: int) -> Int[Array, " B"]:
+def minibatch_indices(*, key: PRNGKeyArray, num_samples: int, batch_size: int) -> Int[Array, " B"]:
     r"""The minibatch `run` draws: `batch_size` distinct indices, a uniformly random subset of
     `range(num_samples)` (in no particular order). Small batches use Floyd's algorithm (for
     $j = N - B, \dots, N - 1$ draw $t \in [0, j]$ and take $t$, or $j$ when $t$ is taken
@@ -365,7 +365,7 @@ def _run(problem, params0, optimizer, key, stop, opt_state0, config):
             kk, sub = jr.split(kk)
             prob = prob.sample(sub)
         if batch_size is not None:
-            idx = minibatch_indices(kk, num_samples=problem.num_samples, batch_size=batch_size)
+            idx = minibatch_indices(key=kk, num_samples=problem.num_samples, batch_size=batch_size)
             prob = prob.batch(idx)
         return prob
 

@@ -90,7 +90,7 @@ class MicroBatches(AbstractStochasticProblem):
 
     def indices(self, key: PRNGKeyArray) -> Int[Array, " B"]:
         return minibatch_indices(
-            key, num_samples=self.problem.num_samples, batch_size=self.batch_size
+            key=key, num_samples=self.problem.num_samples, batch_size=self.batch_size
         )
 
     def sample(self, key: PRNGKeyArray) -> AbstractProblem:
