@@ -3,7 +3,12 @@ mode (full mode in the slow run)."""
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -192,18 +197,58 @@ def test_report_summary_sections_and_round_trip(tmp_path):
     assert back[0].claims[0].params == good.params
 
 
+# Figures whose fast mode is a long scan of small steps (RNN training over 10^3-10^5 GD
+# epochs) run 2-3x slower with XLA's optimisation off, which the test run switches off to
+# compile faster (tests/conftest.py): measured for fig44's computation, 59 s against 22 s.
+# They run in a child process with the default XLA flags (float64 and strict promotion as
+# here; the annotation checks stay in the parent, whose tests cover the same functions).
+OPTIMISED = {"fig43_ghost_rnn", "fig44_ghost_rank"}
+
+
+def _check_fast_mode(name, out):
+    rec = run_figure(name, out=out, fast=True)
+    assert rec.error is None, rec.error
+    assert rec.files and all((out / f).exists() for f in rec.files)
+    assert rec.claims, "a figure must register at least one claim"
+    assert_claims(rec.claims)
+    assert audit_claims(rec.claims) == []
+    assert (out / "data" / f"{name}.npz").exists()
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+from tests.claims.test_claims_and_figures import _check_fast_mode
+
+_check_fast_mode(sys.argv[1], Path(sys.argv[2]))
+"""
+
+
 @pytest.mark.parametrize("name", figure_modules())
 def test_figure_fast_mode_claims_pass(name, tmp_path):
     """Every figure script runs in fast mode, writes its files, its claims hold and keep the
     rules (`audit_claims`: computed predictions at three or more parameter values, tolerances
     tied to error estimates, qualitative claims that are bounds, citations)."""
-    rec = run_figure(name, out=tmp_path, fast=True)
-    assert rec.error is None, rec.error
-    assert rec.files and all((tmp_path / f).exists() for f in rec.files)
-    assert rec.claims, "a figure must register at least one claim"
-    assert_claims(rec.claims)
-    assert audit_claims(rec.claims) == []
-    assert (tmp_path / "data" / f"{name}.npz").exists()
+    if name not in OPTIMISED:
+        _check_fast_mode(name, tmp_path)
+        return
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "").replace("--xla_backend_optimization_level=0", "")
+    env.setdefault("JAX_COMPILATION_CACHE_DIR", jax.config.jax_compilation_cache_dir or "")
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, name, str(tmp_path)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 0, child.stderr[-4000:]
 
 
 @pytest.mark.slow
