@@ -112,27 +112,27 @@ def _seed_run(rnn, seed: int, num_steps: int, *, drop_branch: bool) -> dict:
     }
     rows = []
     for delta in DELTAS:
-        near = path.params_at(fold - delta)
-        # from the states the network visits (its trajectory piles up at the ghost): the
-        # same program as above; the fold state itself converges slowly (1000 BFGS steps)
-        fp = ghost.network_fixed_points(rnn, near)
-        dist = np.max(np.abs(np.asarray(fp.points - branch.fold_states[0])), axis=1)
-        g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
-        form = ghost.normal_form(ghost.state_map, fp.points[g], args=(rnn, near))
-        y = WINDOW * float(np.sqrt(form.r / form.a))
-        ps = ghost.measure_passage(rnn, near, form, window=y, num_steps=PASSAGE_STEPS)
-        a, c = float(form.a), float(form.cubic)
+        # the ghost from the states the network visits (its trajectory piles up there);
+        # the fold state itself converges slowly (1000 BFGS steps)
+        gp = ghost.ghost_passage(
+            rnn,
+            path.params_at(fold - delta),
+            branch.fold_states[0],
+            window_factor=WINDOW,
+            num_steps=PASSAGE_STEPS,
+        )
+        ps = gp.passage
         rows.append(
             [
                 delta,
-                float(form.a * form.r),
+                float(gp.a_r),
                 float(ps.measured),
                 float(ps.predicted),
                 float(ps.predicted_window),
                 float(ps.window_correction),
-                3.0 * (c * y / a) ** 2 + 0.005,  # relative error of the window time
-                float(fp.is_ghost[g]),
-                float(fp.q[g]),
+                gp.window_error,  # relative error of the window time
+                float(gp.is_ghost),
+                float(gp.q),
             ]
         )
     out["passage"] = np.asarray(rows)

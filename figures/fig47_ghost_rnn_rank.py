@@ -104,25 +104,25 @@ def _network(rank: int, seed: int, num_steps: int) -> dict:
         fold = float(cross.fold)
         path = ghost.training_path(rnn, ck.take(np.asarray(cross.bracket)))
         for delta in DELTAS:
-            near = path.params_at(fold + cross.ghost_side * delta)
-            fp = ghost.network_fixed_points(rnn, near)
-            dist = np.max(np.abs(np.asarray(fp.points - cross.branch.fold_states[0])), axis=1)
-            g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
-            form = ghost.normal_form(ghost.state_map, fp.points[g], args=(rnn, near))
-            y = WINDOW * float(np.sqrt(form.r / form.a))
-            ps = ghost.measure_passage(rnn, near, form, window=y, num_steps=PASSAGE_STEPS)
-            a, c = float(form.a), float(form.cubic)
+            gp = ghost.ghost_passage(
+                rnn,
+                path.params_at(fold + cross.ghost_side * delta),
+                cross.branch.fold_states[0],
+                window_factor=WINDOW,
+                num_steps=PASSAGE_STEPS,
+            )
+            ps = gp.passage
             rows.append(
                 [
                     delta,
-                    float(form.a * form.r),
+                    float(gp.a_r),
                     float(ps.measured),
                     float(ps.predicted),
                     float(ps.predicted_window),
                     float(ps.window_correction),
-                    3.0 * (c * y / a) ** 2 + 0.005,
-                    float(fp.is_ghost[g]),
-                    float(fp.q[g]),
+                    gp.window_error,  # relative error of the window time
+                    float(gp.is_ghost),
+                    float(gp.q),
                 ]
             )
     else:

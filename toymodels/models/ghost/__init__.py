@@ -40,11 +40,13 @@ from ._rnn import (
 from ._slow import (
     Checkpoints as Checkpoints,
     FoldCrossing as FoldCrossing,
+    GhostPassage as GhostPassage,
     NormalForm as NormalForm,
     OutputDiagnostics as OutputDiagnostics,
     Passage as Passage,
     TrainingPath as TrainingPath,
     find_fold_crossing as find_fold_crossing,
+    ghost_passage as ghost_passage,
     measure_passage as measure_passage,
     network_fixed_points as network_fixed_points,
     normal_form as normal_form,

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from ..._custom_types import Params
 from ..._validation import as_float_array, check_key, check_positive, is_concrete
@@ -411,6 +411,48 @@ def measure_passage(
         entry=jnp.asarray(entry),
         exit=jnp.asarray(exit_),
         s=jnp.asarray(s),
+    )
+
+
+class GhostPassage(eqx.Module):
+    r"""`ghost_passage`: the ghost found near a fold state, its normal form and the
+    network's passage through it: `a_r` ($a\,r$), `passage` (a `Passage`), `window_error`
+    (the relative error expected of the window time: $3(cY/a)^2$ from the cubic term plus
+    0.5 % for the fit), `is_ghost` (whether the slow point used is a ghost, $q > 0$) and `q`."""
+
+    a_r: Float[Array, ""]
+    passage: Passage
+    window_error: float
+    is_ghost: Bool[Array, ""]
+    q: Float[Array, ""]
+
+
+def ghost_passage(
+    problem: LeakyRNN,
+    params: Params,
+    fold_state: Float[ArrayLike, " n"],
+    *,
+    window_factor: float,
+    num_steps: int,
+) -> GhostPassage:
+    r"""Just past a fold (at `params`): the network's slow points (`network_fixed_points`),
+    the ghost nearest `fold_state` (the state at the fold, e.g. `Branch.fold_states[0]`),
+    its `normal_form`, and `measure_passage` through the window
+    $Y$ = `window_factor`$\cdot\sqrt{r/a}$ in `num_steps` steps."""
+    check_positive("window_factor", window_factor)
+    fp = network_fixed_points(problem, params)
+    dist = np.max(np.abs(np.asarray(fp.points) - np.asarray(fold_state)), axis=1)
+    g = int(np.argmin(np.where(np.asarray(fp.is_ghost), dist, np.inf)))
+    form = normal_form(state_map, fp.points[g], args=(problem, params))
+    y = float(window_factor) * float(np.sqrt(form.r / form.a))
+    ps = measure_passage(problem, params, form, window=y, num_steps=num_steps)
+    a, c = float(form.a), float(form.cubic)
+    return GhostPassage(
+        a_r=jnp.asarray(form.a * form.r),
+        passage=ps,
+        window_error=3.0 * (c * y / a) ** 2 + 0.005,
+        is_ghost=jnp.asarray(fp.is_ghost[g]),
+        q=jnp.asarray(fp.q[g]),
     )
 
 
