@@ -121,20 +121,7 @@ def _seed_run(rnn, seed: int, num_steps: int, *, drop_branch: bool) -> dict:
             window_factor=WINDOW,
             num_steps=PASSAGE_STEPS,
         )
-        ps = gp.passage
-        rows.append(
-            [
-                delta,
-                float(gp.a_r),
-                float(ps.measured),
-                float(ps.predicted),
-                float(ps.predicted_window),
-                float(ps.window_correction),
-                gp.window_error,  # relative error of the window time
-                float(gp.is_ghost),
-                float(gp.q),
-            ]
-        )
+        rows.append([delta, *gp.summary()])  # columns: GhostPassage.summary
     out["passage"] = np.asarray(rows)
     if drop_branch:  # the plateau's stable point continued across the drop
         drop_ck = ck.take([drop - 1, drop])

@@ -111,20 +111,7 @@ def _network(rank: int, seed: int, num_steps: int) -> dict:
                 window_factor=WINDOW,
                 num_steps=PASSAGE_STEPS,
             )
-            ps = gp.passage
-            rows.append(
-                [
-                    delta,
-                    float(gp.a_r),
-                    float(ps.measured),
-                    float(ps.predicted),
-                    float(ps.predicted_window),
-                    float(ps.window_correction),
-                    gp.window_error,  # relative error of the window time
-                    float(gp.is_ghost),
-                    float(gp.q),
-                ]
-            )
+            rows.append([delta, *gp.summary()])  # columns: GhostPassage.summary
     else:
         fold = np.nan
         rows = [[d] + [np.nan] * 8 for d in DELTAS]

@@ -426,6 +426,22 @@ class GhostPassage(eqx.Module):
     is_ghost: Bool[Array, ""]
     q: Float[Array, ""]
 
+    def summary(self) -> list[float]:
+        """The numbers as one row (for storing a table of passages): `a_r`, the passage's
+        `measured`, `predicted`, `predicted_window`, `window_correction`, then
+        `window_error`, `is_ghost` (1.0 or 0.0) and `q`."""
+        ps = self.passage
+        return [
+            float(self.a_r),
+            float(ps.measured),
+            float(ps.predicted),
+            float(ps.predicted_window),
+            float(ps.window_correction),
+            float(self.window_error),
+            float(self.is_ghost),
+            float(self.q),
+        ]
+
 
 def ghost_passage(
     problem: LeakyRNN,
