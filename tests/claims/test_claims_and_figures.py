@@ -173,18 +173,22 @@ def test_format_params():
 
 def test_report_summary_sections_and_round_trip(tmp_path):
     good = _quantitative(figure=str(tmp_path / "figX.png"))
+    on_net = _quantitative(network="rank-one RNN, N = 100, trained by GD")
     bad = Claim.qualitative(
         "bad bound", cite("ghosh", "Fig. 3"), predicted=1.0, measured=2.0, comparison="less"
     )
     disc = Claim.discrepancy(
         "κ(V) separation", cite("ghosh", "§4"), paper_value="≈ 10×", measured=1.44
     )
-    rec = FigureRecord("figX", "t", [str(tmp_path / "figX.png")], [good, bad, disc], 0.1, True)
+    rec = FigureRecord(
+        "figX", "t", [str(tmp_path / "figX.png")], [good, on_net, bad, disc], 0.1, True
+    )
     err = FigureRecord("figY", "t", [], [], 2.5, True, error="ValueError: boom")
     text = write_report([rec, err], tmp_path / "REPORT.md").read_text()
     summary = text.split("## Summary by paper")[1].split("## Claims")[0]
-    assert "| Dinc et al. 2025 | 1 / 1 | 0 / 0 | 0 | 0 | [figX](#figX) |" in summary
-    assert "| Ghosh 2026 | 0 / 0 | 0 / 1 | 1 | **1** | [figX](#figX) |" in summary
+    assert "| Dinc et al. 2025 | 2 / 2 | 1 | 0 / 0 | 0 | 0 | [figX](#figX) |" in summary
+    assert "| Ghosh 2026 | 0 / 0 | 0 | 0 / 1 | 1 | **1** | [figX](#figX) |" in summary
+    assert "(1 of them measured on trained networks)" in text
     claims_part = text.split("## Claims")[1].split("## Discrepancies")[0]
     assert "T ∈ {10, 20, 40}" in claims_part and "[figX.png](figX.png)" in claims_part
     assert "**FAIL** | qualitative | bad bound" in claims_part
@@ -193,8 +197,11 @@ def test_report_summary_sections_and_round_trip(tmp_path):
     assert "| κ(V) separation |" in disc_part and "≈ 10×" in disc_part and "1.44" in disc_part
     assert "figY" in text and "ERROR" in text and "2.5 s" in text
     back = read_records(tmp_path / "claims.json")
-    assert [c.status for c in back[0].claims] == ["pass", "fail", "discrepancy"]
+    assert [c.status for c in back[0].claims] == ["pass", "pass", "fail", "discrepancy"]
     assert back[0].claims[0].params == good.params
+    assert back[0].claims[1].network == on_net.network and back[0].claims[0].network == ""
+    with pytest.raises(ValueError, match="network"):
+        Claim("q", SRC, predicted=1.0, measured=0.5, comparison="less", network="an MLP")
 
 
 # Figures whose fast mode is a long scan of small steps (RNN training over 10^3-10^5 GD

@@ -184,6 +184,10 @@ class Claim:
       comparison (a number or one per element) and how it was estimated.
     - `paper_value` (keyword-only): a discrepancy's statement or number from the paper.
     - `predict` (keyword-only): the prediction function itself (not stored in JSON).
+    - `network` (keyword-only): the trained network a quantitative claim is measured on, in
+      a few words (architecture, data, how it was trained), or "" when the measurement is a
+      simulation of a toy model or closed-form system; the report counts, per paper, the
+      quantitative claims measured on trained networks.
 
     A non-finite measurement fails the claim (it is never silently dropped).
     """
@@ -204,6 +208,7 @@ class Claim:
     error_source: str = ""
     paper_value: Any = None
     predict: Callable | None = dataclasses.field(default=None, compare=False, repr=False)
+    network: str = ""
 
     def __post_init__(self):
         if not isinstance(self.comparison, Comparison):
@@ -213,6 +218,10 @@ class Claim:
         object.__setattr__(self, "params", _check_params(self.params))
         if not isinstance(self.paper, str) or not self.paper.strip():
             raise ValueError("paper: every claim names its source")
+        if not isinstance(self.network, str):
+            raise ValueError(f"network: a short description or '', got {self.network!r}")
+        if self.network and self.kind is not Kind.QUANTITATIVE:
+            raise ValueError("network: only a quantitative claim names a trained network")
         atol = _to_float_array("atol", self.atol)
         if atol.ndim:  # one absolute tolerance per element (e.g. k × a per-point error)
             object.__setattr__(self, "atol", atol)
@@ -260,6 +269,7 @@ class Claim:
         atol: Any = 0.0,
         note: str = "",
         figure: str | None = None,
+        network: str = "",
     ) -> "Claim":
         """A prediction computed by `predict(**p)` for each parameter dict `p` of `params`
         (three or more), against `measured`: an array whose leading axis runs over `params`,
@@ -267,7 +277,9 @@ class Claim:
 
         The error estimate is absolute (`error_estimate`, a number or one per element) or
         relative to the prediction (`relative_error`); `error_source` says where it comes from
-        (Euler step, spread over seeds, quadrature, finite size). For `CLOSE` the tolerance
+        (Euler step, spread over seeds, quadrature, finite size). `network` names the trained
+        network the measurement comes from ("" for a toy or closed-form system). For `CLOSE`
+        the tolerance
         atol + rtol·|predicted| may be at most `MAX_TOLERANCE_RATIO` times the estimate.
 
         Raises `ValueError` (naming the argument) for fewer than three parameter values, a
@@ -323,6 +335,7 @@ class Claim:
             ).copy(),
             error_source=error_source,
             predict=predict,
+            network=network,
         )
         problem = _tolerance_problem(claim)
         if problem:
@@ -481,6 +494,7 @@ class Claim:
             "error_estimate": enc(self.error_estimate),
             "error_source": self.error_source,
             "paper_value": enc(self.paper_value),
+            "network": self.network,
             "passed": self.passed,
             "status": self.status,
         }
@@ -706,7 +720,8 @@ def _link(path: str | None) -> str:
 
 def summarize(records: Sequence[FigureRecord]) -> list[dict]:
     """Per paper (by `paper_key`, in order of first appearance): quantitative and
-    qualitative claims passing and in all, discrepancies, and the figures involved."""
+    qualitative claims passing and in all, the quantitative ones passing on trained networks
+    (`network_pass`), discrepancies, and the figures involved."""
     rows: dict[str, dict] = {}
     for r in records:
         for c in r.claims:
@@ -717,6 +732,7 @@ def summarize(records: Sequence[FigureRecord]) -> list[dict]:
                     "paper": key,
                     "quantitative_pass": 0,
                     "quantitative": 0,
+                    "network_pass": 0,
                     "qualitative_pass": 0,
                     "qualitative": 0,
                     "discrepancies": 0,
@@ -731,6 +747,7 @@ def summarize(records: Sequence[FigureRecord]) -> list[dict]:
                 row[k] += 1
                 row[f"{k}_pass"] += int(c.passed)
                 row["failed"] += int(not c.passed)
+                row["network_pass"] += int(c.passed and bool(c.network))
             if r.name not in row["figures"]:
                 row["figures"].append(r.name)
     return list(rows.values())
@@ -753,6 +770,7 @@ def write_report(
     n_pass = sum(c.passed for c in counted)
     n_fail = len(counted) - n_pass
     n_disc = len(all_claims) - len(counted)
+    n_network = sum(c.passed and bool(c.network) for c in counted)
     n_err = sum(r.error is not None for r in records)
     by_kind = {
         k: (sum(c.passed for c in counted if c.kind is k), sum(c.kind is k for c in counted))
@@ -769,7 +787,8 @@ def write_report(
         "",
         f"Mode: {mode} ({total_s:.0f} s in all). "
         f"Quantitative claims passing: {by_kind[Kind.QUANTITATIVE][0]} of "
-        f"{by_kind[Kind.QUANTITATIVE][1]}; qualitative: {by_kind[Kind.QUALITATIVE][0]} of "
+        f"{by_kind[Kind.QUANTITATIVE][1]} ({n_network} of them measured on trained networks); "
+        "qualitative: {by_kind[Kind.QUALITATIVE][0]} of "
         f"{by_kind[Kind.QUALITATIVE][1]}; **failed: {n_fail}**; discrepancies (results the "
         f"simulation does not reproduce, never counted as passes): {n_disc}"
         + (f"; figure scripts with errors: **{n_err}**" if n_err else "")
@@ -782,15 +801,16 @@ def write_report(
         "",
         "## Summary by paper",
         "",
-        "| paper | quantitative passing | qualitative passing | discrepancies | failed | figures |",
-        "|---|---|---|---|---|---|",
+        "| paper | quantitative passing | of them on trained networks | qualitative passing | "
+        "discrepancies | failed | figures |",
+        "|---|---|---|---|---|---|---|",
     ]
     summary = summarize(records)
     for row in summary:
         figs = ", ".join(f"[{f}](#{f})" for f in row["figures"])
         lines.append(
             f"| {_cell(row['paper'])} | {row['quantitative_pass']} / {row['quantitative']} | "
-            f"{row['qualitative_pass']} / {row['qualitative']} | {row['discrepancies']} | "
+            f"{row['network_pass']} | {row['qualitative_pass']} / {row['qualitative']} | {row['discrepancies']} | "
             f"{row['failed'] if row['failed'] == 0 else '**' + str(row['failed']) + '**'} | "
             f"{figs} |"
         )
@@ -810,6 +830,8 @@ def write_report(
                     continue
                 status = "pass" if c.passed else "**FAIL**"
                 name = c.name + (f" ({c.note})" if c.note else "")
+                if c.network:
+                    name += f"; trained network: {c.network}"
                 pred = format_value(c.predicted)
                 if c.prediction and "<lambda>" not in c.prediction:
                     pred += f" from `{c.prediction}`"
