@@ -68,17 +68,46 @@ def pytest_collection_modifyitems(config, items):
 _recorded: dict[str, float] = {}
 
 
+def _cpu_seconds() -> float:
+    import resource  # noqa: PLC0415
+
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# CPU seconds per test (this process's threads and its finished children), which a loaded
+# machine inflates far less than wall time: `TOYMODELS_RECORD_CPU=/tmp/cpu make test` writes
+# one line per test to /tmp/cpu.<pid> (nodeid, CPU s, wall s; "<process>" for the total).
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    path = os.environ.get("TOYMODELS_RECORD_CPU")
+    if not path:
+        yield
+        return
+    import time  # noqa: PLC0415
+
+    c0, w0 = _cpu_seconds(), time.perf_counter()
+    yield
+    with open(f"{path}.{os.getpid()}", "a") as f:
+        f.write(json.dumps([item.nodeid, _cpu_seconds() - c0, time.perf_counter() - w0]) + "\n")
+
+
 def pytest_runtest_logreport(report):
     if os.environ.get("TOYMODELS_RECORD_DURATIONS"):
         _recorded[report.nodeid] = _recorded.get(report.nodeid, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session):
+    if os.environ.get("TOYMODELS_RECORD_CPU"):
+        with open(f"{os.environ['TOYMODELS_RECORD_CPU']}.{os.getpid()}", "a") as f:
+            f.write(json.dumps(["<process>", _cpu_seconds(), 0.0]) + "\n")
     # on the controller (xdist's reports arrive there), not on the workers
     if os.environ.get("TOYMODELS_RECORD_DURATIONS") and not hasattr(session.config, "workerinput"):
         rounded = {k: round(v, 2) for k, v in sorted(_recorded.items()) if v >= 0.5}
         DURATIONS.write_text(json.dumps(rounded, indent=0, sort_keys=True) + "\n")
-
 
 
 @pytest.fixture
