@@ -19,7 +19,10 @@ statement is [R] in the spec: reconstructed from the abstract.) Training can sti
 the smallest $|U|$.
 """
 
+import functools
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -72,12 +75,7 @@ class SoudryCarmon(AbstractProblem):
 
     def init(self, key: PRNGKeyArray) -> Params:
         check_key("key", key)
-        k1, k2 = jr.split(key)
-        dt = self.x.dtype
-        return {
-            "W": jr.normal(k1, (self.d1, self.d0), dt) / jnp.sqrt(jnp.asarray(self.d0, dt)),
-            "w2": jr.normal(k2, (self.d1,), dt) / jnp.sqrt(jnp.asarray(self.d1, dt)),
-        }
+        return _init(key, self.d0, self.d1, self.x.dtype)
 
     def khatri_rao(self, params: Params) -> Float[Array, "N d1d0"]:
         r"""$G * X$ row-wise: row $n$ is $G_{n,:}\otimes X_{n,:}$,
@@ -87,6 +85,26 @@ class SoudryCarmon(AbstractProblem):
         A = jnp.where(U > 0, 1.0, self.slope)
         G = A * self.noise * params["w2"]
         return jnp.einsum("ni,nj->nij", G, self.x).reshape(self.num_samples, self.d1 * self.d0)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _init(key, d0, d1, dtype):
+    # one compiled program per shape (not a string of eager operations)
+    k1, k2 = jr.split(key)
+    return {
+        "W": jr.normal(k1, (d1, d0), dtype) / jnp.sqrt(jnp.asarray(d0, dtype)),
+        "w2": jr.normal(k2, (d1,), dtype) / jnp.sqrt(jnp.asarray(d1, dtype)),
+    }
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _draw(key, num_samples, d0, d1, dtype, lo, hi):
+    kx, ky, ke = jr.split(key, 3)
+    return (
+        jr.normal(kx, (num_samples, d0), dtype),
+        jr.normal(ky, (num_samples,), dtype),
+        jr.uniform(ke, (num_samples, d1), dtype, lo, hi),
+    )
 
 
 def _check_size(name, v):
@@ -119,13 +137,8 @@ def soudry_carmon(
     if not (0 < lo < hi):
         raise ValueError(f"noise_range: expected 0 < low < high, got {noise_range!r}")
     dtype = jnp.result_type(float) if dtype is None else dtype
-    kx, ky, ke = jr.split(key, 3)
-    return SoudryCarmon(
-        x=jr.normal(kx, (num_samples, d0), dtype),
-        y=jr.normal(ky, (num_samples,), dtype),
-        noise=jr.uniform(ke, (num_samples, d1), dtype, lo, hi),
-        slope=s,
-    )
+    x, y, noise = _draw(key, num_samples, d0, d1, jnp.dtype(dtype), lo, hi)
+    return SoudryCarmon(x=x, y=y, noise=noise, slope=s)
 
 
 def from_data(x, y, noise, *, slope: float = 0.1) -> SoudryCarmon:
@@ -173,14 +186,23 @@ def fit(
         solver = optx.BFGS(rtol=1e-13, atol=1e-13)
     m = minimize(problem, params0, solver=solver, max_steps=int(num_steps))
     p = m.params
+    min_pre, rank = _diagnostics(problem, p)
     return SoudryCarmonFit(
         params=p,
         mse=float(m.loss),
         grad_norm=float(m.grad_norm),
-        min_abs_preactivation=float(jnp.min(jnp.abs(problem.preactivations(p)))),
-        rank=khatri_rao_rank(problem, p),
+        min_abs_preactivation=float(min_pre),
+        rank=int(rank),
         num_steps=int(m.num_steps),
         stop_reason=m.stop_reason,
+    )
+
+
+@eqx.filter_jit
+def _diagnostics(problem, p):
+    # the smallest |pre-activation| and rank(G∗X) in one compiled program
+    return jnp.min(jnp.abs(problem.preactivations(p))), jnp.linalg.matrix_rank(
+        problem.khatri_rao(p)
     )
 
 
