@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics, landscape, linalg, rmt
@@ -29,6 +30,7 @@ MOMENTS = (1, 2, 3, 4)  # spectral moments tr(Hᵏ)/n checked against the dense 
 TRAIN_STEPS = 30  # Adam, lr 1e-2, full batch: loss ≈ 0.5, mid-training
 CHECKPOINTS = (0, 10, TRAIN_STEPS)
 NUM_CLASSES = 10
+OUTLIER_FRACTION = 0.25  # an outlier: an eigenvalue above this fraction of λ_max
 
 
 def _eigvalsh(h):
@@ -63,6 +65,30 @@ def _gaussian_smooth(grid, nodes, weights, sigma, *, cutoff=10.0):
 
 
 def compute(*, fast: bool) -> dict:
+    # LAPACK on one thread: on a shared 2-core machine (and under pytest-xdist) OpenBLAS's
+    # threads oversubscribe the cores; a 1210 × 1210 eigh took 1.2 s on one thread against
+    # 5.3 s on two under load
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute(fast=fast)
+
+
+def _slq_mean(sd, f):
+    """SLQ estimate of tr f(H)/n: the quadrature Σ_j w_j f(θ_j) averaged over the probes."""
+    return float(np.mean(np.sum(np.asarray(sd.weights) * f(np.asarray(sd.nodes)), axis=1)))
+
+
+def _probe_stderr(exact, f, num_probes):
+    """Exact standard error of the SLQ probe average of tr f(H)/n (u uniform on the sphere:
+    Var uᵀAu = 2(‖A‖²_F/n − (tr A/n)²)/(n + 2)), from the dense spectrum."""
+    v = f(exact)
+    return float(np.sqrt(2 * (np.mean(v**2) - np.mean(v) ** 2) / (v.size + 2) / num_probes))
+
+
+def _negative(lam):
+    return np.where(lam < 0, -lam, 0.0)
+
+
+def _compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
     k_data, k_init, k_slq, k_eig, k_mp, k_mp_slq = jr.split(key, 6)
     # raw pixels in [0, 1] (non-zero mean: the features that create outliers, Ghorbani §4)
@@ -91,6 +117,8 @@ def compute(*, fast: bool) -> dict:
             hc = np.asarray(landscape.hessian(problem, pc))
             ev = _eigvalsh(hc)
             neg_mass.append(float(np.sum(np.abs(ev[ev < 0])) / np.sum(np.abs(ev))))
+            if c == 0:
+                exact0 = ev
     h = hc  # the last checkpoint is the trained network
     exact = ev
     # exact mean and standard error of SLQ's moment estimates: a probe u uniform on the
@@ -103,18 +131,41 @@ def compute(*, fast: bool) -> dict:
     # the same network and training on centred and scaled pixels, for contrast
     xc = (x - x.mean(0)) / jnp.where(x.std(0) > 0, x.std(0), 1.0)
     centred = problem.with_data(xc[perm], y[perm])
-    exact_c = _eigvalsh(
-        np.asarray(
-            landscape.hessian(
-                centred, _train(centred, p0, TRAIN_STEPS, key=k_run, save=save).params
+    params_c = _train(centred, p0, TRAIN_STEPS, key=k_run, save=save).params
+    exact_c = _eigvalsh(np.asarray(landscape.hessian(centred, params_c)))
+    op = landscape.hessian_operator(problem, params)
+    num_probes = 4 if fast else 10
+    sd = linalg.spectral_density(op, num_steps=NUM_STEPS, num_probes=num_probes, key=k_slq)
+    # SLQ (Ghorbani's measurement) at three networks whose exact spectra are known: raw
+    # pixels at init and after training, centred pixels after training
+    states = {
+        "raw, step 0": (problem, jax.tree.map(lambda a: a[0], traj.saved), exact0),
+        f"raw, step {TRAIN_STEPS}": (problem, params, ev),
+        f"centred, step {TRAIN_STEPS}": (centred, params_c, exact_c),
+    }
+    neg_slq, neg_exact, neg_err, out_slq, out_exact, out_err, thresholds = ([] for _ in range(7))
+    for prob, pr, lam in states.values():
+        sdi = (
+            sd
+            if prob is problem and pr is params
+            else linalg.spectral_density(
+                landscape.hessian_operator(prob, pr),
+                num_steps=NUM_STEPS,
+                num_probes=num_probes,
+                key=k_slq,
             )
         )
-    )
-    op = landscape.hessian_operator(problem, params)
-    sd = linalg.spectral_density(op, num_steps=NUM_STEPS, num_probes=4 if fast else 10, key=k_slq)
+        t = OUTLIER_FRACTION * lam[-1]
+        above = lambda v, t=t: (v > t).astype(float)  # noqa: E731
+        neg_slq.append(_slq_mean(sdi, _negative))
+        neg_exact.append(float(np.mean(_negative(lam))))
+        neg_err.append(_probe_stderr(lam, _negative, num_probes))
+        out_slq.append(lam.size * _slq_mean(sdi, above))
+        out_exact.append(float(np.sum(lam > t)))
+        out_err.append(lam.size * _probe_stderr(lam, above, num_probes))
+        thresholds.append(t)
     top, vecs, res = linalg.eigsh(op, TOP_K, key=k_eig, tol=1e-9)
     frac = landscape.gradient_fraction_in_top_subspace(problem, params, eigenvectors=vecs)
-    num_probes = sd.nodes.shape[0]
     slq_moments = np.array(
         [
             np.mean(np.sum(np.asarray(sd.weights) * np.asarray(sd.nodes) ** k, axis=1))
@@ -122,7 +173,7 @@ def compute(*, fast: bool) -> dict:
         ]
     )
     lo, hi = exact[0], exact[-1]
-    grid = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 4000)
+    grid = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 2000)
     sigma = 0.005 * (hi - lo)
     slq_d = np.asarray(sd.density(jnp.asarray(grid), sigma=sigma))
 
@@ -141,7 +192,7 @@ def compute(*, fast: bool) -> dict:
     mlo, mhi = rmt.marchenko_pastur_edges(GAMMA)
     mgrid = np.linspace(mlo - 0.3, float(rmt.bbp_outlier(THETA, GAMMA)) + 0.3, 3000)
     msigma = 0.02
-    fine = np.linspace(mlo, mhi, 20001)
+    fine = np.linspace(mlo, mhi, 4001)  # spacing σ/40 (the plotted curve only)
     mp = rmt.marchenko_pastur_density(fine, GAMMA)
     mp_smooth = _gaussian_smooth(mgrid, fine, mp * (fine[1] - fine[0]), msigma)
     return {
@@ -166,6 +217,14 @@ def compute(*, fast: bool) -> dict:
         "moments": moments,
         "slq_moments": slq_moments,
         "moment_stderr": np.sqrt(probe_var / num_probes),
+        "slq_states": np.asarray(list(states)),
+        "neg_slq": np.asarray(neg_slq),
+        "neg_exact": np.asarray(neg_exact),
+        "neg_stderr": np.asarray(neg_err),
+        "outliers_slq": np.asarray(out_slq),
+        "outliers_exact": np.asarray(out_exact),
+        "outliers_stderr": np.asarray(out_err),
+        "outlier_thresholds": np.asarray(thresholds),
         "spiked_top": spiked_top,
         "samples_mp": np.asarray(n),
         "dim_mp": np.asarray(p),
@@ -193,7 +252,48 @@ def claims(data: dict) -> list[Claim]:
 
     shares = data["grad_share"]
     ck = [int(c) for c in data["checkpoints"]]
+    network = (
+        f"tanh MLP 64-{int(data['hidden'])}-10 on {int(data['num_samples'])} digits, "
+        f"{TRAIN_STEPS} full-batch Adam steps (lr 1e-2); raw and centred pixels"
+    )
+    names = [str(v) for v in data["slq_states"]]
+    at = {name: i for i, name in enumerate(names)}
+    states = [{"network": name} for name in names]
+    probes = int(data["slq_nodes"].shape[0])
     return [
+        Claim.quantitative(
+            "SLQ's negative spectral mass tr(|H|·1[H < 0])/n (Ghorbani's measure of the "
+            "negative eigenvalues) = the dense spectrum's, at init and after training",
+            PAPER_G,
+            predict=lambda network: data["neg_exact"][at[network]],
+            params=states,
+            measured=data["neg_slq"],
+            atol=4 * data["neg_stderr"],
+            error_estimate=data["neg_stderr"],
+            error_source="exact standard error of the probe average of uᵀ|H|₋u, from the dense "
+            f"spectrum ({probes} probes)",
+            note="dense "
+            + ", ".join(f"{n}: {v:.3g}" for n, v in zip(names, data["neg_exact"]))
+            + f"; {NUM_STEPS} Lanczos steps",
+            network=network,
+        ),
+        Claim.quantitative(
+            f"SLQ's count of outlier eigenvalues (above {OUTLIER_FRACTION:g}·λ_max) = the dense "
+            "spectrum's count",
+            PAPER_G,
+            predict=lambda network: data["outliers_exact"][at[network]],
+            params=states,
+            measured=data["outliers_slq"],
+            atol=3 * data["outliers_stderr"],
+            error_estimate=data["outliers_stderr"],
+            error_source="exact standard error of the probe average of n·uᵀ1[H > t]u, from the "
+            f"dense spectrum ({probes} probes)",
+            note="dense counts "
+            + ", ".join(f"{n}: {int(v)}" for n, v in zip(names, data["outliers_exact"]))
+            + "; SLQ "
+            + ", ".join(f"{v:.1f}" for v in data["outliers_slq"]),
+            network=network,
+        ),
         Claim.quantitative(
             "SLQ spectral moments tr(Hᵏ)/n of the trained digits MLP's Hessian = the dense "
             "spectrum's",
@@ -207,6 +307,7 @@ def claims(data: dict) -> list[Claim]:
             "(tr Hᵏ/n)²)/((n + 2)·probes), from the dense spectrum",
             note=f"{NUM_STEPS} Lanczos steps (quadrature exact to degree {2 * NUM_STEPS - 1}), "
             f"{int(data['num_params'])} parameters",
+            network=network,
         ),
         Claim.quantitative(
             "sample covariance outliers at the BBP location (1 + θ)(1 + γ/θ), three spikes",
