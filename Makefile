@@ -45,11 +45,13 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## Benchmarks against other tools; installs the CPU build of torch (bench only).
+## Benchmarks against other tools and the machine's limits -> bench/out/BENCH.md (about 15
+## minutes on 2 cores); installs the `bench` extra (CPU torch, PyHessian, hessian-eigenthings,
+## loss-landscapes), which the core install and `make test` never do. `python -m bench` runs
+## every bench_*.py; `python -m bench --report` rebuilds BENCH.md from the stored JSONs.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
-	$(BIN)/python -m pip install --quiet --no-deps 'pyhessian==0.1'
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench peers scaling
 
 clean:
 	rm -rf figures/out figures/cache bench/out .pytest_cache

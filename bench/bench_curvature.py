@@ -57,8 +57,10 @@ def _setup():
     return problem, params
 
 
-def _torch_model(params):
+def _torch_model(params, activation=None):
     import torch
+
+    activation = torch.nn.Tanh if activation is None else activation
 
     layers = []
     for i, layer in enumerate(params):
@@ -68,7 +70,7 @@ def _torch_model(params):
             lin.bias.copy_(torch.from_numpy(np.asarray(layer["b"])))
         layers.append(lin)
         if i < len(params) - 1:
-            layers.append(torch.nn.Tanh())
+            layers.append(activation())
     return torch.nn.Sequential(*layers)
 
 
