@@ -2,19 +2,22 @@
 al. 2018) with its invariance under layer-wise rescaling, the trajectory projected on its own
 PCA plane, and Lipton (2016)'s checkpoint chords and distance travelled against loss."""
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import matplotlib.pyplot as plt
 import numpy as np
-from jax.flatten_util import ravel_pytree
+from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
+from threadpoolctl import threadpool_limits
 
 from figures._common import PAGE_WIDTH, caption, cite, cli, panels, save
 from toymodels import dynamics, landscape as L
 from toymodels.claims import Claim, Comparison
 from toymodels.data import digits_split
 from toymodels.plot import plot_path, plot_plane, plot_trajectory
-from toymodels.problems import mlp_classification
+from toymodels.problems import AbstractProblem, mlp_classification
 
 
 TITLE = "Trajectories: filter-normalized plane, PCA projection, Lipton's chords"
@@ -25,6 +28,71 @@ PAPER_LIPTON = cite("lipton", "§3-4 (training paths, chords between checkpoints
 #: checkpoints of the initial plateau near the saddle (loss within 10 % of its start)
 PLATEAU = 0.9
 RESCALE = (5.0, 0.1, 2.0)  # layer-wise factors with product 1
+LR, MOMENTUM = 0.1, 0.9
+COMPONENTS = (1, 2, 3)  # principal components of the late trajectory compared
+
+
+def _taylor(problem, center, delta):
+    """(value, gradient) of the second-order model L(c) + ∇L(c)·δ + ½ δᵀH(c)δ, from one
+    forward-over-reverse pass (jvp of value_and_grad: the HVP H(c)δ)."""
+    (value, g), (dv, hd) = jax.jvp(jax.value_and_grad(problem.loss), (center,), (delta,))
+    return value + dv + 0.5 * _dot(delta, hd), jax.tree.map(jnp.add, g, hd)
+
+
+def _dot(a, b):
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@jax.custom_vjp
+def _quadratic_loss(problem, center, delta):
+    return _taylor(problem, center, delta)[0]
+
+
+def _quadratic_fwd(problem, center, delta):
+    value, grad = _taylor(problem, center, delta)
+    return value, (problem, center, grad)
+
+
+def _quadratic_bwd(res, ct):
+    problem, center, grad = res
+    zero = lambda t: jax.tree.map(jnp.zeros_like, eqx.filter(t, eqx.is_inexact_array))  # noqa: E731
+    return zero(problem), zero(center), jax.tree.map(lambda g: ct * g, grad)
+
+
+_quadratic_loss.defvjp(_quadratic_fwd, _quadratic_bwd)
+
+
+class _Quadratic(AbstractProblem):
+    """The loss's second-order Taylor model at `center`, in the same params (δ = θ − c); its
+    gradient g + H(c)δ costs one HVP (a custom VJP)."""
+
+    problem: AbstractProblem
+    center: object
+
+    def loss(self, params):
+        delta = jax.tree.map(jnp.subtract, params, self.center)
+        return _quadratic_loss(self.problem, self.center, delta)
+
+    def init(self, key):
+        return self.center
+
+
+def _variance_ratios(trajectory) -> np.ndarray:
+    """Explained-variance ratios of the first principal components of the checkpoints
+    (centred on their mean; a thin SVD in numpy: one call per tail, no jax compilations)."""
+    flat = _flat(trajectory)
+    s = np.linalg.svd(flat - flat.mean(axis=0), compute_uv=False)
+    return (s**2 / np.sum(s**2))[: max(COMPONENTS)]
+
+
+def _flat(trajectory) -> np.ndarray:
+    """(T, P) checkpoints (the leaves side by side; an order SVDs and norms ignore)."""
+    leaves = [np.asarray(a) for a in jax.tree.leaves(trajectory)]
+    return np.concatenate([a.reshape(a.shape[0], -1) for a in leaves], axis=1)
+
+
+def _record(step, params, opt_state, loss):
+    return params, opt_state[0].trace  # the checkpoint and its heavy-ball buffer
 
 
 def _rescale(params, c):
@@ -33,6 +101,13 @@ def _rescale(params, c):
 
 
 def compute(*, fast: bool) -> dict:
+    # LAPACK on one thread (the trajectory SVDs): OpenBLAS's threads oversubscribe a shared
+    # 2-core machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute(fast=fast)
+
+
+def _compute(*, fast: bool) -> dict:
     k_split, k_init, k_dir, k_plane, k_run = jr.split(jr.key(SEED), 5)
     split = digits_split(key=k_split)
     # a smallish init (0.3 × LeCun) starts near the saddle at the origin, as after "breaking
@@ -41,22 +116,54 @@ def compute(*, fast: bool) -> dict:
         split.x_train, split.y_train, hidden=(32, 32), activation="relu", init_scale=0.3
     )
     steps, every = (300, 3) if fast else (2000, 5)
+    optimizer = dynamics.HeavyBall(learning_rate=LR, momentum=MOMENTUM)
     run = dynamics.run(
         problem,
         problem.init(k_init),
-        dynamics.HeavyBall(learning_rate=0.1, momentum=0.9),
+        optimizer,
         num_steps=steps,
         key=k_run,
-        save=dynamics.Save(every=every),
+        save=dynamics.Save(every=every, fn=_record),
     )
-    final, trajectory = run.params, run.saved  # checkpoints at steps 0, every, ..., steps
+    # numpy copies: slicing checkpoints on the host compiles nothing (each eager jax op is a
+    # compilation, most of this figure's cost before)
+    host = jax.tree.map(np.asarray, (run.params, run.saved))
+    (final_np, (traj_np, buffers)), dev = host, lambda t: jax.tree.map(jnp.asarray, t)  # noqa: E731
+    final, trajectory = run.params, run.saved[0]
+    # the last third of the run against heavy ball on the loss's quadratic model, taken at
+    # the run's end and (for the error estimate) at the half-way checkpoint, from the same
+    # state; PCA of each tail
+    half = 2 * (steps // every) // 3  # the tail: the last third of the run
+    at = lambda tree, i: jax.tree.map(lambda a: a[i], tree)  # noqa: E731
+    start, buf = dev(at(traj_np, half)), dev(at(buffers, half))
+    state0 = dynamics.optax_init(optimizer.transform(), start)
+    state0 = (state0[0]._replace(trace=buf), *state0[1:])
+    tail_steps = steps - half * every
+    centers = dev(jax.tree.map(lambda a, b: np.stack([a, b]), final_np, at(traj_np, half)))
+
+    def model_run(center):
+        q = _Quadratic(problem=problem, center=center)
+        t = dynamics.run(
+            q,
+            start,
+            optimizer,
+            num_steps=tail_steps,
+            key=k_run,
+            save=dynamics.Save(every=every),
+            stop=dynamics.Stop(loss_ratio=None),
+            opt_state0=state0,
+        )
+        return t.saved
+
+    model_tail = jax.tree.map(np.asarray, eqx.filter_jit(jax.vmap(model_run))(centers))
+    tail = jax.tree.map(lambda a: a[half:], traj_np)
     n = 13 if fast else 51
     # filter-normalized random plane around the solution, and the invariance check
     plane = L.random_plane(final, key=k_plane)
     grid = jnp.linspace(-1.0, 1.0, n)
     z_random = L.plane_values(problem, plane, grid, grid)
     alphas = jnp.linspace(-1.0, 1.0, 41)
-    scaled = _rescale(final, RESCALE)
+    scaled = dev(_rescale(final_np, RESCALE))
     d1 = L.random_direction(final, key=k_dir)
     d2 = L.random_direction(scaled, key=k_dir)
     raw = L.random_direction(final, key=k_dir, normalization="none")
@@ -64,8 +171,16 @@ def compute(*, fast: bool) -> dict:
     curve_scaled = L.along_direction(problem, scaled, d2, alphas)
     curve_raw_scaled = L.along_direction(problem, scaled, raw, alphas)
     curve_raw = L.along_direction(problem, final, raw, alphas)
+    # Lipton/Goodfellow: the straight chord from the init to the solution (the same 41-point
+    # program as the curves above: θ_0 + α(θ_T − θ_0), α ∈ [0, 1])
+    init = at(traj_np, 0)
+    chord_init = L.along_direction(
+        problem, dev(init), dev(jax.tree.map(np.subtract, final_np, init)), 0.5 * (alphas + 1.0)
+    )
     # PCA of the trajectory (directions of θ_t − θ_T) and the loss on its plane
-    pca = L.trajectory_pca(trajectory, num_components=2)
+    pca = jax.jit(L.trajectory_pca, static_argnames=("num_components", "center"))(
+        trajectory, num_components=2
+    )
     c = pca.coordinates
     lo, hi = c.min(axis=0), c.max(axis=0)
     pad = 0.15 * (hi - lo)
@@ -75,9 +190,14 @@ def compute(*, fast: bool) -> dict:
     # Lipton: chords between consecutive checkpoints, distance against loss
     chords = L.chord_test(problem, trajectory, num_alphas=5)
     dist = L.distance_travelled(problem, trajectory)
+    # displacement from the tail's start, actual and on the two quadratic models
+    flat_tail = _flat(tail)
+    model_disp = np.stack(
+        [np.linalg.norm(_flat(at(model_tail, i)) - flat_tail[0], axis=1) for i in (0, 1)]
+    )
 
-    def flat(p):
-        return np.asarray(ravel_pytree(p)[0])
+    def flat(p):  # ravel_pytree's order: the leaves raveled one after another
+        return np.concatenate([np.ravel(np.asarray(a)) for a in jax.tree.leaves(p)])
 
     pca_plane = pca.plane()
     return {
@@ -110,6 +230,12 @@ def compute(*, fast: bool) -> dict:
         "distance_from_start": np.asarray(dist.distance_from_start),
         "distance_to_end": np.asarray(dist.distance_to_end),
         "loss": np.asarray(dist.loss),
+        "tail_start": np.asarray(half * every),
+        "chord_init": np.asarray(chord_init),
+        "tail_ratio": _variance_ratios(tail),
+        "tail_disp": np.linalg.norm(flat_tail - flat_tail[0], axis=1),
+        "model_disp": model_disp,
+        "model_ratio": np.stack([_variance_ratios(at(model_tail, i)) for i in (0, 1)]),
     }
 
 
@@ -129,7 +255,74 @@ def claims(data: dict) -> list[Claim]:
     # PCA of a high-dimensional random walk: variance ratios (6/π²)/k² for k = 1, 2, ...
     random_walk_top2 = 6 / np.pi**2 * (1 + 1 / 4)
     steps = data["step"]
+    network = (
+        f"ReLU MLP 64-32-32-10 on {int(data['num_train'])} digits, {int(data['num_steps'])} "
+        f"full-batch heavy-ball steps (lr {LR}, β = {MOMENTUM})"
+    )
+    t0, every = int(data["tail_start"]), int(steps[1] - steps[0])
+    ratio, model = data["tail_ratio"], data["model_ratio"]
+    log_err = np.abs(np.log10(model[0]) - np.log10(model[1]))
+    model_setup = (
+        f"last third of the run (steps {t0}-{int(steps[-1])}, {len(data['tail_disp'])} "
+        "checkpoints) against heavy ball on the loss's second-order Taylor model at θ_T, "
+        f"started from the run's state at step {t0}"
+    )
+    offsets = [len(data["tail_disp"]) // 3, 2 * (len(data["tail_disp"]) // 3), -1]
+    disp_err = np.abs(data["model_disp"][0] - data["model_disp"][1])[offsets]
+    c_init = data["chord_init"]
     return [
+        Claim.quantitative(
+            "PCA of the late trajectory: log10 explained-variance ratio of PC k = that of heavy "
+            "ball on the quadratic model at the solution",
+            PAPER_LI,
+            predict=lambda component: np.log10(model[0][component - 1]),
+            params=[{"component": k} for k in COMPONENTS],
+            measured=np.log10(ratio[: len(COMPONENTS)]),
+            atol=2 * log_err,
+            error_estimate=log_err,
+            error_source="nonlinearity over the tail: the same model taken at the tail's start "
+            "(step " + str(t0) + ") instead of its end",
+            note=model_setup
+            + "; measured "
+            + ", ".join(f"{r:.3g}" for r in ratio)
+            + ", model at θ_T "
+            + ", ".join(f"{r:.3g}" for r in model[0])
+            + ", at the tail's start "
+            + ", ".join(f"{r:.3g}" for r in model[1]),
+            network=network,
+        ),
+        Claim.quantitative(
+            "the weights keep moving after apparent convergence: ‖θ_t − θ_t0‖ over the tail = "
+            "the quadratic model's",
+            PAPER_LIPTON,
+            predict=lambda steps_after: data["model_disp"][0][steps_after // every],
+            params=[
+                {"steps_after": int(steps[t0 // every + (o % len(data["tail_disp"]))] - t0)}
+                for o in offsets
+            ],
+            measured=data["tail_disp"][offsets],
+            atol=3 * disp_err,
+            error_estimate=disp_err,
+            error_source="nonlinearity over the tail: the model at the tail's start instead of θ_T",
+            note=model_setup
+            + "; the run moves farther than both models late in the tail (measured "
+            + ", ".join(f"{v:.3g}" for v in data["tail_disp"][offsets])
+            + "; models "
+            + ", ".join(f"{v:.3g}" for v in data["model_disp"][0][offsets])
+            + " and "
+            + ", ".join(f"{v:.3g}" for v in data["model_disp"][1][offsets])
+            + ")",
+            network=network,
+        ),
+        Claim.qualitative(
+            "the loss falls monotonically along the straight chord from the init to the "
+            "solution: the largest rise between consecutive points, over the total drop, is < 0",
+            PAPER_LIPTON,
+            predicted=0.0,
+            measured=float(np.max(np.diff(c_init)) / (c_init[0] - c_init[-1])),
+            comparison=Comparison.LESS,
+            note=f"{c_init.size} points, loss {c_init[0]:.3g} → {c_init[-1]:.3g}",
+        ),
         Claim.qualitative(
             "the trajectory is lower-dimensional than a random walk: its top-2 PCA share "
             "exceeds a random walk's (6/π²)(1 + 1/4) ≈ 0.76",
@@ -248,8 +441,12 @@ def plot(data: dict, out) -> list:
     fig, axes = panels(3, height=2.9)
     ax = axes[0]
     vals, al = data["chord_values"], data["chord_alphas"]
-    for i in range(vals.shape[0]):
-        ax.plot(i + al, vals[i], color="C3" if data["chord_gap"][i] > 0 else "C0", lw=0.8)
+    # one collection per colour (100 separate lines cost the layout engine ~1 s)
+    segments = np.stack([np.arange(vals.shape[0])[:, None] + al[None, :], vals], axis=-1)
+    convex = data["chord_gap"] <= 0
+    for mask, color in ((~convex, "C3"), (convex, "C0")):
+        ax.add_collection(LineCollection(segments[mask], colors=color, linewidths=0.8))
+    ax.autoscale_view()
     ax.set(
         xlabel="checkpoint (+ α along its chord)",
         ylabel="loss",
