@@ -68,7 +68,8 @@ def peer_table(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        peer_time = fmt_seconds(r["peer_s"])
+        bound = "≥ " if "lower bound" in (r["note"] or "") else ""
+        peer_time = bound + fmt_seconds(r["peer_s"])
         if r["peer_s"] is None and (r["note"] or "").startswith("fails"):
             peer_time = "fails"
         lines.append(
@@ -80,7 +81,7 @@ def peer_table(rows: list[dict]) -> list[str]:
                     f"{r['peer']} ({r['peer_version']})" if r["peer_version"] else r["peer"],
                     fmt_seconds(r["ours_s"]),
                     peer_time,
-                    fmt_ratio(r["ratio"]),
+                    bound + fmt_ratio(r["ratio"]),
                     f"{fmt_num(r['ours_hvps'])} / {fmt_num(r['peer_hvps'])}",
                     f"{fmt_num(r['ours_acc'])} / {fmt_num(r['peer_acc'])}",
                     r["note"],
@@ -96,7 +97,8 @@ def acceptance(rows: list[dict]) -> list[str]:
     for r in rows:
         if r.get("target"):
             met = "**yes**" if r["target_met"] else "**no**"
-            lines.append(f"| {r['target']} | {r['target_value']:.3g} | {met} |")
+            bound = "≥ " if "lower bound" in (r["note"] or "") else ""
+            lines.append(f"| {r['target']} | {bound}{r['target_value']:.3g} | {met} |")
     return lines
 
 

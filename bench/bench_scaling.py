@@ -36,7 +36,7 @@ from toymodels import landscape, linalg
 from toymodels.problems import mlp_classification
 
 
-WIDTHS = (70, 150, 300, 560, 1000)
+WIDTHS = (70, 300, 1000)  # about 1.0e4, 1.1e5, 1.07e6 params
 NUM_SAMPLES = 512
 SLQ_STEPS, SLQ_PROBES = 90, 10
 SLQ_FULL_MAX = 150_000  # above this, SLQ 90 x 10 is 5x a measured 90 x 2
