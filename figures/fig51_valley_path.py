@@ -1,15 +1,24 @@
 """Equal-loss valley: at a global minimum (teacher width 3, student width 4 with a zero-type
 neuron) the seven-leg path that swaps two neurons is flat to machine precision, while the
 straight line between the two permuted minima crosses a barrier; weight matching aligns the
-permuted minimum back (barrier 0)."""
+permuted minimum back (barrier 0).
+
+Şimşek et al. (2021), on trained students: a width-4 student of three width-3 teachers,
+trained from random inits by BFGS, reaches a global minimum (loss ~1e-31) with
+one extra neuron; the theory's two kinds of extra neuron give different manifolds of global
+minima, and the Hessian there has as many zero eigenvalues as the kind predicts: d + 1 for a
+zero-type neuron (outgoing weight 0: its incoming weights and bias are free), d + 2 for a
+duplicated one (its incoming weights and bias collinear with its twin's, plus the split of
+their outgoing weight), d = 2 inputs."""
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optimistix as optx
 
 from figures._common import caption, cite, cli, panels, save
-from toymodels import landscape, symmetry as S
+from toymodels import dynamics, landscape, symmetry as S
 from toymodels.claims import Claim, Comparison
 from toymodels.plot import plot_path
 from toymodels.problems import mlp_apply, mlp_init, mlp_regression
@@ -18,6 +27,44 @@ from toymodels.problems import mlp_apply, mlp_init, mlp_regression
 TITLE = "Equal-loss valley between permuted global minima vs the straight line"
 SEED = 7
 PAPER = cite("brea", "§3 (equal-loss valleys between permuted minima)")
+SIMSEK = cite("simsek", "§3-4 (zero-type and duplicated neurons at global minima)")
+TEACHERS = 3
+ZERO = 1e-9  # a vanishing Hessian eigenvalue (zero modes ~1e-16, the others >= 1e-6 here)
+
+
+@jax.jit
+def _student_data(key):
+    """Teacher data and a student init, one compiled program (not a string of eager
+    operations)."""
+    k1, k2, k3, k4 = jr.split(key, 4)
+    teacher = mlp_init(key=k1, sizes=(2, 3, 1), bias=True, scale=2.0)
+    teacher = (teacher[0] | {"b": jr.normal(k3, (3,))}, teacher[1])
+    x = jr.normal(k2, (300, 2))
+    y = mlp_apply(teacher, x, activation="g", scalar_output=True)
+    return x, y, mlp_init(key=k4, sizes=(2, 4, 1), bias=True)
+
+
+def _trained_student(t):
+    """A 2-4-1 student (g, biases) of the 2-3-1 teacher `t`, 300 Gaussian inputs, BFGS
+    from a random init; its extra neuron's kind and
+    the dense Hessian's zero modes there."""
+    x, y, p0 = _student_data(jr.fold_in(jr.key(SEED), t))
+    prob = mlp_regression(x, y, hidden=4, activation="g", bias=True)
+    m = dynamics.minimize(prob, p0, solver=optx.BFGS(rtol=1e-14, atol=1e-14), max_steps=5000)
+    p = m.params  # BFGS ends at loss ~1e-31 (no Newton polish needed at a global minimum)
+    ev = np.linalg.eigvalsh(np.asarray(landscape.hessian(prob, p)))
+    a = np.abs(np.asarray(p[1]["w"][0]))
+    w = np.concatenate([np.asarray(p[0]["w"]), np.asarray(p[0]["b"])[:, None]], axis=1)
+    gap = min(np.max(np.abs(w[i] - w[j])) for i in range(4) for j in range(i + 1, 4))
+    # the extra neuron's kind: 0 zero-type (outgoing weight ~0), 1 duplicated (incoming
+    # weights and bias equal to another's), -1 neither
+    kind = 0 if np.min(a) < 1e-8 else (1 if gap < 1e-6 else -1)
+    return (
+        float(prob.loss(p)),
+        kind,
+        int(np.sum(np.abs(ev) < ZERO)),
+        float(ev[np.abs(ev) >= ZERO][0]),
+    )
 
 
 def compute(*, fast: bool) -> dict:
@@ -50,6 +97,7 @@ def compute(*, fast: bool) -> dict:
         "barrier_aligned": np.array(float(after)),
         "end_gap": np.array(end_gap),
         "perm": np.asarray(perms[0]),
+        "students": np.array([_trained_student(t) for t in range(TEACHERS)]),
     }
 
 
@@ -57,7 +105,33 @@ def claims(data: dict) -> list[Claim]:
     # the valley path's zero loss and its end at the permuted minimum hold by construction,
     # and weight matching's recovery of the transposition is a test of the alignment code
     # (tests/symmetry): plotted, not claimed
+    st = data["students"]  # (teacher, [loss, kind, zero modes, smallest non-zero |eig|])
+    fan_in = 3  # two inputs and the bias
+
+    def zero_modes(teacher, kind):
+        if kind not in (0, 1):
+            raise ValueError("kind: the extra neuron is neither zero-type nor duplicated")
+        return fan_in if kind == 0 else fan_in + 1
+
     return [
+        Claim.quantitative(
+            "a trained over-parameterised student (width 4, teacher width 3) at a global "
+            "minimum: zero Hessian eigenvalues = d + 1 for a zero-type extra neuron, d + 2 for "
+            "a duplicated one",
+            SIMSEK,
+            predict=zero_modes,
+            params=[{"teacher": t, "kind": int(st[t, 1])} for t in range(len(st))],
+            measured=st[:, 2],
+            comparison=Comparison.EQUAL,
+            error_estimate=0.0,
+            error_source=f"an exact count (|eigenvalue| < {ZERO:g} of the dense Hessian)",
+            network="2-4-1 students (g, biases) of three 2-3-1 teachers, ½-MSE on 300 Gaussian "
+            "inputs, BFGS from a random init (loss ~1e-31)",
+            note=f"losses {[float(f'{v:.2g}') for v in st[:, 0]]}; kinds "
+            f"{['zero-type' if k == 0 else 'duplicated' if k == 1 else 'neither' for k in st[:, 1]]}; "
+            f"smallest non-zero |eigenvalue| {[float(f'{v:.2g}') for v in st[:, 3]]}; the "
+            "d + 2 branch (duplicated neuron) is tested only when a run ends there",
+        ),
         Claim.qualitative(
             "the straight line between two permuted global minima crosses a barrier, where "
             "the valley path through the spare neuron stays at zero loss",
@@ -102,7 +176,8 @@ def plot(data: dict, out) -> list:
         "zero-type spare neuron it is a global minimum of a 2-4-1 student (½-MSE); the valley "
         "path swapping neurons 1 "
         f"and 2 through the spare one and the straight line to the swapped minimum, "
-        f"{len(s)} and {len(a)} points; seed {SEED}",
+        f"{len(s)} and {len(a)} points; seed {SEED} (the claims add three 2-4-1 students "
+        "trained by BFGS on three 2-3-1 teachers)",
     )
     return [save(fig, out / "fig51_valley_path.png")]
 
