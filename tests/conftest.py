@@ -15,9 +15,19 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 
+# LAPACK (numpy's, scipy's and jaxlib's CPU kernels, all OpenBLAS) on one thread: with two
+# xdist workers on two cores OpenBLAS's threads only oversubscribe them (a 533 x 533 eigh:
+# 2.8 s on its default threads against 0.11 s on one, measured under load). The variable
+# reaches the child processes; threadpoolctl covers the libraries this process has loaded.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import jax
+import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS, which jaxlib's LAPACK uses)
+from threadpoolctl import threadpool_limits
 
 
+threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 # Programs that take a while to compile are shared between the xdist workers and between

@@ -46,18 +46,24 @@ class CurvatureTrack(eqx.Module):
     trace_ratio: np.ndarray
 
 
-def _eig_stats(problem, params, k, top):
-    h = _hessian(problem, params)
-    w, v = jnp.linalg.eigh(h)
-    g = ravel_pytree(jax.grad(problem.loss)(params))[0]
-    proj = v[:, -k:].T @ g
-    frac = jnp.sum(proj**2) / jnp.sum(g**2)
-    return (
-        float(problem.loss(params)),
-        np.asarray(w[::-1][:top]),
-        float(frac),
-        float(trace_frobenius_ratio(h)),
-    )
+@eqx.filter_jit
+def _curvature_rows(problem, trajectory, k, top):
+    # every checkpoint in one compiled program (lax.map: one dense Hessian in memory at a
+    # time); k and top are static
+    def one(params):
+        flat, unravel = ravel_pytree(params)
+
+        def f(v):
+            return problem.loss(unravel(v))
+
+        h = jax.hessian(f)(flat)
+        w, v = jnp.linalg.eigh(h)
+        loss, g = jax.value_and_grad(f)(flat)
+        proj = v[:, -k:].T @ g
+        frac = jnp.sum(proj**2) / jnp.sum(g**2)
+        return loss, w[::-1][:top], frac, jnp.trace(h) / jnp.linalg.norm(h)
+
+    return jax.lax.map(one, trajectory)
 
 
 def track_curvature(
@@ -66,17 +72,16 @@ def track_curvature(
     """Curvature observables at the checkpoints of `trajectory` (params stacked on a
     leading axis, e.g. `toymodels.dynamics.run(..., save=Save(every=k)).saved`), optionally
     only at `indices`. `k`: dimension of the top eigenspace for the gradient share; `top`:
-    how many eigenvalues to keep. A Python loop over checkpoints (evaluation, not training:
-    one dense Hessian each)."""
+    how many eigenvalues to keep. One compiled program maps over the checkpoints (evaluation,
+    not training: one dense Hessian each)."""
     if int(k) < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
     n = jax.tree_util.tree_leaves(trajectory)[0].shape[0]
     idx = range(n) if indices is None else [int(i) for i in indices]
-    rows = [
-        _eig_stats(problem, jax.tree_util.tree_map(lambda a, i=i: a[i], trajectory), int(k), top)
-        for i in idx
-    ]
-    loss, tops, frac, ratio = (np.asarray(c) for c in zip(*rows))
+    picked = jax.tree_util.tree_map(lambda a: a[np.asarray(list(idx), dtype=int)], trajectory)
+    loss, tops, frac, ratio = (
+        np.asarray(c) for c in _curvature_rows(problem, picked, int(k), int(top))
+    )
     return CurvatureTrack(
         loss=loss,
         top=tops,
