@@ -123,23 +123,46 @@ def goldilocks_scan(
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or np.any(~np.isfinite(scales)) or np.any(scales <= 0):
         raise ValueError("scales: expected a 1-D array of positive numbers")
-    keys = jr.split(key, scales.size)
-    ratio, frac, err = [], [], []
-    for s, kk in zip(scales, keys):
-        p = jax.tree_util.tree_map(lambda a, s=s: s * a, params)
-        h = _hessian(problem, p)
-        ratio.append(float(trace_frobenius_ratio(h)))
-        est = restricted_positive_fraction(h, int(dim), key=kk, num_subspaces=num_subspaces)
-        frac.append(float(est[0]))
-        err.append(float(est[1]))
-    ratio = np.asarray(ratio)
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(params))
+    stack = jax.vmap(lambda s: jax.tree_util.tree_map(lambda a: (s * a).astype(a.dtype), params))(
+        jnp.asarray(scales, dtype=dtype)
+    )
+    ratio, frac, err = _goldilocks_rows(
+        problem, stack, jr.split(key, scales.size), dim, _num(num_subspaces)
+    )
     return GoldilocksScan(
         scales=scales,
         trace_ratio=ratio,
-        positive_fraction=np.asarray(frac),
-        stderr=np.asarray(err),
+        positive_fraction=frac,
+        stderr=err,
         predicted=goldilocks_positive_fraction(ratio, int(dim)),
     )
+
+
+def _num(num_subspaces):
+    if isinstance(num_subspaces, bool) or int(num_subspaces) != num_subspaces or num_subspaces < 2:
+        raise ValueError(f"num_subspaces: expected an int >= 2, got {num_subspaces!r}")
+    return int(num_subspaces)
+
+
+def _goldilocks_rows(problem, stack, keys, dim, num):
+    # every point in one compiled program (lax.map: one dense Hessian in memory at a time)
+    n = ravel_pytree(jax.tree_util.tree_map(lambda a: a[0], stack))[0].size
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 1 <= dim <= n:
+        raise ValueError(f"dim: expected an int between 1 and the dimension {n}, got {dim!r}")
+    out = _goldilocks_program(problem, stack, keys, int(dim), num)
+    return tuple(np.asarray(o) for o in out)
+
+
+@eqx.filter_jit
+def _goldilocks_program(problem, stack, keys, dim, num):
+    def one(args):
+        p, k = args
+        h = _hessian(problem, p)
+        est = restricted_positive_fraction(h, dim, key=k, num_subspaces=num)
+        return trace_frobenius_ratio(h), est[0], est[1]
+
+    return jax.lax.map(one, (stack, keys))
 
 
 def scaled(params: Params, scale: float) -> Params:
