@@ -234,6 +234,13 @@ def report(out: Path = OUT) -> Path | None:
         f"({m['jax_device']}), jaxlib {m['jaxlib']}, torch {m['torch']}, NumPy {m['numpy']}, "
         f"SciPy {m['scipy']}, Python {m['python']}.",
     ]
+    if not meta and peers:  # the peers' own record (a run stopped before its end)
+        meta = {
+            "load_start": peers["load_start"],
+            "load_end": peers["load_end"],
+            "seconds": peers["seconds"],
+            "names": "bench_peers only",
+        }
     if meta:
         lines.append(
             f"Load average (1, 5, 15 min) at the start of the run: {meta['load_start']}; at "
