@@ -179,7 +179,7 @@ def ratio_figure(rows: list[dict], path: Path) -> None:
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel("ratio (log scale)")
     ax.set_title("toymodels against its peers and the machine's limits")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.savefig(path, dpi=120, metadata=_PNG_META)
     plt.close(fig)
 
