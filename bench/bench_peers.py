@@ -60,8 +60,17 @@ ROUNDS = 1 if QUICK else 3
 PH_BUDGET_S = float(os.environ.get("BENCH_PH_BUDGET_S", "150"))
 
 
-def _say(msg: str) -> None:
+def _say(msg: str, partial: dict | None = None) -> None:
+    """Progress, and the results so far in bench/out/bench_peers.partial.json (a run stopped
+    early keeps what it measured)."""
     print(f"  [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    if partial is not None:
+        import json
+        from pathlib import Path
+
+        path = Path(__file__).resolve().parent / "out" / "bench_peers.partial.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(partial, indent=1, default=float))
 
 
 def _row(what, **kw) -> dict:
@@ -679,28 +688,28 @@ def main() -> dict:
     hg = cur.hvp_over_grad()
     out["hvp_over_grad"] = hg["times"]
     rows.append(hg["row"])
-    _say("top-1")
+    _say("top-1", {**out, "rows": rows})
     top1 = cur.topk(1, oracle_steps=40, starts=2)
     out["top1"] = {"times": top1["times"], "oracle_steps": top1["oracle_steps"]}
     rows += top1["rows"]
-    _say("top-10")
+    _say("top-10", {**out, "rows": rows})
     # BENCH_QUICK: top-3 stands in for top-10 (PyHessian's top-10 ladder takes minutes)
     top10 = cur.topk(
         3 if QUICK else 10, oracle_steps=60 if QUICK else 170, starts=2 if QUICK else 3
     )
     out["top10"] = {"times": top10["times"], "oracle_steps": top10["oracle_steps"]}
     rows += top10["rows"]
-    _say("trace")
+    _say("trace", {**out, "rows": rows})
     tr = cur.trace(num_probes=10 if QUICK else 50)
     out["trace"] = tr["times"]
     rows += tr["rows"]
-    _say("density")
+    _say("density", {**out, "rows": rows})
     dens = cur.density(num_steps=30 if QUICK else 90)
     out["density"] = dens["times"]
     rows += dens["rows"]
     del cur
 
-    _say("matmul peak and plane")
+    _say("matmul peak and plane", {**out, "rows": rows})
     peak = matmul_peak()
     out["matmul_peak_alone"] = peak
     pl = plane(n_grid=11 if QUICK else 31)
@@ -738,7 +747,7 @@ def main() -> dict:
     )  # fmt: skip
 
     for dtype, tag in ((jnp.float64, "float64"), (jnp.float32, "float32")):
-        _say(f"RNN sweep {tag}")
+        _say(f"RNN sweep {tag}", {**out, "rows": rows})
         r = rnn_sweep(dtype)
         out[f"rnn_{tag}"] = r
         rows.append(
