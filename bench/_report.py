@@ -296,6 +296,9 @@ def report(out: Path = OUT) -> Path | None:
             "",
             *scaling_table(sc),
             "",
+            f"This part: load average {sc['load_start']} at its start, {sc['load_end']} at "
+            f"its end, {sc['seconds']:.0f} s.",
+            "",
             f"Largest network whose SLQ basis fits in 24 GiB: about "
             f"{cap['max_params_slq_in_24GiB'] / 1e6:.0f} million parameters ({cap['how']}: "
             f"{cap['basis_rows']} basis rows × 4 bytes = {cap['basis_bytes_per_param']} "
