@@ -32,8 +32,10 @@ def compute(*, fast: bool) -> dict:
     opt, save = dynamics.GD(learning_rate=0.2), dynamics.Save(every=every)
     gd = dynamics.run(prob, p0, opt, num_steps=steps, key=jr.key(2), save=save)
     sgd = dynamics.run(prob, p0, opt, num_steps=steps, key=jr.key(2), batch_size=50, save=save)
-    tg = rf.track_curvature(prob, gd.saved, k=C - 1)
-    ts = rf.track_curvature(prob, sgd.saved, k=C - 1, indices=range(1, len(tg.loss)))
+    # GD's checkpoints and SGD's (after the shared init) in one call: one compiled program
+    n = steps // every + 1
+    both = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[1:]]), gd.saved, sgd.saved)
+    tr = rf.track_curvature(prob, both, k=C - 1)
     relu = mlp_classification(
         x, y, hidden=(16, 16), activation="relu", bias=False, init_scale=2**0.5
     )
@@ -49,12 +51,12 @@ def compute(*, fast: bool) -> dict:
     runs = jax.vmap(from_scale)(jnp.asarray(gs.scales, dtype=x.dtype))
     return {
         "steps": np.arange(0, steps + 1, every),
-        "gd_top": tg.top,
-        "gd_gap": tg.gap,
-        "gd_fraction": tg.fraction,
-        "gd_lambda_max": tg.lambda_max,
-        "sgd_fraction": np.concatenate([tg.fraction[:1], ts.fraction]),
-        "gd_loss": tg.loss,
+        "gd_top": tr.top[:n],
+        "gd_gap": tr.gap[:n],
+        "gd_fraction": tr.fraction[:n],
+        "gd_lambda_max": tr.lambda_max[:n],
+        "sgd_fraction": np.concatenate([tr.fraction[:1], tr.fraction[n:]]),
+        "gd_loss": tr.loss[:n],
         "scales": gs.scales,
         "rho": gs.trace_ratio,
         "pos": gs.positive_fraction,
