@@ -188,7 +188,10 @@ def test_report_summary_sections_and_round_trip(tmp_path):
     summary = text.split("## Summary by paper")[1].split("## Claims")[0]
     assert "| Dinc et al. 2025 | 2 / 2 | 1 | 0 / 0 | 0 | 0 | [figX](#figX) |" in summary
     assert "| Ghosh 2026 | 0 / 0 | 0 | 0 / 1 | 1 | **1** | [figX](#figX) |" in summary
-    assert "(1 of them measured on trained networks)" in text
+    assert (
+        "Quantitative claims passing: 2 of 2 (1 of them measured on trained networks); "
+        "qualitative: 0 of 1; **failed: 1**" in text
+    )
     claims_part = text.split("## Claims")[1].split("## Discrepancies")[0]
     assert "T ∈ {10, 20, 40}" in claims_part and "[figX.png](figX.png)" in claims_part
     assert "**FAIL** | qualitative | bad bound" in claims_part

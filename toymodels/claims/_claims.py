@@ -788,7 +788,7 @@ def write_report(
         f"Mode: {mode} ({total_s:.0f} s in all). "
         f"Quantitative claims passing: {by_kind[Kind.QUANTITATIVE][0]} of "
         f"{by_kind[Kind.QUANTITATIVE][1]} ({n_network} of them measured on trained networks); "
-        "qualitative: {by_kind[Kind.QUALITATIVE][0]} of "
+        f"qualitative: {by_kind[Kind.QUALITATIVE][0]} of "
         f"{by_kind[Kind.QUALITATIVE][1]}; **failed: {n_fail}**; discrepancies (results the "
         f"simulation does not reproduce, never counted as passes): {n_disc}"
         + (f"; figure scripts with errors: **{n_err}**" if n_err else "")
