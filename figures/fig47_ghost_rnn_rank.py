@@ -245,6 +245,8 @@ def claims(data: dict) -> list[Claim]:
             "per-step drift, 1 step of crossing interpolation (as fig46)",
             note="measured / predicted: "
             + ", ".join(f"{m:.1f}/{p:.1f}" for m, p in zip(meas, pred)),
+            network=f"rank-K and full-rank leaky RNNs (N = {N}) trained by full-batch GD at "
+            f"lr {LR:g}, at the fold their training crosses",
         ),
         Claim.qualitative(
             "on the plateau (half-way to the drop) the wrong outputs are saturated: "
@@ -317,6 +319,7 @@ def claims(data: dict) -> list[Claim]:
                     error_source="bisection brackets through the least-squares slope and a "
                     "bootstrap over seeds, in quadrature",
                     note=eta_note,
+                    network="rank-two leaky RNNs trained by full-batch GD",
                 )
             )
         else:
