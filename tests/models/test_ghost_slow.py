@@ -4,9 +4,9 @@ and the passage time through the ghost against the canonical π/(2√(a r)).
 
 Setting (3 seeds, `jr.split(jr.key(1), 8)[[0, 4, 7]]`): full-batch GD at lr 0.1 (above the
 critical learning rate: after the abrupt drop GD throws the network back onto the plateau),
-1500 steps, params saved every step. The default run checks seed 4 only (its programs'
-compilation dominates: ~20 s of XLA compile on the loaded 2-core machine); the three seeds,
-the learning drop and the paper's lr 0.02 are `slow`. The independent reference throughout is the exact 1-D
+1500 steps, params saved every step. All of these are `slow` (the training run's
+compilation is ~20 s of XLA compile); fig46's claims cover the fold and the passage time in
+the default run. The independent reference throughout is the exact 1-D
 reduction f(κ) = −κ + nᵀtanh(mκ + b) (`kappa_flow`): its zeros on a grid count the fixed
 points, f = f' = 0 is a fold, a·r = α² f''(κ*) f(κ*)/2 at the minimum κ* of f (scipy).
 
@@ -214,10 +214,15 @@ def _fold_and_jump(rnn, runs):
         assert run["trap"] - run["j"] <= 2 and float(run["ck"].loss[run["trap"]]) > 0.99
 
 
+# slow since 2026-12-01: the shared training run's compilation is ~20 s of one worker and
+# the suite is at its 10-minute budget; the same fold and passage on the trained network are
+# claimed in the default run by figures/fig46 (against the network's normal form)
+@pytest.mark.slow
 def test_fold_at_the_trapping_jump(rnn, one_run):
     _fold_and_jump(rnn, one_run)
 
 
+@pytest.mark.slow
 def test_passage_time_through_the_ghost(rnn, one_run):
     _check_passage(rnn, one_run[0])
 
