@@ -13,6 +13,14 @@ $L = L_\infty + h\varepsilon^2$, the gradient flow projected on the curve is
 $\dot\varepsilon = -L'(\varepsilon)/\lVert\theta'(\varepsilon)\rVert^2 \approx
 -4h\varepsilon^5/a^2$, so $\varepsilon(t)^{-4} = \varepsilon_0^{-4} + 16ht/a^2$,
 $\varepsilon \approx (a^2/(16ht))^{1/4}$ and $L - L_\infty \approx |a|\sqrt h/(4\sqrt t)$.
+
+Sharpness: the Gauss–Newton part of the Hessian of $\mathbb E[(f - f^*)^2]$ along
+$v = (\partial_{w_1} - \partial_{w_2})/\sqrt2$ is $2\,\mathbb E[(v\cdot\nabla f)^2]$ with
+$v\cdot\nabla f = (a_1x\sigma'(w_1x) - a_2x\sigma'(w_2x))/\sqrt2 \approx (a/\varepsilon)\,
+x\sigma'(wx)/\sqrt2$; every other Hessian entry is $O(1/\varepsilon)$ or smaller, so
+$\lambda_{\max}\varepsilon^2 \to K = a^2\,\mathbb E[x^2\sigma'(wx)^2]$, which for
+$\sigma(z) = \mathrm{erf}(z/\sqrt2)$ and $x\sim\mathcal N(0, 1)$ is
+$K = (2/\pi)\,a^2(1 + 2w^2)^{-3/2}$.
 """
 
 import math
@@ -55,6 +63,13 @@ EPS_ASYMPTOTIC = (a**2 / (16 * h * t)) ** sp.Rational(1, 4)
 rate_eps = sp.lambdify((t, a, h, eps0), EPS_T, modules="numpy")
 
 
+w_gate = sp.symbols("w", real=True)
+_xg = sp.symbols("x", real=True)
+#: λ_max·ε² → K(a, w) along a channel of the erf toy (module docs)
+SHARPNESS = 2 / sp.pi * a**2 * (1 + 2 * w_gate**2) ** sp.Rational(-3, 2)
+sharpness_constant = sp.lambdify((a, w_gate), SHARPNESS, modules="numpy")
+
+
 def _series_coeffs():
     ser = sp.series(PAIR, eps, 0, 5).removeO()
     ser = sp.expand(ser.doit())
@@ -90,6 +105,19 @@ def check() -> None:
     assert sp.simplify(sp.diff(EPS_T, t) + 4 * h * EPS_T**5 / a**2) == 0
     assert sp.simplify(EPS_T.subs(t, 0) - eps0) == 0
     assert sp.limit(EPS_T / EPS_ASYMPTOTIC, t, sp.oo) == 1
+    # Sharpness: ε²·2(v·∇f)² → a²x²σ'(wx)² (v the (1, −1)/√2 direction of the two gate
+    # weights; σ' written as a generic function), and E[x²σ'(wx)²] for σ = erf(x/√2),
+    # x ~ N(0, 1), in closed form.
+    xs = sp.symbols("x", real=True)
+    ds = sp.Function("dsigma")
+    a1, a2 = cc / 2 + a / (2 * eps), cc / 2 - a / (2 * eps)
+    vgrad = (a1 * xs * ds((w + eps) * xs) - a2 * xs * ds((w - eps) * xs)) / sp.sqrt(2)
+    lead = sp.series(eps**2 * 2 * vgrad**2, eps, 0, 1).removeO().doit()
+    assert sp.simplify(lead - a**2 * xs**2 * ds(w * xs) ** 2) == 0
+    dsig = sp.diff(_ERF, _x).subs(_x, w_gate * _xg)
+    gauss = sp.exp(-(_xg**2) / 2) / sp.sqrt(2 * sp.pi)
+    moment = sp.integrate(_xg**2 * dsig**2 * gauss, (_xg, -sp.oo, sp.oo), conds="none")
+    assert sp.simplify(a**2 * moment - SHARPNESS) == 0
     # L − L∞ = hε² → |a|√h/(4√t).
     assert sp.simplify(h * EPS_ASYMPTOTIC**2 - sp.Abs(a) * sp.sqrt(h) / (4 * sp.sqrt(t))) == 0
 
