@@ -4,7 +4,10 @@ r"""The logit-gradient model's observables measured on small real networks.
   `toymodels.dynamics.run(..., save=Save(every=k))`, GD or minibatch SGD with `batch_size`), the top Hessian eigenvalues, where the
   largest relative gap sits (`gap_count`; the model predicts $C-1$), the share of the
   full-batch gradient in the top-$k$ eigenspace, $\lambda_\max$ (transient rise, then
-  decay as the softmax freezes) and $\operatorname{tr}H/\lVert H\rVert_F$.
+  decay as the softmax freezes) and $\operatorname{tr}H/\lVert H\rVert_F$; with
+  `gauss_newton=True` also the same observables of the Gauss–Newton term $G = J^\top
+  (\nabla_z^2L)J$ (from the per-sample output Jacobians) and the size of the residual term
+  $H - G$ (Fort & Ganguli's weak-logit-curvature ingredient: the top of $H$ is $G$'s).
 - `goldilocks_scan`: $\rho(s) = \operatorname{tr}H/\lVert H\rVert_F$ and the positive
   fraction of random $d$-dimensional restrictions at weights $s\,\theta_0$ (Fort &
   Scherlis 2019), beside the semicircle prediction `toymodels.rmt.goldilocks_positive_fraction`.
@@ -28,6 +31,7 @@ from ..._custom_types import Params
 from ..._validation import check_key
 from ...landscape import hessian as _hessian
 from ...linalg import restricted_positive_fraction, trace_frobenius_ratio
+from ...problems import AbstractSupervisedProblem
 from ...rmt import goldilocks_positive_fraction
 from ._logit_model import gap_count
 
@@ -36,7 +40,11 @@ class CurvatureTrack(eqx.Module):
     """Per checkpoint: `loss`, `top` eigenvalues (descending, `(T, top)`), `gap` (count
     above the largest relative gap), `fraction` (share of $\\lVert\\nabla L\\rVert^2$ in the
     top-`k` eigenspace), `lambda_max`, `trace_ratio` $\\operatorname{tr}H/\\lVert
-    H\\rVert_F$."""
+    H\\rVert_F$. With `gauss_newton=True`: `gn_top` (the Gauss–Newton term's top
+    eigenvalues), `gn_fraction` (the gradient's share in $G$'s top-`k` eigenspace),
+    `gn_trace_ratio` ($\\operatorname{tr}G/\\lVert G\\rVert_F$), `residual_rms` (the RMS
+    eigenvalue $\\lVert H - G\\rVert_F/\\sqrt D$ of the residual term) and `residual_ratio`
+    ($\\lVert H - G\\rVert_F/\\lVert G\\rVert_F$); `None` otherwise."""
 
     loss: np.ndarray
     top: np.ndarray
@@ -44,12 +52,41 @@ class CurvatureTrack(eqx.Module):
     fraction: np.ndarray
     lambda_max: np.ndarray
     trace_ratio: np.ndarray
+    gn_top: np.ndarray | None = None
+    gn_fraction: np.ndarray | None = None
+    gn_trace_ratio: np.ndarray | None = None
+    residual_rms: np.ndarray | None = None
+    residual_ratio: np.ndarray | None = None
+
+
+def _gauss_newton_dense(problem, flat, unravel):
+    # G = J^T (d^2 L/dz^2) J from the per-sample output Jacobians J (N, C, D), each by
+    # reverse mode through one sample (vmapped); the output Hessian of a per-sample
+    # objective is block diagonal (one C x C block per sample)
+    params = unravel(flat)
+    scalar = jax.eval_shape(problem.outputs, params).ndim == 1
+
+    def out_one(v, xn):
+        z = problem.apply(unravel(v), xn[None])[0]
+        return z[None] if scalar else z
+
+    z = jax.vmap(lambda xn: out_one(flat, xn))(problem.x)
+    jac = jax.vmap(lambda xn: jax.jacrev(out_one)(flat, xn))(problem.x)
+
+    def block(zn, tn):
+        def ell(u):
+            return problem.objective.per_sample((u[0] if scalar else u)[None], tn[None])[0]
+
+        return jax.hessian(ell)(zn)
+
+    a = jax.vmap(block)(z, problem.targets) / z.shape[0]
+    return jnp.einsum("nkd,nke->de", jac, jnp.einsum("nkl,nle->nke", a, jac))
 
 
 @eqx.filter_jit
-def _curvature_rows(problem, trajectory, k, top):
+def _curvature_rows(problem, trajectory, k, top, gauss_newton):
     # every checkpoint in one compiled program (lax.map: one dense Hessian in memory at a
-    # time); k and top are static
+    # time); k, top and gauss_newton are static
     def one(params):
         flat, unravel = ravel_pytree(params)
 
@@ -61,27 +98,58 @@ def _curvature_rows(problem, trajectory, k, top):
         loss, g = jax.value_and_grad(f)(flat)
         proj = v[:, -k:].T @ g
         frac = jnp.sum(proj**2) / jnp.sum(g**2)
-        return loss, w[::-1][:top], frac, jnp.trace(h) / jnp.linalg.norm(h)
+        row = (loss, w[::-1][:top], frac, jnp.trace(h) / jnp.linalg.norm(h))
+        if not gauss_newton:
+            return row
+        gn = _gauss_newton_dense(problem, flat, unravel)
+        wg, vg = jnp.linalg.eigh(gn)
+        gfrac = jnp.sum((vg[:, -k:].T @ g) ** 2) / jnp.sum(g**2)
+        res = jnp.linalg.norm(h - gn)
+        return row + (
+            wg[::-1][:top],
+            gfrac,
+            jnp.trace(gn) / jnp.linalg.norm(gn),
+            res / jnp.sqrt(jnp.asarray(flat.size, res.dtype)),
+            res / jnp.linalg.norm(gn),
+        )
 
     return jax.lax.map(one, trajectory)
 
 
 def track_curvature(
-    problem: Any, trajectory: Params, *, k: int, top: int = 15, indices: Sequence[int] | None = None
+    problem: Any,
+    trajectory: Params,
+    *,
+    k: int,
+    top: int = 15,
+    indices: Sequence[int] | None = None,
+    gauss_newton: bool = False,
 ) -> CurvatureTrack:
     """Curvature observables at the checkpoints of `trajectory` (params stacked on a
     leading axis, e.g. `toymodels.dynamics.run(..., save=Save(every=k)).saved`), optionally
     only at `indices`. `k`: dimension of the top eigenspace for the gradient share; `top`:
-    how many eigenvalues to keep. One compiled program maps over the checkpoints (evaluation,
-    not training: one dense Hessian each)."""
+    how many eigenvalues to keep; `gauss_newton`: also the Gauss–Newton term's observables
+    and the residual's size (needs an `AbstractSupervisedProblem`: `outputs`, `objective`
+    with `per_sample`, `targets`). One compiled program maps over the checkpoints
+    (evaluation, not training: one dense Hessian each)."""
     if int(k) < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
+    if not isinstance(gauss_newton, bool):
+        raise TypeError(f"gauss_newton: expected a bool, got {gauss_newton!r}")
+    if gauss_newton and not isinstance(problem, AbstractSupervisedProblem):
+        raise TypeError(
+            "problem: gauss_newton=True needs an AbstractSupervisedProblem (outputs and "
+            f"objective), got {type(problem).__name__}"
+        )
     n = jax.tree_util.tree_leaves(trajectory)[0].shape[0]
     idx = range(n) if indices is None else [int(i) for i in indices]
     picked = jax.tree_util.tree_map(lambda a: a[np.asarray(list(idx), dtype=int)], trajectory)
-    loss, tops, frac, ratio = (
-        np.asarray(c) for c in _curvature_rows(problem, picked, int(k), int(top))
-    )
+    rows = [np.asarray(c) for c in _curvature_rows(problem, picked, int(k), int(top), gauss_newton)]
+    loss, tops, frac, ratio = rows[:4]
+    extra = {}
+    if gauss_newton:
+        names = ("gn_top", "gn_fraction", "gn_trace_ratio", "residual_rms", "residual_ratio")
+        extra = dict(zip(names, rows[4:]))
     return CurvatureTrack(
         loss=loss,
         top=tops,
@@ -89,6 +157,7 @@ def track_curvature(
         fraction=frac,
         lambda_max=tops[:, 0],
         trace_ratio=ratio,
+        **extra,
     )
 
 
