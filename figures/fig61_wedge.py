@@ -1,7 +1,27 @@
 """The wedge landscape (Fort & Jastrzebski 2019): escape distance ∝ radius (P1), random-
 subspace success against d (P4), and a 2-D slice through three solutions joined through a
-common intersection (P5)."""
+common intersection (P5); and P3 ("learning rate and L2 act alike on the curvature
+explored") on a trained network.
 
+P3 on a network: a scale-invariant MLP on digits (64-16-10, ReLU, no biases, each layer's
+weights entering as W/‖W‖_F, so the loss is invariant to each layer's norm and its Hessian
+in that layer scales as ‖W‖⁻²), trained by minibatch SGD with L2 (weight decay λ) through
+`toymodels.dynamics.run`, eight (η, λ) pairs in one vmapped program. The wedge model's
+reading (radial structure: curvature ∝ r⁻²) with the weight-decay equilibrium
+(van Laarhoven 2017; Wan et al. 2021): the gradient is orthogonal to W, so
+r²_{t+1} = (1 − ηλ)² r_t² + η²‖g_t‖² with ‖g‖ ∝ 1/r, and the angular dynamics on the
+sphere depend on η and λ only through ηλ once the initial norm is forgotten (≈ 1/(4ηλ)
+steps). Hence at equal ηλ: the equilibrium ‖W‖² ∝ √(η/λ) ∝ η (the curvature explored
+∝ 1/η), and the equilibrium training loss and test error do not depend on η.
+Measured in fast mode (600 steps, averages over steps 150-600, seed 61): ‖W_l‖² over the
+reference's 0.47, 0.45, 1.90, 1.77, 3.76, 3.54, 4.29, 4.25 against η/η_ref = 0.5, 0.5, 2,
+2, 4, 4, 4, 4 (at most 2.2 standard errors off), training losses and test errors within
+1.0 standard error of the reference's (another seed: within 2.2 and 1.5). The angular update
+√(ηλ(2 − ηλ))/(1 − ηλ) per step also holds, but given the norm recursion it only says the
+norm is stationary (an identity, not claimed).
+"""
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -10,9 +30,12 @@ import numpy as np
 
 import toymodels.models.wedge as W
 from figures._common import PAGE_WIDTH, caption, cite, cli, save
+from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
+from toymodels.data import digits_split
 from toymodels.landscape import Plane
 from toymodels.plot import plot_plane
+from toymodels.problems import AbstractSupervisedProblem, CrossEntropy
 
 
 TITLE = "Wedge landscape: width ∝ radius, subspace success at d = n, common intersections"
@@ -20,43 +43,163 @@ SEED = 61
 PAPER = cite(
     "fort_jastrzebski", "§3-4 (the wedge model: width ∝ radius, random subspaces, connected sets)"
 )
+PAPER_P3 = cite(
+    "fort_jastrzebski",
+    "§4 (learning rate and L2 regularization act alike through the curvature of the regions "
+    "explored)",
+)
+#: P3 on the network: (learning rate η, weight decay λ); the first two (η = 0.1) are the
+#: references at ηλ = 0.01 and 0.02, the others have the same products at other η
+NET_RUNS = ((0.1, 0.1), (0.1, 0.2), (0.05, 0.2), (0.2, 0.05), (0.4, 0.025), (0.4, 0.05))
+NET_REF_LR = 0.1
+NET_HIDDEN, NET_BATCH, NET_SCALE = 16, 32, 10.0
+#: the state every `NET_EVERY` steps; averages over the run after its first quarter, in
+#: `NET_BLOCKS` batch means (the error estimates: 75-step blocks in fast mode, 3× the
+#: norm's relaxation time 1/(4ηλ) at ηλ = 0.01; the loss's own slow fluctuations make blocks
+#: of 50 steps underestimate the spread between windows by 2×)
+NET_BLOCKS, NET_EVERY = 6, 10
+#: the initial norm of each layer (below every run's equilibrium norm: approached from below)
+NET_INIT_NORM = 0.5
+
+
+class _ScaleInvariantMLP(AbstractSupervisedProblem):
+    """x ↦ s·relu(√H x Ŵ₁ᵀ) Ŵ₂ᵀ with Ŵ = W/‖W‖_F (no biases): the data loss is invariant to
+    each layer's norm; `weight_decay` adds (λ/2)‖θ‖² (SGD on it is SGD with weight decay)."""
+
+    x: jax.Array
+    targets: jax.Array
+    objective: CrossEntropy
+    weight_decay: jax.Array
+    hidden: int = eqx.field(static=True)
+    scale: float = eqx.field(static=True)
+
+    def apply(self, params, x):
+        w1 = params["w1"] / jnp.linalg.norm(params["w1"])
+        w2 = params["w2"] / jnp.linalg.norm(params["w2"])
+        h = jax.nn.relu(jnp.sqrt(float(self.hidden)) * x @ w1.T)
+        return self.scale * h @ w2.T
+
+    def loss(self, params):
+        l2 = sum(jnp.sum(a**2) for a in jax.tree.leaves(params))
+        return self.objective(self.apply(params, self.x), self.targets) + 0.5 * (
+            self.weight_decay * l2
+        )
+
+    def init(self, key):
+        k1, k2 = jr.split(key)
+        w1 = jr.normal(k1, (self.hidden, self.x.shape[1]), self.x.dtype)
+        w2 = jr.normal(k2, (10, self.hidden), self.x.dtype)
+        c = NET_INIT_NORM
+        return {"w1": c * w1 / jnp.linalg.norm(w1), "w2": c * w2 / jnp.linalg.norm(w2)}
+
+
+def _network(*, fast: bool, key) -> dict:
+    k_split, k_init, k_run = jr.split(key, 3)
+    split = jax.jit(lambda k: digits_split(key=k))(k_split)  # one program, not dozens
+    net = _ScaleInvariantMLP(
+        split.x_train, split.y_train, CrossEntropy(), jnp.asarray(0.0), NET_HIDDEN, NET_SCALE
+    )
+    test = net.with_data(split.x_test, split.y_test)
+    p0 = net.init(k_init)
+    num_steps = 600 if fast else 4800
+
+    def record(step, params, opt_state, loss):
+        data = net.objective(net.apply(params, net.x), net.targets)
+        pred = jnp.argmax(test.outputs(params), -1)
+        err = 1.0 - jnp.mean((pred == test.targets.astype(pred.dtype)).astype(net.x.dtype))
+        sq = jnp.stack([jnp.sum(params["w1"] ** 2), jnp.sum(params["w2"] ** 2)])
+        return sq, data, err
+
+    @eqx.filter_jit
+    def runs(lrs, wds):
+        def one(lr, wd):
+            t = dynamics.run(
+                eqx.tree_at(lambda q: q.weight_decay, net, wd),
+                p0,
+                dynamics.GD(learning_rate=lr),
+                num_steps=num_steps,
+                key=k_run,
+                batch_size=NET_BATCH,
+                save=dynamics.Save(every=NET_EVERY, fn=record),
+                stop=dynamics.Stop(loss_ratio=None),
+            )
+            return t.saved
+
+        return jax.vmap(one)(lrs, wds)
+
+    lrs, wds = (jnp.asarray([r[i] for r in NET_RUNS]) for i in (0, 1))
+    sq, data_loss, err = (np.asarray(a) for a in runs(lrs, wds))
+    return {
+        "net_steps": np.arange(0, num_steps + 1, NET_EVERY),
+        "net_sq_norm": sq,  # (runs, saves, layer)
+        "net_loss": data_loss,
+        "net_test_error": err,
+        "net_num_train": np.asarray(split.x_train.shape[0]),
+        "net_num_test": np.asarray(split.x_test.shape[0]),
+    }
+
+
+def _window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the saves (axis 1) after the first quarter and its batch-means standard
+    error (`NET_BLOCKS` consecutive blocks)."""
+    w = x[:, x.shape[1] // 4 :]
+    n = (w.shape[1] // NET_BLOCKS) * NET_BLOCKS
+    blocks = w[:, -n:].reshape(w.shape[0], NET_BLOCKS, -1, *w.shape[2:]).mean(axis=2)
+    return w.mean(axis=1), blocks.std(axis=1, ddof=1) / np.sqrt(NET_BLOCKS)
+
+
+@eqx.filter_jit
+def _rays(k1, k2, k3, radii):
+    # P1 in one program (one compilation instead of a few dozen eager ones): the hinge
+    # wedge, a core point per radius, a random ray and a ray aimed back at the apex
+    dim = 30
+    Lh = W.wedge_landscape(key=k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
+    core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
+    core = core / jnp.linalg.norm(core)
+    u = jr.normal(k3, (dim,))
+    # rays aimed back toward the apex, slightly off the core (‖Sᵀu‖∞ < ε): they leave the
+    # cone near its tip
+    back = -core + 0.03 * Lh.bases[0][:, 0]
+
+    def one(r, ray, reach):
+        t = W.measured_escape_distance(Lh, r * core, ray, 0, t_max=reach * r)
+        return t, W.escape_distance(Lh, r * core, ray, 0)
+
+    return jax.vmap(lambda r: (one(r, u, 50.0), one(r, back, 4.0)))(radii)
+
+
+@eqx.filter_jit
+def _slice(k2, k3, g):
+    # P5 in one program: three cones of 8 in D = 30, solutions joined through the common
+    # point, the loss on the plane through the solutions
+    L3 = W.wedge_landscape(key=k2, dim=30, short_dims=(8, 8, 8), epsilon=0.5)
+    sx = W.connect_through_intersection(L3, [0, 1, 2], key=k3)
+    s0, s1, s2 = sx.solutions
+    A, B = jnp.meshgrid(g, g)
+    pts = s0 + A.ravel()[:, None] * (s1 - s0) + B.ravel()[:, None] * (s2 - s0)
+    surf = jax.vmap(L3.loss)(pts).reshape(A.shape)
+    return sx, surf, W.intersection_residual(L3, [0, 1, 2])
 
 
 def compute(*, fast: bool) -> dict:
     key = jr.key(SEED)
     k1, k2, k3, k4 = jr.split(key, 4)
-    dim = 30
-    Lh = W.wedge_landscape(key=k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
-    core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
-    core = core / jnp.linalg.norm(core)
+    k5 = jr.fold_in(key, 5)  # the network's (P3)
     radii = np.geomspace(0.3, 10, 6 if fast else 15)
-    u = jr.normal(k3, (dim,))
-    meas = np.array(
-        [float(W.measured_escape_distance(Lh, r * core, u, 0, t_max=50.0 * r)) for r in radii]
-    )
-    pred = np.array([float(W.escape_distance(Lh, r * core, u, 0)) for r in radii])
-    # rays aimed back toward the apex, slightly off the core (‖Sᵀu‖∞ < ε): they leave the
-    # cone near its tip
-    back = -core + 0.03 * Lh.bases[0][:, 0]
-    meas_back = np.array(
-        [float(W.measured_escape_distance(Lh, r * core, back, 0, t_max=4.0 * r)) for r in radii]
-    )
-    pred_back = np.array([float(W.escape_distance(Lh, r * core, back, 0)) for r in radii])
+    (meas, pred), (meas_back, pred_back) = jax.tree.map(np.asarray, _rays(k1, k2, k3, radii))
     n = 5
     Ls = W.wedge_landscape(key=k1, dim=20, short_dims=(n,), epsilon=0.5)
     dims = list(range(1, 10))
     rate = W.success_rate(W.subspace_losses(Ls, dims, key=k4, num_trials=4 if fast else 16))
-    L3 = W.wedge_landscape(key=k2, dim=30, short_dims=(8, 8, 8), epsilon=0.5)
-    sx = W.connect_through_intersection(L3, [0, 1, 2], key=k3)
+    g = np.linspace(-0.3, 1.3, 41 if fast else 121)
+    sx, surf, residual = _slice(k2, k3, g)
+    sx = jax.tree.map(np.asarray, sx)
     s0, s1, s2 = sx.solutions
     e1 = s1 - s0
     e2 = s2 - s0
-    g = np.linspace(-0.3, 1.3, 41 if fast else 121)
-    A, B = np.meshgrid(g, g)
-    pts = s0 + A.ravel()[:, None] * e1 + B.ravel()[:, None] * e2
-    surf = np.asarray(jax.vmap(L3.loss)(pts)).reshape(A.shape)
+    surf = np.asarray(surf)
     # coordinates of the center in the plane (least squares)
-    coef = np.linalg.lstsq(np.stack([e1, e2], 1), np.asarray(sx.center - s0), rcond=None)[0]
+    coef = np.linalg.lstsq(np.stack([e1, e2], 1), sx.center - s0, rcond=None)[0]
     return {
         "radii": radii,
         "escape_measured": meas,
@@ -75,8 +218,108 @@ def compute(*, fast: bool) -> dict:
         "plane_v": np.asarray(e2),
         "path_max": np.asarray(sx.path_max),
         "direct_max": np.asarray(sx.direct_max),
-        "residual": np.asarray(W.intersection_residual(L3, [0, 1, 2])),
+        "residual": np.asarray(residual),
+        **_network(fast=fast, key=k5),
     }
+
+
+def _net_claims(data: dict) -> list[Claim]:
+    """P3 on the scale-invariant network: at equal ηλ, ‖W_l‖² ∝ η and the same loss."""
+    sq, sq_se = _window_stats(data["net_sq_norm"])
+    loss, loss_se = _window_stats(data["net_loss"])
+    err, err_se = _window_stats(data["net_test_error"])
+    prod = lambda lr, wd: round(lr * wd, 9)  # noqa: E731
+    ref = {prod(lr, wd): i for i, (lr, wd) in enumerate(NET_RUNS) if lr == NET_REF_LR}
+    others = [(i, lr, wd) for i, (lr, wd) in enumerate(NET_RUNS) if lr != NET_REF_LR]
+    j = [ref[prod(lr, wd)] for _, lr, wd in others]
+    i = [k for k, _, _ in others]
+    network = (
+        f"scale-invariant ReLU MLP 64-{NET_HIDDEN}-10 (W/‖W‖_F per layer) on "
+        f"{int(data['net_num_train'])} digits, {int(data['net_steps'][-1])} SGD steps "
+        f"(batch {NET_BATCH}) with weight decay, the last three quarters averaged"
+    )
+    window = (
+        f"means over steps {int(data['net_steps'][len(data['net_steps']) // 4])}-"
+        f"{int(data['net_steps'][-1])}; reference runs at η = {NET_REF_LR}"
+    )
+    source = (
+        f"batch means ({NET_BLOCKS} blocks) over the averaging window of the run and of its "
+        "reference, in quadrature"
+    )
+
+    def ref_sq(learning_rate, weight_decay, layer):
+        return sq[ref[prod(learning_rate, weight_decay)], layer - 1] * (learning_rate / NET_REF_LR)
+
+    def ref_of(values):
+        return lambda learning_rate, weight_decay: values[ref[prod(learning_rate, weight_decay)]]
+
+    pars = [{"learning_rate": lr, "weight_decay": wd} for _, lr, wd in others]
+    sq_pars = [{**p, "layer": layer} for p in pars for layer in (1, 2)]
+    ratio = sq[i] / sq[j]
+    sq_err = np.concatenate(
+        [
+            (ratio[k] * np.hypot(sq_se[a] / sq[a], sq_se[b] / sq[b]) * sq[b])
+            for k, (a, b) in enumerate(zip(i, j))
+        ]
+    )
+    loss_err = np.hypot(loss_se[i], loss_se[j])
+    err_err = np.hypot(err_se[i], err_se[j])
+    return [
+        Claim.quantitative(
+            "P3 on a trained network: at equal ηλ the equilibrium ‖W_l‖² grows ∝ η "
+            "(r⁴ ∝ η/λ), so the curvature explored (∝ ‖W_l‖⁻²) falls ∝ 1/η",
+            PAPER_P3,
+            predict=ref_sq,
+            params=sq_pars,
+            measured=sq[i].reshape(-1),
+            atol=3.0 * sq_err,
+            error_estimate=sq_err,
+            error_source=source,
+            note=window
+            + "; measured/reference ratios "
+            + ", ".join(f"{v:.3g}" for v in ratio.reshape(-1))
+            + " against η/η_ref; the wedge model's radial structure (curvature ∝ r⁻²) with "
+            "the weight-decay equilibrium of a scale-invariant layer (van Laarhoven 2017, "
+            "arXiv:1706.05350; Wan et al. 2021, arXiv:2006.08419)",
+            network=network,
+        ),
+        Claim.quantitative(
+            "P3 on a trained network: at equal ηλ the equilibrium training loss does not "
+            "depend on η (learning rate and L2 act alike)",
+            PAPER_P3,
+            predict=ref_of(loss),
+            params=pars,
+            measured=loss[i],
+            atol=3.0 * loss_err,
+            error_estimate=loss_err,
+            error_source=source,
+            note=window
+            + "; training cross-entropy "
+            + ", ".join(f"{v:.3f}" for v in loss[i])
+            + " against the references' "
+            + ", ".join(f"{v:.3f}" for v in loss[j])
+            + "; at other ηλ it differs (η = 0.1: "
+            + ", ".join(f"{loss[ref[k]]:.3f} at ηλ = {k:g}" for k in sorted(ref))
+            + ")",
+            network=network,
+        ),
+        Claim.quantitative(
+            "P3 on a trained network: at equal ηλ the equilibrium test error does not depend on η",
+            PAPER_P3,
+            predict=ref_of(err),
+            params=pars,
+            measured=err[i],
+            atol=3.0 * err_err,
+            error_estimate=err_err,
+            error_source=source,
+            note=window
+            + f" on {int(data['net_num_test'])} held-out digits; test error "
+            + ", ".join(f"{v:.3f}" for v in err[i])
+            + " against the references' "
+            + ", ".join(f"{v:.3f}" for v in err[j]),
+            network=network,
+        ),
+    ]
 
 
 def claims(data: dict) -> list[Claim]:
@@ -122,21 +365,27 @@ def claims(data: dict) -> list[Claim]:
             note=f"largest loss on the segments through the common point: "
             f"{np.max(data['path_max']):.2g}",
         ),
+        *_net_claims(data),
     ]
 
 
 def plot(data: dict, out) -> list:
-    fig, (a0, a1, a2) = plt.subplots(
-        1, 3, figsize=(PAGE_WIDTH, 3.3), layout="constrained", width_ratios=(1, 1, 1.5)
+    fig, ax = plt.subplot_mosaic(
+        [["a0", "a1", "a2"], ["a3", "a3", "a3"]],
+        figsize=(PAGE_WIDTH, 6.2),
+        layout="constrained",
+        width_ratios=(1, 1, 1.5),
+        height_ratios=(1.2, 1),
     )
+    a0, a1, a2, a3 = (ax[f"a{i}"] for i in range(4))
     a0.loglog(data["radii"], data["escape_predicted"], "k-", label="closed form")
     a0.loglog(data["radii"], data["escape_measured"], "o", color="C3", label="bisection")
     a0.set(xlabel="radius ‖θ*‖", ylabel="escape distance", title="P1: width ∝ radius")
-    a0.legend(loc="lower right")
+    a0.legend(loc="upper left")
     a1.plot(data["dims"], data["success"], "o-", label="success rate")
     a1.axvline(float(data["n"]), color="gray", ls="--", label="d = n")
     a1.set(xlabel="subspace dimension d", ylabel="success rate", title="P4: random subspaces")
-    a1.legend()
+    a1.legend(loc="center left")
     g = data["grid"]
     points = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     plane = Plane(*(jnp.asarray(data[k]) for k in ("plane_origin", "plane_u", "plane_v")), points)
@@ -160,12 +409,31 @@ def plot(data: dict, out) -> list:
         )
     a2.plot(*c, "r*", ms=10, ls="none", label="common point")
     a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3, columnspacing=0.8)
+    steps = data["net_steps"]
+    t0 = int(steps[len(steps) // 4])
+    for k, (lr, wd) in enumerate(NET_RUNS):
+        colour = "C0" if round(lr * wd, 9) == 0.01 else "C3"
+        style = {0.05: ":", 0.1: "-", 0.2: "--", 0.4: "-."}[lr]
+        label = f"η = {lr:g}, λ = {wd:g} (ηλ = {lr * wd:g})"
+        a3.plot(steps, data["net_sq_norm"][k, :, 0] / lr, color=colour, ls=style, label=label)
+    a3.axvline(t0, color="gray", lw=0.8, label=f"averages from step {t0}")
+    a3.set(
+        xlabel="SGD step",
+        ylabel="‖W₁‖² / η",
+        yscale="log",
+        ylim=(8, 2000),
+        title="P3 on a network: ‖W₁‖² ∝ η at equal ηλ (loss and test error alike: claims)",
+    )
+    a3.legend(loc="upper right", ncols=2)
     caption(
         fig,
         f"Wedge landscapes (Fort & Jastrzebski): P1 hinge wedge in D = 30 with short "
         f"dimensions 5, 7 and ε = 0.05, {len(data['radii'])} radii; P4 D = 20, one cone of "
         f"n = {int(data['n'])}, ε = 0.5; P5 D = 30, three cones of 8, on a {len(g)} × "
-        f"{len(g)} grid; key {SEED}",
+        f"{len(g)} grid; key {SEED}. P3: scale-invariant ReLU MLP 64-{NET_HIDDEN}-10 "
+        f"(W/‖W‖_F per layer, logit scale {NET_SCALE:g}) on {int(data['net_num_train'])} "
+        f"standardized digits, {int(steps[-1])} SGD steps of batch {NET_BATCH} with weight "
+        f"decay λ, initial ‖W_l‖ = {NET_INIT_NORM}, one shared init and minibatch sequence",
     )
     return [save(fig, out / "fig61_wedge.png")]
 
