@@ -6,7 +6,7 @@ explored") on a trained network.
 P3 on a network: a scale-invariant MLP on digits (64-16-10, ReLU, no biases, each layer's
 weights entering as W/‖W‖_F, so the loss is invariant to each layer's norm and its Hessian
 in that layer scales as ‖W‖⁻²), trained by minibatch SGD with L2 (weight decay λ) through
-`toymodels.dynamics.run`, eight (η, λ) pairs in one vmapped program. The wedge model's
+`toymodels.dynamics.run`, six (η, λ) pairs in one vmapped program. The wedge model's
 reading (radial structure: curvature ∝ r⁻²) with the weight-decay equilibrium
 (van Laarhoven 2017; Wan et al. 2021): the gradient is orthogonal to W, so
 r²_{t+1} = (1 − ηλ)² r_t² + η²‖g_t‖² with ‖g‖ ∝ 1/r, and the angular dynamics on the
