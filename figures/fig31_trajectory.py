@@ -161,9 +161,9 @@ def _compute(*, fast: bool) -> dict:
             stop=dynamics.Stop(loss_ratio=None),
             opt_state0=state0,
         )
-        return t.saved
+        return t.saved, t.loss[::every]  # the model's checkpoints and its loss there
 
-    model_tail = jax.tree.map(np.asarray, eqx.filter_jit(jax.vmap(model_run))(centers))
+    model_tail, model_loss = jax.tree.map(np.asarray, eqx.filter_jit(jax.vmap(model_run))(centers))
     tail = jax.tree.map(lambda a: a[half:], traj_np)
     n = 13 if fast else 51
     # filter-normalized random plane around the solution, and the invariance check
@@ -244,6 +244,9 @@ def _compute(*, fast: bool) -> dict:
         "tail_disp": np.linalg.norm(flat_tail - flat_tail[0], axis=1),
         "model_disp": model_disp,
         "model_ratio": np.stack([_variance_ratios(at(model_tail, i)) for i in (0, 1)]),
+        # the loss over the tail (full batch, at the checkpoints), actual and on the models
+        "tail_loss": np.asarray(dist.loss)[half:],
+        "model_loss": model_loss,
     }
 
 
@@ -278,6 +281,12 @@ def claims(data: dict) -> list[Claim]:
     offsets = [len(data["tail_disp"]) // 3, 2 * (len(data["tail_disp"]) // 3), -1]
     disp_err = np.abs(data["model_disp"][0] - data["model_disp"][1])[offsets]
     c_init = data["chord_init"]
+    # the loss over the tail: checkpoints 0, 1, ... of the tail against the models' losses
+    # there (the models' last recorded step is one checkpoint before the end)
+    n_model = data["model_loss"].shape[1]
+    loss_offsets = [n_model // 3, 2 * n_model // 3, n_model - 1]
+    loss_err = float(np.max(np.abs(data["model_loss"][0] - data["model_loss"][1])))
+    tail_loss = data["tail_loss"]
     return [
         Claim.quantitative(
             "PCA of the late trajectory: log10 explained-variance ratio of PC k = that of heavy "
@@ -320,6 +329,26 @@ def claims(data: dict) -> list[Claim]:
             + " and "
             + ", ".join(f"{v:.3g}" for v in data["model_disp"][1][offsets])
             + ")",
+            network=network,
+        ),
+        Claim.quantitative(
+            "apparent convergence: the loss's slow fall over the tail (while the weights move) "
+            "= heavy ball's on the quadratic model",
+            PAPER_LIPTON,
+            predict=lambda steps_after: data["model_loss"][0][steps_after // every],
+            params=[{"steps_after": every * k} for k in loss_offsets],
+            measured=tail_loss[loss_offsets],
+            atol=3 * loss_err,
+            error_estimate=loss_err,
+            error_source="nonlinearity over the tail: the largest difference over the tail "
+            "between the models at θ_T and at the tail's start",
+            note=model_setup
+            + f"; loss {tail_loss[0]:.4g} at the tail's start, measured "
+            + ", ".join(f"{v:.4g}" for v in tail_loss[loss_offsets])
+            + "; models "
+            + ", ".join(f"{v:.4g}" for v in data["model_loss"][0][loss_offsets])
+            + " and "
+            + ", ".join(f"{v:.4g}" for v in data["model_loss"][1][loss_offsets]),
             network=network,
         ),
         Claim.qualitative(
