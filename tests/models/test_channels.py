@@ -288,6 +288,20 @@ def test_sharpness_grows_like_inverse_eps2(toy, crit):
     assert abs(vals[2] / vals[1] - 1) < 0.02
 
 
+def test_sharpness_constant_against_the_dense_hessian(toy, crit):
+    """λ_max·ε² → K = (2/π)a²(1 + 2w²)^(−3/2) (derivations/channels.py) on both channels
+    (minima of ℓ(w, 0)): the dense Hessian's top eigenvalue on the closed-form channel at
+    small ε, its O(ε²) correction removed by Richardson extrapolation from ε and 2ε."""
+    for k in np.flatnonzero(np.asarray(crit.kind) > 0):
+        c, a, w = crit.c[k], crit.a[k], crit.w[k]
+        e = 0.01
+        v1, v2 = (_sharpness(toy, ch.channel_params(c, a, w, s)) * s**2 for s in (e, 2 * e))
+        limit = (4 * v1 - v2) / 3
+        K = float(theory.sharpness_constant(a, w))
+        assert abs(limit / K - 1) < 1e-4, (k, limit, K)
+        assert abs(v1 / K - 1) > 10 * abs(limit / K - 1)  # the correction is resolved
+
+
 @pytest.mark.slow
 def test_gd_stalls_at_edge_of_stability(toy, crit, key):
     c, a, w = (getattr(crit, k)[2] for k in ("c", "a", "w"))
