@@ -103,6 +103,8 @@ def claims(data: dict) -> list[Claim]:
     K = float(theory.sharpness_constant(a_glu, w_glu))
     c2 = abs(float(data["lambda_curve"]) * EPS_CURVE**2 / K - 1.0) / EPS_CURVE**2
     lam_law = {tv: K / law[tv] ** 2 for tv in ts}
+    e_all = np.asarray([law[tv] for tv in t[m]])
+    loss_err = (3 * e_all**2 + 2 * step) * h * e_all**2  # relative, of hε²
     sharp = t >= T_SHARP
     e_law = np.asarray([law[tv] for tv in t[sharp]])
     lam_err = ((c2 + 2.0) * e_law**2 + 2 * step) * (K / e_law**2)  # relative, of K/ε²
@@ -139,6 +141,21 @@ def claims(data: dict) -> list[Claim]:
             error_estimate=h * eps**4,
             error_source="the relative O(ε²) next order of the loss along the channel",
             note="ε from the flow itself: this checks the loss-ε relation, not the rate",
+            network=NETWORK,
+        ),
+        Claim.quantitative(
+            "L − L∞ = hε(t)² with ε(t) from the rate law alone (the loss's t^(−1/2) decay "
+            "along the channel, no measured ε)",
+            PAPER,
+            predict=lambda t: h * law[t] ** 2,
+            params=[{"t": v} for v in np.asarray(ts)[m]],
+            measured=ex[m],
+            atol=2 * loss_err,
+            error_estimate=loss_err,
+            error_source=f"relative ε² for the loss's next order plus 2(ε² + {step:.1e}) for "
+            "the rate law's ε (twice its relative error)",
+            note=f"the asymptote |a|√h/(4√t) at t = {t[-1]:.0e}: "
+            f"{float(ch.channel_rate(t[-1], a=a, h=h).excess):.4g}, measured {ex[-1]:.4g}",
             network=NETWORK,
         ),
         Claim.quantitative(
