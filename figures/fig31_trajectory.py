@@ -25,6 +25,9 @@ SEED = 31
 PAPER_LI = cite("li_filter", "§7 (trajectories on their PCA plane)")
 PAPER_RW = "Antognini & Sohl-Dickstein 2018 (NeurIPS 2018, arXiv:1806.08805), PCA of random walks"
 PAPER_LIPTON = cite("lipton", "§3-4 (training paths, chords between checkpoints)")
+#: the PCA of the late path: Lipton's training paths projected on their principal
+#: components, the same projection as Li et al.'s §7
+PAPER_PCA = cite("lipton", "§3 (training paths on their principal components)") + "; " + PAPER_LI
 #: checkpoints of the initial plateau near the saddle (loss within 10 % of its start)
 PLATEAU = 0.9
 RESCALE = (5.0, 0.1, 2.0)  # layer-wise factors with product 1
@@ -291,7 +294,7 @@ def claims(data: dict) -> list[Claim]:
         Claim.quantitative(
             "PCA of the late trajectory: log10 explained-variance ratio of PC k = that of heavy "
             "ball on the quadratic model at the solution",
-            PAPER_LI,
+            PAPER_PCA,
             predict=lambda component: np.log10(model[0][component - 1]),
             params=[{"component": k} for k in COMPONENTS],
             measured=np.log10(ratio[: len(COMPONENTS)]),
