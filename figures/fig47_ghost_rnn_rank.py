@@ -36,7 +36,8 @@ continued branch; seed 3: no stable point on the plateau). The first change of t
 after the drop is a fold 44.7, 64.5, 109.9 (rank 2), 234.4, 56.5 (rank 3; seed 2: none
 within the run) and 5.9 (rank N seed 1; seeds 3, 6: none within 300 checkpoints) steps
 after it; ranks 2-3 gain a saddle-node pair there (ghost before the fold), rank N seed 1
-loses one (ghost after it). Passage through the ghost at δ = 10⁻⁴-10⁻³ (18 points, a·r from
+loses one (ghost after it). Passage through the ghost at δ = 10⁻⁴-10⁻³ (18 points, before
+δ = 3·10⁻⁵ was added for the square-root law; full mode not rerun since; a·r from
 7.9e-7 to 8.9e-5): measured/π/(2√(a r)) = 0.978-0.987 (the window's 1/(aY)), measured/the
 normal form's window time = 0.999-1.009. On the plateau (half-way to the drop) the wrong
 outputs (half the steps) have confidence 0.9998-0.99997 and ‖∇L‖ = 1.5e-3-5.7e-3, against

@@ -140,12 +140,16 @@ def _network(*, fast: bool, key) -> dict:
 
 
 def _window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over the saves (axis 1) after the first quarter and its batch-means standard
-    error (`NET_BLOCKS` consecutive blocks)."""
+    """Mean over the saves (axis 1) after the first quarter and its error: the batch-means
+    standard error (`NET_BLOCKS` consecutive blocks) and, in quadrature, half the difference
+    between the window's two halves (a slow drift the blocks do not resolve)."""
     w = x[:, x.shape[1] // 4 :]
     n = (w.shape[1] // NET_BLOCKS) * NET_BLOCKS
     blocks = w[:, -n:].reshape(w.shape[0], NET_BLOCKS, -1, *w.shape[2:]).mean(axis=2)
-    return w.mean(axis=1), blocks.std(axis=1, ddof=1) / np.sqrt(NET_BLOCKS)
+    se = blocks.std(axis=1, ddof=1) / np.sqrt(NET_BLOCKS)
+    h = w.shape[1] // 2
+    drift = 0.5 * np.abs(w[:, :h].mean(axis=1) - w[:, h:].mean(axis=1))
+    return w.mean(axis=1), np.hypot(se, drift)
 
 
 @eqx.filter_jit
@@ -243,8 +247,8 @@ def _net_claims(data: dict) -> list[Claim]:
         f"{int(data['net_steps'][-1])}; reference runs at η = {NET_REF_LR}"
     )
     source = (
-        f"batch means ({NET_BLOCKS} blocks) over the averaging window of the run and of its "
-        "reference, in quadrature"
+        f"batch means ({NET_BLOCKS} blocks) over the averaging window and half the difference "
+        "of its two halves (drift), of the run and of its reference, in quadrature"
     )
 
     def ref_sq(learning_rate, weight_decay, layer):
