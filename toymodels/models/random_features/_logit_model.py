@@ -365,14 +365,13 @@ def sample_confinement_prediction(sample: LogitGradientSample, *, k: int | None 
     r^\\mu_k c_{k(,y^\\mu)}\\rVert^2$, $\\langle\\lVert r\\rVert^2\\rangle$ from its
     residuals; `k` defaults to `outlier_count`."""
     n, c, d = sample.jacobians.shape
-    r = sample.residuals
-    gbar = jnp.einsum("nk,nkd->d", r, sample.mean_jacobians()) / n
     ms = MeanStructure.LOGIT if sample.means.ndim == 2 else MeanStructure.LOGIT_CLASS
     k = outlier_count(num_classes=c, means=ms, dim=d) if k is None else int(k)
+    signal, mean_sq = (float(v) for v in _confinement_terms(sample))
     return float(
         confinement_fraction(
-            float(jnp.sum(gbar**2)),
-            float(jnp.mean(jnp.sum(r**2, axis=1))),
+            signal,
+            mean_sq,
             noise=sample.noise,
             num_samples=n,
             dim=d,
@@ -387,10 +386,24 @@ def measured_confinement(sample: LogitGradientSample, *, k: int | None = None) -
     n, c, d = sample.jacobians.shape
     ms = MeanStructure.LOGIT if sample.means.ndim == 2 else MeanStructure.LOGIT_CLASS
     k = outlier_count(num_classes=c, means=ms, dim=d) if k is None else int(k)
+    return float(_top_share(sample, k))
+
+
+# one compiled program per shape each (these ran as ~10 eager operations per call, each
+# compiled on first use)
+@eqx.filter_jit
+def _confinement_terms(sample):
+    r = sample.residuals
+    gbar = jnp.einsum("nk,nkd->d", r, sample.mean_jacobians()) / r.shape[0]
+    return jnp.sum(gbar**2), jnp.mean(jnp.sum(r**2, axis=1))
+
+
+@eqx.filter_jit
+def _top_share(sample, k):
     _, v = jnp.linalg.eigh(gauss_newton(sample))
     g = gradient(sample)
     top = v[:, -k:]
-    return float(jnp.sum((top.T @ g) ** 2) / jnp.sum(g**2))
+    return jnp.sum((top.T @ g) ** 2) / jnp.sum(g**2)
 
 
 def softmax_spread(sample: LogitGradientSample) -> Float[Array, ""]:
@@ -400,6 +413,7 @@ def softmax_spread(sample: LogitGradientSample) -> Float[Array, ""]:
     return jnp.mean(1.0 - jnp.sum(p**2, axis=1))
 
 
+@eqx.filter_jit
 def gauss_newton_trace_prediction(sample: LogitGradientSample) -> Float[Array, ""]:
     r"""$\mathbb E\operatorname{tr}G$ over the noise given the logits:
     $\frac1N\sum_\mu[\sum_k p_k\lVert c_k - \bar c_p\rVert^2 + \sigma_E^2(1-\lVert

@@ -40,7 +40,8 @@ class CurvatureTrack(eqx.Module):
     """Per checkpoint: `loss`, `top` eigenvalues (descending, `(T, top)`), `gap` (count
     above the largest relative gap), `fraction` (share of $\\lVert\\nabla L\\rVert^2$ in the
     top-`k` eigenspace), `lambda_max`, `trace_ratio` $\\operatorname{tr}H/\\lVert
-    H\\rVert_F$. With `gauss_newton=True`: `gn_top` (the Gauss–Newton term's top
+    H\\rVert_F$, `spectrum` (every Hessian eigenvalue, descending). With
+    `gauss_newton=True`: `gn_top` (the Gauss–Newton term's top
     eigenvalues), `gn_fraction` (the gradient's share in $G$'s top-`k` eigenspace),
     `gn_trace_ratio` ($\\operatorname{tr}G/\\lVert G\\rVert_F$), `residual_rms` (the RMS
     eigenvalue $\\lVert H - G\\rVert_F/\\sqrt D$ of the residual term) and `residual_ratio`
@@ -52,6 +53,7 @@ class CurvatureTrack(eqx.Module):
     fraction: np.ndarray
     lambda_max: np.ndarray
     trace_ratio: np.ndarray
+    spectrum: np.ndarray | None = None
     gn_top: np.ndarray | None = None
     gn_fraction: np.ndarray | None = None
     gn_trace_ratio: np.ndarray | None = None
@@ -98,7 +100,7 @@ def _curvature_rows(problem, trajectory, k, top, gauss_newton):
         loss, g = jax.value_and_grad(f)(flat)
         proj = v[:, -k:].T @ g
         frac = jnp.sum(proj**2) / jnp.sum(g**2)
-        row = (loss, w[::-1][:top], frac, jnp.trace(h) / jnp.linalg.norm(h))
+        row = (loss, w[::-1], frac, jnp.trace(h) / jnp.linalg.norm(h))
         if not gauss_newton:
             return row
         gn = _gauss_newton_dense(problem, flat, unravel)
@@ -145,7 +147,8 @@ def track_curvature(
     idx = range(n) if indices is None else [int(i) for i in indices]
     picked = jax.tree_util.tree_map(lambda a: a[np.asarray(list(idx), dtype=int)], trajectory)
     rows = [np.asarray(c) for c in _curvature_rows(problem, picked, int(k), int(top), gauss_newton)]
-    loss, tops, frac, ratio = rows[:4]
+    loss, spectrum, frac, ratio = rows[:4]
+    tops = spectrum[:, : int(top)]
     extra = {}
     if gauss_newton:
         names = ("gn_top", "gn_fraction", "gn_trace_ratio", "residual_rms", "residual_ratio")
@@ -157,6 +160,7 @@ def track_curvature(
         fraction=frac,
         lambda_max=tops[:, 0],
         trace_ratio=ratio,
+        spectrum=spectrum,
         **extra,
     )
 
