@@ -21,6 +21,7 @@ from toymodels.rmt import goldilocks_positive_fraction
 TITLE = "Small MLP: C − 1 Hessian outliers, gradient confinement (GD vs SGD), Goldilocks"
 SEED = 62
 PAPER = cite("fort_ganguli", "§4 (outliers and gradient confinement in trained networks)")
+PAPER_VDK = "Vysogorets, Dawid & Kempe 2024 (arXiv:2402.03579), the G-term and the Goldilocks zone"
 PAPER_FS = cite("fort_scherlis", "§3 (the Goldilocks zone: Tr H/‖H‖ and positive curvature)")
 NUM_SUBSPACES = 100  # random 20-dimensional restrictions per scale
 C = 5
@@ -59,14 +60,22 @@ def compute(*, fast: bool) -> dict:
     )
     scales = [0.1, 0.5, 1.0, 2.0, 5.0] if fast else [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5]
     q0 = relu.init(jr.key(3))
-    gs = rf.goldilocks_scan(relu, q0, scales, dim=20, key=jr.key(4), num_subspaces=NUM_SUBSPACES)
+    sc = jnp.asarray(scales, dtype=x.dtype)
 
     def from_scale(s):  # Fort & Scherlis: training from each scaled init (one program)
         p = jax.tree_util.tree_map(lambda a: s * a, q0)
         stop = dynamics.Stop(loss_ratio=None)
         return dynamics.run(relu, p, opt, num_steps=GOLDILOCKS_STEPS, key=jr.key(5), stop=stop)
 
-    runs = jax.vmap(from_scale)(jnp.asarray(gs.scales, dtype=x.dtype))
+    runs = jax.vmap(from_scale)(sc)
+    # the Goldilocks scan (Tr H/||H||_F and the positive fraction of random restrictions at
+    # each scaled init) and the same at the networks trained from them: every point through
+    # one compiled Hessian + Gauss-Newton program
+    inits = jax.vmap(lambda s: jax.tree_util.tree_map(lambda a: s * a, q0))(sc)
+    pts = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), inits, runs.params)
+    trr = rf.track_curvature(relu, pts, k=C - 1, gauss_newton=True)
+    m = len(scales)
+    relu_pos = np.asarray([_positive_fraction(w, 20, rng) for w in trr.spectrum])
     return {
         "steps": np.arange(0, steps + 1, every),
         "gd_top": tr.top[:n],
@@ -87,12 +96,21 @@ def compute(*, fast: bool) -> dict:
         "residual_ratio": tr.residual_ratio,
         "mean_top": np.asarray(mean_top),
         "h_rho": tr.trace_ratio,
+        "h_rho_gn": tr.gn_trace_ratio,
         "h_pos": pos_trained,
         "h_pos_pred": goldilocks_positive_fraction(tr.trace_ratio, 20),
-        "scales": gs.scales,
-        "rho": gs.trace_ratio,
-        "pos": gs.positive_fraction,
-        "pos_pred": gs.predicted,
+        "scales": np.asarray(scales, dtype=np.float64),
+        "rho": trr.trace_ratio[:m],
+        "pos": relu_pos[:m],
+        "pos_pred": goldilocks_positive_fraction(trr.trace_ratio[:m], 20),
+        "relu_rho": trr.trace_ratio[m:],
+        "relu_rho_gn": trr.gn_trace_ratio[m:],
+        "relu_ratio": trr.residual_ratio[m:],
+        "relu_ratio_init": trr.residual_ratio[:m],
+        "relu_pos": relu_pos[m:],
+        "relu_top": trr.top[m:],
+        "relu_gn_top": trr.gn_top[m:],
+        "relu_rms": trr.residual_rms[m:],
         "scale_loss": np.asarray(runs.final_loss),
         "num_params": np.asarray(sum(v.size for v in jax.tree.leaves(p0))),
     }
@@ -184,7 +202,69 @@ def claims(data: dict) -> list[Claim]:
         "(batch 50, lr 0.2), checkpoints of dynamics.run"
     )
     ratio = data["residual_ratio"]
+    # the networks trained from each init scale where the G-term dominates (the weak logit
+    # curvature the prediction rests on: ||H - G||_F/||G||_F < 0.5)
+    ok = data["relu_ratio"] < 0.5
+    rsc = [float(v) for v in sc[ok]]
+    rparams = [{"scale": v} for v in rsc]
+    ri = {v: i for i, v in enumerate(sc.tolist())}
+    relu_net = (
+        f"bias-free ReLU MLP 10-16-16-{C} on the same mixture, {GOLDILOCKS_STEPS} GD steps "
+        "(lr 0.2, dynamics.run) from the He init scaled by s"
+    )
+    relu_eps = data["relu_ratio"][ok] * data["relu_rho_gn"][ok]
+    rms_r = np.repeat(data["relu_rms"][ok][:, None], k, axis=1)
+    excluded = ", ".join(
+        f"s = {v:g} (‖H − G‖_F/‖G‖_F = {e:.3g})"
+        for v, e, o in zip(sc.tolist(), data["relu_ratio"], ok)
+        if not o
+    )
+    rho_source = (
+        "first order in the residual: a relative change of the size ε = ‖H − G‖_F/‖G‖_F "
+        "(|Δ tr| ≤ √D‖H − G‖_F allows √D/ρ times more)"
+    )
     return [
+        Claim.quantitative(
+            "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
+            "Tr G/‖G‖_F (networks trained from each init scale)",
+            PAPER_FS + "; " + PAPER_VDK,
+            predict=lambda scale: data["relu_rho_gn"][ri[scale]],
+            params=rparams,
+            measured=data["relu_rho"][ok],
+            atol=relu_eps,
+            error_estimate=relu_eps,
+            error_source=rho_source,
+            network=relu_net,
+            note=f"ε = {np.round(data['relu_ratio'][ok], 3).tolist()}; left out (the G-term "
+            f"does not dominate): {excluded or 'none'}; at the inits ε = "
+            f"{np.round(data['relu_ratio_init'], 2).tolist()} (no scale is G-dominated "
+            "before training)",
+        ),
+        Claim.discrepancy(
+            "at the networks trained from each init scale, the positive fraction of random "
+            "20-dimensional restrictions follows from Tr H/‖H‖_F (the semicircle link)",
+            PAPER_FS,
+            paper_value="the excess of positive eigenvalues goes with a large Tr H/‖H‖; the "
+            f"semicircle formula at ρ = {np.round(data['relu_rho'][ok], 2).tolist()} predicts "
+            f"{np.round(goldilocks_positive_fraction(data['relu_rho'][ok], 20), 3).tolist()}",
+            measured=data["relu_pos"][ok],
+            params=rparams,
+            note=f"measured ({NUM_SUBSPACES} restrictions each) "
+            f"{np.round(data['relu_pos'][ok], 4).tolist()}: positive definite restrictions, "
+            "as at the tanh checkpoints",
+        ),
+        Claim.quantitative(
+            "weak logit curvature: the top C − 1 Hessian eigenvalues of the ReLU networks "
+            "trained from each init scale are the Gauss–Newton term's",
+            PAPER,
+            predict=lambda scale: data["relu_gn_top"][ri[scale], :k],
+            params=rparams,
+            measured=data["relu_top"][ok, :k],
+            atol=3 * rms_r,
+            error_estimate=rms_r,
+            error_source="the residual term's RMS eigenvalue ‖H − G‖_F/√D at each network",
+            network=relu_net,
+        ),
         Claim.quantitative(
             "weak logit curvature: the top C − 1 Hessian eigenvalues (the outliers) are those "
             "of the Gauss–Newton term G = (1/N)Σ J_μᵀ(diag p − ppᵀ)J_μ built from the "
