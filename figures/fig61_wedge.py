@@ -103,32 +103,38 @@ def _network(*, fast: bool, key) -> dict:
     p0 = net.init(k_init)
     num_steps = 600 if fast else 4800
 
-    def record(step, params, opt_state, loss):
+    @eqx.filter_jit
+    def one(lr, wd):  # the checkpoints every NET_EVERY steps
+        t = dynamics.run(
+            eqx.tree_at(lambda q: q.weight_decay, net, wd),
+            p0,
+            dynamics.GD(learning_rate=lr),
+            num_steps=num_steps,
+            key=k_run,
+            batch_size=NET_BATCH,
+            save=dynamics.Save(every=NET_EVERY),
+            stop=dynamics.Stop(loss_ratio=None),
+        )
+        return t.saved
+
+    def runs(lrs, wds):  # (runs, saves, ...): one program (η, λ are arrays), called per
+        # run (a vmapped program costs a second more to compile on a fresh clone)
+        out = [one(lr, wd) for lr, wd in zip(lrs, wds)]
+        return jax.tree.map(lambda *a: jnp.stack(a), *out)
+
+    @jax.jit
+    @jax.vmap
+    @jax.vmap
+    def measure(params):  # at each checkpoint (a program of its own: inside the scan's
+        # body these forward passes cost a second more to compile on a fresh clone)
         data = net.objective(net.apply(params, net.x), net.targets)
         pred = jnp.argmax(test.outputs(params), -1)
         err = 1.0 - jnp.mean((pred == test.targets.astype(pred.dtype)).astype(net.x.dtype))
         sq = jnp.stack([jnp.sum(params["w1"] ** 2), jnp.sum(params["w2"] ** 2)])
         return sq, data, err
 
-    @eqx.filter_jit
-    def runs(lrs, wds):
-        def one(lr, wd):
-            t = dynamics.run(
-                eqx.tree_at(lambda q: q.weight_decay, net, wd),
-                p0,
-                dynamics.GD(learning_rate=lr),
-                num_steps=num_steps,
-                key=k_run,
-                batch_size=NET_BATCH,
-                save=dynamics.Save(every=NET_EVERY, fn=record),
-                stop=dynamics.Stop(loss_ratio=None),
-            )
-            return t.saved
-
-        return jax.vmap(one)(lrs, wds)
-
     lrs, wds = (jnp.asarray([r[i] for r in NET_RUNS]) for i in (0, 1))
-    sq, data_loss, err = (np.asarray(a) for a in runs(lrs, wds))
+    sq, data_loss, err = (np.asarray(a) for a in measure(runs(lrs, wds)))
     return {
         "net_steps": np.arange(0, num_steps + 1, NET_EVERY),
         "net_sq_norm": sq,  # (runs, saves, layer)
@@ -153,26 +159,6 @@ def _window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @eqx.filter_jit
-def _rays(k1, k2, k3, radii):
-    # P1 in one program (one compilation instead of a few dozen eager ones): the hinge
-    # wedge, a core point per radius, a random ray and a ray aimed back at the apex
-    dim = 30
-    Lh = W.wedge_landscape(key=k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
-    core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
-    core = core / jnp.linalg.norm(core)
-    u = jr.normal(k3, (dim,))
-    # rays aimed back toward the apex, slightly off the core (‖Sᵀu‖∞ < ε): they leave the
-    # cone near its tip
-    back = -core + 0.03 * Lh.bases[0][:, 0]
-
-    def one(r, ray, reach):
-        t = W.measured_escape_distance(Lh, r * core, ray, 0, t_max=reach * r)
-        return t, W.escape_distance(Lh, r * core, ray, 0)
-
-    return jax.vmap(lambda r: (one(r, u, 50.0), one(r, back, 4.0)))(radii)
-
-
-@eqx.filter_jit
 def _slice(k2, k3, g):
     # P5 in one program: three cones of 8 in D = 30, solutions joined through the common
     # point, the loss on the plane through the solutions
@@ -190,7 +176,23 @@ def compute(*, fast: bool) -> dict:
     k1, k2, k3, k4 = jr.split(key, 4)
     k5 = jr.fold_in(key, 5)  # the network's (P3)
     radii = np.geomspace(0.3, 10, 6 if fast else 15)
-    (meas, pred), (meas_back, pred_back) = jax.tree.map(np.asarray, _rays(k1, k2, k3, radii))
+    dim = 30
+    Lh = W.wedge_landscape(key=k1, dim=dim, short_dims=(5, 7), epsilon=0.05, kind="hinge")
+    core = Lh.core_projection(jr.normal(k2, (dim,)), 0)
+    core = core / jnp.linalg.norm(core)
+    u = jr.normal(k3, (dim,))
+    # rays aimed back toward the apex, slightly off the core (‖Sᵀu‖∞ < ε): they leave the
+    # cone near its tip. (Eager calls: one jitted, vmapped program for P1 is faster from a
+    # warm compilation cache but costs 4.6 CPU-s more to compile on a fresh clone.)
+    back = -core + 0.03 * Lh.bases[0][:, 0]
+    meas = np.array(
+        [float(W.measured_escape_distance(Lh, r * core, u, 0, t_max=50.0 * r)) for r in radii]
+    )
+    pred = np.array([float(W.escape_distance(Lh, r * core, u, 0)) for r in radii])
+    meas_back = np.array(
+        [float(W.measured_escape_distance(Lh, r * core, back, 0, t_max=4.0 * r)) for r in radii]
+    )
+    pred_back = np.array([float(W.escape_distance(Lh, r * core, back, 0)) for r in radii])
     n = 5
     Ls = W.wedge_landscape(key=k1, dim=20, short_dims=(n,), epsilon=0.5)
     dims = list(range(1, 10))
