@@ -96,9 +96,11 @@ def acceptance(rows: list[dict]) -> list[str]:
     lines = ["| target | measured | met |", "|---|---|---|"]
     for r in rows:
         if r.get("target"):
-            met = "**yes**" if r["target_met"] else "**no**"
             bound = "≥ " if "lower bound" in (r["note"] or "") else ""
-            lines.append(f"| {r['target']} | {bound}{r['target_value']:.3g} | {met} |")
+            met = "**yes**" if r["target_met"] else "**no**"
+            if bound and not r["target_met"]:  # the peer was stopped: a lower bound only
+                met = "**not decided** (the peer stopped at its time budget)"
+            lines.append(f"| {r['what']}: {r['target']} | {bound}{r['target_value']:.3g} | {met} |")
     return lines
 
 
