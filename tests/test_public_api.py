@@ -408,6 +408,9 @@ def _calls():
             num_steps=1,
         ),
         # problems
+        "problems.DelayedMatchRNN.init": lambda i, key: problems.delayed_match_rnn(
+            num_units=3, delay=2, response=1
+        ).init(key),
         "problems.EquinoxProblem.init": lambda i, key: _equinox().init(key),
         "problems.FunctionProblem.init": lambda i, key: _quadratic().init(key),
         "problems.LeakyRNN.init": lambda i, key: i.rnn.init(key),

@@ -30,6 +30,7 @@ from ._mlp import (
     num_params as num_params,
 )
 from ._rnn import LeakyRNN as LeakyRNN, Readout as Readout, leaky_rnn as leaky_rnn
+from ._rnn_dms import DelayedMatchRNN as DelayedMatchRNN, delayed_match_rnn as delayed_match_rnn
 from ._teacher_student import (
     TeacherStudentPopulation as TeacherStudentPopulation,
     gaussian_kernel as gaussian_kernel,
