@@ -116,6 +116,27 @@ def claims(data: dict) -> list[Claim]:
             comparison=Comparison.GREATER,
         ),
     ]
+    ends = 0.5 * (data["curve_loss"][0] + data["curve_loss"][-1])
+    out.append(
+        Claim.discrepancy(
+            "the trained Bezier curve's training loss is not flat at the end points' level: "
+            "its largest value over the end points' mean",
+            PAPER,
+            paper_value="max training loss along the trained Bezier curve = the end points' "
+            "(VGG16 on CIFAR-10: 0.24 on the curve, 0.24 at the end points; the "
+            "dnn-mode-connectivity README), a ratio of 1.0",
+            measured=float(np.max(data["curve_loss"]) / ends),
+            params=[
+                {"curve_steps": len(data["fit_losses"]), "num_samples": int(data["num_samples"])}
+            ],
+            note=f"max on the curve {np.max(data['curve_loss']):.3g}, end points "
+            f"{data['curve_loss'][0]:.3g} and {data['curve_loss'][-1]:.3g}, line barrier "
+            f"{np.max(data['line_loss']):.3g}: the curve removes the barrier (about "
+            f"{np.max(data['line_loss']) / np.max(data['curve_loss']):.0f}× lower) but sits "
+            "well above the end points' loss; no weight decay here (the README's losses "
+            "include it), Adam on 4 random t per step instead of SGD on one t per minibatch",
+        )
+    )
     if "t_curv" in data:  # full mode only
         mid = len(data["t_curv"]) // 2
         out.append(
