@@ -240,6 +240,52 @@ def _exponent_claim(data: dict, paper: str) -> Claim:
     )
 
 
+def _branch_claim(data: dict) -> Claim:
+    """The fold's square-root law on the continued branch: |κ − κ_fold| ∝ √(p − p_fold) on
+    both the saddle and the node side, as ratios to the branch point nearest the fold."""
+    dp = data["branch_p"] - float(data["fold"][0])
+    dk = data["branch_kappa"] - float(data["fold_kappa"][0])
+    unstable = data["branch_unstable"].astype(bool)
+    side = {"saddle": unstable & (dp > 0), "node": ~unstable & (dp > 0)}
+    near = {k: int(np.flatnonzero(m)[np.argmin(dp[m])]) for k, m in side.items()}
+    r = near["saddle"]
+    # κ − κ_fold = ±A√δ + Bδ + O(δ^{3/2}): A and B from the two points nearest the fold, one
+    # on each side; B's term is the error estimate of the square-root law (those two points
+    # are not claimed)
+    q_s, q_n = (dk[near[k]] / np.sqrt(dp[near[k]]) for k in ("saddle", "node"))
+    b = (q_s + q_n) / (np.sqrt(dp[near["saddle"]]) + np.sqrt(dp[near["node"]]))
+    a = 0.5 * (q_s - q_n)
+    idx = [i for i in np.flatnonzero(dp > 0) if i not in near.values()]
+    params = [
+        {
+            "branch": "saddle" if unstable[i] else "node",
+            "delta_p": float(dp[i]),
+            "delta_ref": float(dp[r]),
+        }
+        for i in idx
+    ]
+    pred = np.sqrt(dp[idx] / dp[r])
+    err = pred * abs(b / a) * (np.sqrt(dp[idx]) + np.sqrt(dp[r]))
+    return Claim.quantitative(
+        "near the fold the trained network's fixed points (saddle and node) move as "
+        "√(p − p_fold) along training: |κ − κ_fold| / |κ_ref − κ_fold| = √(δp/δp_ref)",
+        cite("dinc", "§2 (the saddle-node normal form of the ghost)"),
+        predict=lambda delta_p, delta_ref, **_: float(np.sqrt(delta_p / delta_ref)),
+        params=params,
+        measured=np.abs(dk[idx]) / abs(dk[r]),
+        error_estimate=err,
+        atol=3 * err,
+        error_source="the next order of the normal form, |B/A|(√δp + √δp_ref) relative, A "
+        "and B from the branch points nearest the fold on either side",
+        note=f"δp_ref = {dp[r]:.3g} (training steps), κ_fold = "
+        f"{float(data['fold_kappa'][0]):.4f}; A = {a:.4g}, B = {b:.4g}; measured / predicted "
+        + ", ".join(f"{m:.1f}/{p:.1f}" for m, p in zip(np.abs(dk[idx]) / abs(dk[r]), pred)),
+        network=f"rank-one leaky RNN (N = 100, α = 0.5, T = 20) trained by full-batch GD at "
+        f"lr {LR:g} (seed {int(data['seeds'][0])}), continued along its training path "
+        "through the fold",
+    )
+
+
 def claims(data: dict) -> list[Claim]:
     paper = cite("dinc", "Fig. 2 (passage time π/(2√r)) and Fig. 3 (rank-one RNN)")
     rows = data["passage"]  # (seeds, deltas, fields)
@@ -272,6 +318,7 @@ def claims(data: dict) -> list[Claim]:
         )
     ]
     out.append(_exponent_claim(data, paper))
+    out.append(_branch_claim(data))
     T = data["eta_delays"]
     beta, sigma = float(data["exponent"]), float(data["exponent_error"])
     canon = float(np.mean([canonical_slope(float(t)) for t in T]))
