@@ -37,9 +37,10 @@ CASES = (1e-3, 3.7)  # ηh for the ‖Jᵏ‖ panel
 EPS = 1e-3
 EDGE_BETAS = (0.0, 0.5, 0.9, 0.99)  # momenta of the divergence scan
 EDGE_GRID = np.linspace(0.5, 5.0, 1001)  # ηh: one fixed grid for every β
-#: the convergence rate of the runs at these ηh (inside the complex window for β ≥ 0.5):
+#: the convergence rate of the runs at these ηh (1 and 2 inside the complex window for
+#: β ≥ 0.5; real roots for β = 0, and for β = 0.5 at 2.95 > (1 + √0.5)² = 2.91):
 #: loss envelopes over RATE_WINDOW steps starting at RATE_STEPS
-RATE_PRODUCTS = (1.0, 2.0)
+RATE_PRODUCTS = (0.6, 1.0, 1.5, 1.9, 2.0, 2.95)
 RATE_STEPS, RATE_WINDOW = (100, 200), 20
 #: a run counts as diverged when its loss exceeds 1e3 × the initial loss (Stop's default)
 LOSS_RATIO = 1e3
@@ -153,7 +154,38 @@ def claims(data: dict) -> list[Claim]:
             bound = -np.log(np.cos(phi / 2) ** 2) - np.pi / phi * np.log(b)
             rate_err.append(np.sqrt(b) * bound / (2 * dk))
             rate_meas.append(data["rate_measured"][i, j])
+    # real roots (β = 0, any ηh ≠ 1; β = 0.5 past (1 + √β)²): the loss is dominated by the
+    # larger root, the smaller one's share of the envelope is (ρ₂/ρ₁)^{2k} by step k
+    real_params, real_err, real_meas = [], [], []
+    for i, b in enumerate(EDGE_BETAS):
+        for j, x in enumerate(data["rate_products"]):
+            disc = (1 + b - x) ** 2 - 4 * b
+            if disc <= 0 or x >= 2 * (1 + b) or abs(x - 1) < 0.05:
+                continue
+            r1, r2 = sorted(np.abs(np.roots([1.0, -(1 + b - x), b])))[::-1]
+            real_params.append({"momentum": b, "learning_rate": float(x)})
+            real_err.append(r1 * (r2 / r1) ** (2 * RATE_STEPS[0]) / dk + 1e-12)
+            real_meas.append(data["rate_measured"][i, j])
+
+    def larger_root(momentum, learning_rate):
+        # Polyak's characteristic polynomial of heavy ball on a curvature-1 quadratic
+        return float(np.max(np.abs(np.roots([1.0, -(1 + momentum - learning_rate), momentum]))))
+
     return [
+        Claim.quantitative(
+            "outside the complex window heavy-ball runs contract at the larger root of "
+            "λ² − (1 + β − ηh)λ + β (GD, β = 0: |1 − ηh|)",
+            PAPER,
+            predict=larger_root,
+            params=real_params,
+            measured=np.asarray(real_meas),
+            atol=3 * np.asarray(real_err),
+            error_estimate=np.asarray(real_err),
+            error_source="the smaller root's share (ρ₂/ρ₁)^{2k} of the loss envelope at the "
+            "first window, plus rounding",
+            note="from the loss of the divergence scan's runs (h = 1); the characteristic "
+            "polynomial by numpy's roots",
+        ),
         Claim.quantitative(
             "inside the complex window (1 − √β)² < ηh < (1 + √β)² heavy-ball runs on a "
             "quadratic contract at the rate √β per step, whatever ηh",
