@@ -146,6 +146,7 @@ def claims(data: dict) -> list[Claim]:
             "10² steps, amplified through the sigmoidal rise",
             note="t from 0 to 3 ln(s/u₀)/(2s), the whole rise; whitened inputs, balanced "
             "rank-one start",
+            network=net,
         ),
     ]
 
