@@ -3,9 +3,10 @@ eigenvector condition number κ(V) against ηh for β = 0.9 (exceptional points 
 κ → ∞; ρ = √β between them; instability at 2(1+β)), and the transient growth ‖Jᵏ‖ with the
 bound κ(V)ρᵏ. The claim: heavy-ball runs (optax `sgd` with momentum, through `dynamics.run`)
 on a quadratic diverge exactly beyond ηh = 2(1 + β), the operator's ρ = 1 edge, over a
-fixed grid of learning rates. The matrix facts shown (ρ = √β in the complex window,
-κ(V) → ∞ at the exceptional points, ‖Jᵏ‖ ≤ κ(V)ρᵏ, Kreiss, pseudospectral bounds) are
-theorems, tested in tests/dynamics/test_operators.py."""
+fixed grid of learning rates; and the same runs' contraction rate per step: √β inside the
+complex window, the larger root of λ² − (1 + β − ηh)λ + β outside it. The matrix facts
+shown (ρ = √β in the complex window, κ(V) → ∞ at the exceptional points, ‖Jᵏ‖ ≤ κ(V)ρᵏ,
+Kreiss, pseudospectral bounds) are theorems, tested in tests/dynamics/test_operators.py."""
 
 import jax
 import jax.numpy as jnp
