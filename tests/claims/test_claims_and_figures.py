@@ -248,7 +248,11 @@ def test_figure_fast_mode_claims_pass(name, tmp_path):
         _check_fast_mode(name, tmp_path)
         return
     env = dict(os.environ)
-    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "").replace("--xla_backend_optimization_level=0", "")
+    # (imported here: the child imports this module, and conftest would set the flags again)
+    from tests.conftest import TEST_XLA_FLAGS  # noqa: PLC0415
+
+    added = {f"--{flag}={value}" for flag, value in TEST_XLA_FLAGS.items()}
+    env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split() if f not in added)
     env.setdefault("JAX_COMPILATION_CACHE_DIR", jax.config.jax_compilation_cache_dir or "")
     root = Path(__file__).resolve().parents[2]
     child = subprocess.run(
