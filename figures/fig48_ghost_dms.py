@@ -356,7 +356,7 @@ def plot(data: dict, out) -> list:
         f"Full-rank leaky RNN, N = {NET['num_units']}, α = 0.5, delayed match-to-sample "
         f"(T = {NET['delay']}, R = {NET['response']} response steps, 4 trials, MSE), "
         f"W₀ ~ N(0, {NET['recurrent_scale']}²/N); full-batch GD, seeds "
-        f"{sorted(set(int(v) for v in data['seeds']))}, {int(data['steps'][-1])} steps",
+        f"{sorted(set(int(v) for v in data['seeds']))}, {int(data['steps'][-1]) + 1} GD steps",
     )
     return [save(fig, out / "fig48_ghost_dms.png")]
 
