@@ -1,5 +1,8 @@
 """Cohen et al. (2021): full-batch GD on a small tanh MLP (MSE) — the sharpness λ_max rises
-(progressive sharpening) to about 2/η and hovers there, for two step sizes."""
+(progressive sharpening) to about 2/η and hovers there, for three step sizes. Before the
+edge GD follows the gradient flow at time t = ηk, so the step at which λ_max first reaches
+2/η is predicted from another run's sharpness curve rescaled in time: k*(η) = η'k'(2/η)/η,
+with k'(λ) the step at which the run at η' < η reaches λ."""
 
 import jax.random as jr
 import numpy as np
@@ -59,6 +62,27 @@ def _claimed(data: dict, i: int) -> np.ndarray:
     return data[f"sharpness_{i}"][data[f"sharp_steps_{i}"] % every == 0]
 
 
+def _crossing(data: dict, i: int, level: float) -> tuple[float, float]:
+    """The (fractional) step at which run `i`'s sampled sharpness first reaches `level`, by
+    linear interpolation between the two samples around it, and that interpolation's error:
+    its distance to the root of the quadratic through the samples around the crossing."""
+    steps, lam = data[f"sharp_steps_{i}"].astype(float), data[f"sharpness_{i}"]
+    j = int(np.argmax(lam >= level))
+    if j < 1 or j + 1 >= lam.size:
+        raise ValueError(f"level: run {i} reaches {level:g} at its first or last sample")
+    linear = steps[j - 1] + (level - lam[j - 1]) * (steps[j] - steps[j - 1]) / (lam[j] - lam[j - 1])
+    # the quadratics through samples (j - 2, j - 1, j) and (j - 1, j, j + 1): the farther
+    # root inside the bracket from the linear one bounds the interpolation's error
+    err = 0.0
+    for lo in (max(j - 2, 0), j - 1):
+        c = np.polyfit(steps[lo : lo + 3], lam[lo : lo + 3] - level, 2)
+        r = np.roots(c)
+        r = r[np.isreal(r)].real
+        r = r[(r >= steps[j - 1]) & (r <= steps[j])]
+        err = max(err, float(np.min(np.abs(r - linear))) if r.size else steps[j] - steps[j - 1])
+    return float(linear), err
+
+
 def claims(data: dict) -> list[Claim]:
     etas = [float(e) for e in data["etas"]]
     claimed = [_claimed(data, i) for i in range(len(etas))]
@@ -66,6 +90,21 @@ def claims(data: dict) -> list[Claim]:
     # the sharpness oscillates about the edge: its spread over the second half is the error
     # of reading one value off the series
     spread = np.array([np.std(v) for v in late])
+    # onset of the edge: every pair (η' < η) of runs, the earlier one's curve in t = ηk
+    pairs = [(a, b) for a in range(len(etas)) for b in range(a + 1, len(etas))]
+    onset = {b: _crossing(data, b, 2 / etas[b]) for _, b in pairs}
+    ref = {(a, b): _crossing(data, a, 2 / etas[b]) for a, b in pairs}
+    first = _crossing(data, 0, 2 / etas[0])[0]
+
+    def gd_follows_flow(learning_rate, reference_rate):
+        # GD at η' follows the flow until it reaches its own edge 2/η' > 2/η: the flow time
+        # at which λ_max = 2/η is η'k', and GD at η gets there at step η'k'/η
+        a, b = etas.index(reference_rate), etas.index(learning_rate)
+        return reference_rate * ref[(a, b)][0] / learning_rate
+
+    # one GD step: near the edge ηλ → 2 the top direction's factor |1 − ηλ| → 1 and GD's
+    # iterates leave the flow's by about one step there; plus both interpolation errors
+    onset_err = np.array([1.0 + onset[b][1] + etas[a] / etas[b] * ref[(a, b)][1] for a, b in pairs])
     out = [
         Claim.quantitative(
             "sharpness λ_max hovers at GD's stability threshold 2/η over the second half of "
@@ -82,7 +121,29 @@ def claims(data: dict) -> list[Claim]:
             "oscillation about the edge",
             note=f"tanh MLP 4-16-16-1, 64 samples, MSE; λ_max every {int(data['claim_every'])} "
             f"steps (plotted every {int(np.diff(data['sharp_steps_0'][:2])[0])})",
-        )
+        ),
+        Claim.quantitative(
+            "GD tracks the gradient flow until the edge: the step at which λ_max first "
+            "reaches 2/η is η'k'(2/η)/η, with k' read off the sharpness curve of the run at a "
+            "smaller η'",
+            PAPER,
+            predict=gd_follows_flow,
+            params=[{"learning_rate": etas[b], "reference_rate": etas[a]} for a, b in pairs],
+            measured=np.array([onset[b][0] for _, b in pairs]),
+            atol=2 * onset_err,
+            error_estimate=onset_err,
+            error_source="one GD step (near the edge |1 − ηλ| → 1 and GD leaves the flow by "
+            "about a step) plus the interpolation of the sampled λ_max (linear vs quadratic "
+            "through the samples around the crossing), for both runs",
+            network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
+            f"inputs (MSE), full-batch GD at η = {', '.join(f'{e:g}' for e in etas)} from one "
+            f"init, {int(data['sharp_steps_0'][-1])} steps",
+            note="onset steps "
+            + ", ".join(f"η = {etas[b]:g}: {onset[b][0]:.1f}" for b in sorted(onset))
+            + f"; alternatives that fail: an onset at a fixed flow time (that of η = "
+            f"{etas[0]:g}, t = {etas[0] * first:.1f}) puts η = {etas[-1]:g}'s at step "
+            f"{etas[0] * first / etas[-1]:.0f}, a fixed step at {first:.0f}",
+        ),
     ]
     for i, eta in enumerate(etas):
         s = claimed[i]
