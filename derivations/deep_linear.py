@@ -44,6 +44,27 @@ def barrier(p0, p1):
 U_SAXE = s * sp.exp(2 * s * t) / (sp.exp(2 * s * t) - 1 + s / u0)
 saxe_u = sp.lambdify((t, s, u0), U_SAXE, modules="numpy")
 
+#: Saxe's deeper network: three layers from a balanced start a₁ = a₂ = a₃ = a, u = a³, under
+#: ½(s − a₁a₂a₃)²: a' = (s − a³)a², so u' = 3a⁴(s − u) = 3u^{4/3}(s − u). With c = s^{1/3} the
+#: time from a₀ to a is dt = da/(a²(c³ − a³)), whose antiderivative (for 0 < a < c) is
+a3, c3 = sp.symbols("a c", positive=True)
+DEPTH3_RATE = 1 / (a3**2 * (c3**3 - a3**3))
+DEPTH3_TIME = (
+    -1 / (a3 * c3**3)
+    - sp.log(c3 - a3) / (3 * c3**4)
+    + sp.log(a3**2 + a3 * c3 + c3**2) / (6 * c3**4)
+    - sp.sqrt(3) * sp.atan((2 * a3 + c3) / (sp.sqrt(3) * c3)) / (3 * c3**4)
+)
+_depth3_time = sp.lambdify((a3, c3), DEPTH3_TIME, modules="numpy")
+
+
+def depth3_half_time(s_value, u0_value):
+    r"""Time for the mode of a balanced three-layer linear network to rise from $u_0$ to
+    $s/2$ under gradient flow: $\int_{u_0}^{s/2} du / (3u^{4/3}(s - u))$, in closed form
+    (`DEPTH3_TIME` at $a = u^{1/3}$, $c = s^{1/3}$)."""
+    c = s_value ** (1 / 3)
+    return _depth3_time((s_value / 2) ** (1 / 3), c) - _depth3_time(u0_value ** (1 / 3), c)
+
 
 def check() -> None:
     # The origin is a saddle with Hessian eigenvalues ±1; minima are the hyperbola w1 w2 = 1.
@@ -69,6 +90,18 @@ def check() -> None:
     # Balanced two-layer flow a' = (s - ab) b, b' = (s - ab) a keeps a = b and u = ab = a^2.
     a = sp.sqrt(U_SAXE)
     assert sp.simplify(sp.diff(a**2, t) - 2 * (s - a * a) * a * a) == 0
+    # three balanced layers: the gradient of ½(s - a1 a2 a3)² keeps them equal, u' = 3a⁴(s - u)
+    l1, l2, l3 = sp.symbols("l1 l2 l3", positive=True)
+    loss3 = sp.Rational(1, 2) * (c3**3 - l1 * l2 * l3) ** 2
+    flow = [-sp.diff(loss3, v) for v in (l1, l2, l3)]
+    at = {l1: a3, l2: a3, l3: a3}
+    assert all(sp.simplify(f.subs(at) - (c3**3 - a3**3) * a3**2) == 0 for f in flow)
+    u_dot = sum(sp.diff(l1 * l2 * l3, v) * f for v, f in zip((l1, l2, l3), flow)).subs(at)
+    assert sp.simplify(u_dot - 3 * a3**4 * (c3**3 - a3**3)) == 0
+    # dt/da = 1/a' : the antiderivative's derivative is the rate, a rational identity
+    assert sp.cancel(sp.together(sp.diff(DEPTH3_TIME, a3) - DEPTH3_RATE)) == 0
+    # deeper is slower from small u0: the leading term 1/(a0 c³) = u0^(-1/3)/s dominates
+    assert sp.limit(DEPTH3_TIME * a3, a3, 0) == -1 / c3**3
 
 
 if __name__ == "__main__":
