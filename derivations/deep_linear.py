@@ -58,6 +58,24 @@ DEPTH3_TIME = (
 _depth3_time = sp.lambdify((a3, c3), DEPTH3_TIME, modules="numpy")
 
 
+#: GD on Goodfellow's J = ½(1 − w₁w₂)² at step η: w₁² − w₂² is multiplied by (1 − η²r²) each
+#: step (r = w₁w₂ − 1), so a run that never converges ends balanced (w₁ = w₂), where the
+#: product p = w₁w₂ follows p ← p(1 − η(p − 1))². Every minimum has sharpness ≥ 2, so for
+#: η > 1 none is stable; the period-2 orbit born at η = 1 solves η²p² − (η² + η)p + 1 = 0.
+eta_gd, p_gd = sp.symbols("eta p", positive=True)
+PRODUCT_MAP = p_gd * (1 - eta_gd * (p_gd - 1)) ** 2
+PERIOD2 = eta_gd**2 * p_gd**2 - (eta_gd**2 + eta_gd) * p_gd + 1
+
+
+def period2_products(eta_value):
+    """The two products p = w₁w₂ of GD's balanced period-2 orbit at step `eta_value` > 1
+    (the roots of `PERIOD2`), smaller first."""
+    if not eta_value > 1:
+        raise ValueError(f"eta_value: the period-2 orbit exists for eta > 1, got {eta_value}")
+    root = ((eta_value + 1) ** 2 - 4) ** 0.5
+    return ((eta_value + 1) - root) / (2 * eta_value), ((eta_value + 1) + root) / (2 * eta_value)
+
+
 def depth3_half_time(s_value, u0_value):
     r"""Time for the mode of a balanced three-layer linear network to rise from $u_0$ to
     $s/2$ under gradient flow: $\int_{u_0}^{s/2} du / (3u^{4/3}(s - u))$, in closed form
@@ -90,6 +108,16 @@ def check() -> None:
     # Balanced two-layer flow a' = (s - ab) b, b' = (s - ab) a keeps a = b and u = ab = a^2.
     a = sp.sqrt(U_SAXE)
     assert sp.simplify(sp.diff(a**2, t) - 2 * (s - a * a) * a * a) == 0
+    # GD's balance: (w1 - ηr w2)² - (w2 - ηr w1)² = (1 - η²r²)(w1² - w2²)
+    r_ = w1 * w2 - 1
+    n1, n2 = w1 - eta_gd * r_ * w2, w2 - eta_gd * r_ * w1
+    assert sp.expand(n1**2 - n2**2 - (1 - eta_gd**2 * r_**2) * (w1**2 - w2**2)) == 0
+    # balanced: the product map; the period-2 factor divides p∘p - p and its roots swap
+    assert sp.expand((n1 * n2).subs(w2, w1) - PRODUCT_MAP.subs(p_gd, w1**2)) == 0
+    twice = sp.expand(PRODUCT_MAP.subs(p_gd, PRODUCT_MAP) - p_gd)
+    assert sp.rem(twice, sp.expand(PERIOD2), p_gd) == 0
+    lo, hi = sp.solve(PERIOD2.subs(eta_gd, sp.Rational(21, 20)), p_gd)
+    assert sp.simplify(PRODUCT_MAP.subs({eta_gd: sp.Rational(21, 20), p_gd: lo}) - hi) == 0
     # three balanced layers: the gradient of ½(s - a1 a2 a3)² keeps them equal, u' = 3a⁴(s - u)
     l1, l2, l3 = sp.symbols("l1 l2 l3", positive=True)
     loss3 = sp.Rational(1, 2) * (c3**3 - l1 * l2 * l3) ** 2

@@ -3,7 +3,10 @@ D = u² − v² and ends at sharpness √(D₀² + 4); a GD step multiplies it e
 (1 − η²r²), r = uv − 1 (expand u'² − v'² with u' = u − ηrv, v' = v − ηru), so GD ends at
 D∞ = D₀∏(1 − η²r_k²) ≈ D₀exp(−η∫r(t)²dt) with r(t) along the flow: a prediction of GD's final
 sharpness from the flow alone, first order in η. With 2/η below the flow's sharpness GD still
-converges, to a flatter minimum (the edge of stability's implicit regularization)."""
+converges, to a flatter minimum (the edge of stability's implicit regularization). With
+η > 1 no minimum is stable (every one has sharpness ≥ 2): D still shrinks by (1 − η²r²) each
+step, so GD ends balanced (u = v) on the period-2 orbit of p ← p(1 − η(p − 1))², whose
+products solve η²p² − (η² + η)p + 1 = 0 (derivations/deep_linear.py)."""
 
 import diffrax
 import jax
@@ -11,7 +14,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from derivations import optimizer_stability as theory
+from derivations import deep_linear, optimizer_stability as theory
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 from toymodels.dynamics import GD, Save, gradient_flow, run, sharpness
@@ -27,29 +30,40 @@ START = (3.0, 0.1)
 STARTS = (START, (2.0, 0.2), (0.4, 2.5))
 #: small learning rates of the sweep where the first-order drift of D is compared
 SMALL = 3
+#: learning rates beyond every minimum's stability (η > 1), run from P2_START in the same
+#: vmapped program: GD ends on the balanced period-2 orbit
+PERIOD2 = (1.05, 1.1, 1.15)
+P2_START = (1.2, 0.7)
 
 
 def compute(*, fast: bool) -> dict:
     prob = scalar_factorization(1.0)
-    p0 = jnp.asarray(START)
     steps = 20000
     etas = np.array([0.05, 0.1, 0.25, 0.28])
     sweep = np.linspace(0.02, 0.29, 12 if fast else 60)
     data = {"etas": etas, "sweep": sweep}
     # every η (the four shown and the sweep) in one vmapped run: one compilation; the first
     # 200 iterates are recorded for the path panel. Full batch: the key draws nothing.
-    lrs = jnp.asarray(np.concatenate([etas, sweep]))
+    n_conv = etas.size + sweep.size
+    lrs = jnp.asarray(np.concatenate([etas, sweep, PERIOD2]))
+    starts = jnp.asarray(np.r_[np.tile(START, (n_conv, 1)), np.tile(P2_START, (len(PERIOD2), 1))])
     runs = jax.vmap(
-        lambda lr: run(
+        lambda lr, start: run(
             prob,
-            p0,
+            start,
             GD(learning_rate=lr),
             num_steps=steps,
             key=jr.key(SEED),
             save=Save(steps=np.arange(0, 200)),
         )
-    )(lrs)
+    )(lrs, starts)
     completed = np.asarray(runs.stop_reason == "completed")
+    # the period-2 runs: the last two losses ½r² and the final balance u² − v²
+    data["period2_loss"] = np.sort(np.asarray(runs.loss)[n_conv:, -2:], axis=1)
+    fin = np.asarray(runs.params)[n_conv:]
+    data["period2_balance"] = fin[:, 0] ** 2 - fin[:, 1] ** 2
+    data["period2_completed"] = completed[n_conv:]
+    completed, lrs = completed[:n_conv], lrs[:n_conv]
     keys = jr.split(jr.key(SEED), lrs.shape[0] + 1)
     final_sharp = np.full(lrs.shape[0], np.nan)
     for i in np.flatnonzero(completed):
@@ -59,8 +73,9 @@ def compute(*, fast: bool) -> dict:
     data["final_sharpness"] = final_sharp[:n]
     data["paths"] = np.asarray(runs.saved[:n])
     data["sweep_sharpness"] = final_sharp[n:]
-    data["sweep_loss"] = np.where(completed, np.asarray(runs.final_loss), np.nan)[n:]
-    data["final_loss"] = np.where(completed, np.asarray(runs.final_loss), np.nan)[:n]
+    final_loss = np.asarray(runs.final_loss)[:n_conv]
+    data["sweep_loss"] = np.where(completed, final_loss, np.nan)[n:]
+    data["final_loss"] = np.where(completed, final_loss, np.nan)[:n]
     # the flow from each start on one fine time grid (one program; it resolves t ≲ 1/λ for
     # ∫r² dt = 2∫L dt by the trapezoid rule); the first start is the one shown
     ts = np.concatenate([[0.0], np.geomspace(1e-4, 1e3, 2000)])
@@ -103,7 +118,31 @@ def claims(data: dict) -> list[Claim]:
     small = sweep[:SMALL]
     big = [i for i, e in enumerate(data["etas"]) if 2 / e < data["flow_limit"]]
     quad = abs(data["flow_r2_integral"] - data["flow_r2_integral_coarse"])
+
+    def period2_losses(learning_rate):
+        lo, hi = deep_linear.period2_products(learning_rate)
+        return np.sort([0.5 * (hi - 1) ** 2, 0.5 * (lo - 1) ** 2])
+
+    # the orbit is reached geometrically: the balance u² − v² left at the end (it scales
+    # every step by 1 − η²r²) bounds the distance to the balanced orbit
+    p2_err = np.abs(data["period2_balance"])[:, None] + 1e-15
     return [
+        Claim.quantitative(
+            "η > 1 (no stable minimum): GD ends balanced on the period-2 orbit of "
+            "p ← p(1 − η(p − 1))², whose products solve η²p² − (η² + η)p + 1 = 0 (the two "
+            "losses ½(p − 1)² it alternates between)",
+            PAPER,
+            predict=period2_losses,
+            params=[{"learning_rate": e} for e in PERIOD2],
+            measured=data["period2_loss"],
+            atol=3 * p2_err,
+            error_estimate=p2_err,
+            error_source="the balance |u² − v²| left after 20000 steps (it shrinks by "
+            "1 − η²r² per step; the unbalanced part of the state), plus float64 rounding",
+            note=f"from (u₀, v₀) = {P2_START}; completed {data['period2_completed'].tolist()}; "
+            f"final |u² − v²| {np.abs(data['period2_balance']).max():.1g}; a fixed point "
+            "(loss 0) or the unbalanced map would fail",
+        ),
         Claim.quantitative(
             "gradient flow ends at sharpness √((u₀² − v₀²)² + 4)",
             PAPER,
@@ -175,7 +214,8 @@ def plot(data: dict, out) -> list:
         fig,
         f"Scalar factorization ½(uv − 1)² from (u₀, v₀) = {START}: full-batch GD for 20000 "
         f"steps at each η ({len(sw)} values in the sweep), gradient flow (diffrax); final "
-        "sharpness by Lanczos; deterministic (no data, no sampling)",
+        "sharpness by Lanczos; deterministic (no data, no sampling); the claims add GD at "
+        f"η = {', '.join(map(str, PERIOD2))} from {P2_START} (period-2 orbit, not drawn)",
     )
     return [save(fig, out / "fig21_scalar_factorization_gd.png")]
 
