@@ -40,6 +40,13 @@ EDGE = PREF * S2 * EDGE_UNIT.subs(gamma, RATIO)
 OUTLIER = PREF * S2 * OUTLIER_UNIT.subs({gamma: RATIO, ell: THETA2})
 SIGMA_C_CRIT = sp.sqrt((C - 1) * S2 * sp.sqrt(RATIO))
 
+# The outliers' eigenvectors: squared overlap with the spiked (mean) directions on the D side,
+# |<u, u~>|^2 = (l_pop/lambda) d lambda/d l_pop with population eigenvalue l_pop = 1 + l
+# (Paul 2007; Benaych-Georges & Nadakuditi 2012 for the information-plus-noise matrix:
+# 1 - gamma(1 + l)/(l(l + gamma))), zero at the threshold l = sqrt(gamma).
+OVERLAP_UNIT = sp.simplify((1 + ell) * sp.diff(OUTLIER_UNIT, ell) / OUTLIER_UNIT)
+OVERLAP = OVERLAP_UNIT.subs({gamma: RATIO, ell: THETA2})
+
 # Confinement: E||P g||^2 / E||g||^2 with S = ||mean part||^2 and noise NZ.
 NZ = sigma_E**2 * R2 / N
 FRACTION = (S + k / D * NZ) / (S + NZ)
@@ -53,6 +60,7 @@ POSITIVE_FRACTION = 1 - SC_CDF.subs(x, -rho / (2 * sp.sqrt(d)))
 bulk_edge = sp.lambdify((C, D, N, sigma_E), EDGE, modules="numpy")
 bbp_outlier = sp.lambdify((sigma_c, C, D, N, sigma_E), OUTLIER, modules="numpy")
 bbp_threshold = sp.lambdify((C, D, N, sigma_E), SIGMA_C_CRIT, modules="numpy")
+outlier_overlap = sp.lambdify((sigma_c, C, D, N, sigma_E), OVERLAP, modules="numpy")
 confinement_fraction = sp.lambdify((S, R2, sigma_E, N, D, k), FRACTION, modules="numpy")
 positive_fraction = sp.lambdify((rho, d), POSITIVE_FRACTION, modules="numpy")
 
@@ -87,6 +95,15 @@ def check() -> None:
     # In model units: at sigma_c = sigma_c* the outlier equals the edge.
     assert sp.simplify(OUTLIER.subs(sigma_c, SIGMA_C_CRIT) - EDGE) == 0
     assert sp.simplify(THETA2.subs(sigma_c, SIGMA_C_CRIT) - sp.sqrt(RATIO)) == 0
+
+    # The eigenvector overlap: Paul's (1 - gamma/l^2)/(1 + gamma/l), Benaych-Georges and
+    # Nadakuditi's rectangular form 1 - c(1 + t)/(t(t + c)) (t = theta^2 = l, c = gamma),
+    # zero at the threshold, -> 1 for a strong spike, in [0, 1) above the threshold.
+    assert sp.simplify(OVERLAP_UNIT - (1 - gamma / ell**2) / (1 + gamma / ell)) == 0
+    assert sp.simplify(OVERLAP_UNIT - (1 - gamma * (1 + ell) / (ell * (ell + gamma)))) == 0
+    assert sp.simplify(OVERLAP_UNIT.subs(ell, ELL_CRIT)) == 0
+    assert sp.limit(OVERLAP_UNIT, ell, sp.oo) == 1
+    assert sp.simplify(OVERLAP.subs(sigma_c, SIGMA_C_CRIT)) == 0
 
     # Confinement from the noise model, N = 2 samples, C = 2 logits, D = 3 coordinates:
     # g = (1/N) sum_mu sum_k r_k^mu (c_k + E_k^mu), top projector onto e_1 (k = 1).

@@ -4,6 +4,8 @@ SymPy derivation, simulated points)."""
 
 import jax.random as jr
 import numpy as np
+import scipy.sparse.linalg
+from threadpoolctl import threadpool_limits
 
 import toymodels.models.random_features as rf
 from derivations import random_features as theory
@@ -19,6 +21,21 @@ PAPER_MP = cite("marchenko_pastur", "the bulk edge")
 OFFSETS = (0.5, 0.7, 1.0)  # logit offsets o (sample-independent z-bar) for the confinement claim
 DRAWS = 3  # model draws per offset
 GEOMETRY2 = dict(dim=300, num_samples=200, num_classes=5)
+#: the outliers' eigenvector overlaps at the mean scales above this multiple of the threshold,
+#: OVERLAP_DRAWS model draws each
+OVERLAP_FACTOR, OVERLAP_DRAWS = 2.5, 3
+
+
+def _mean_overlap(sample, num_classes):
+    """Mean squared projection of the top C − 1 eigenvectors of G on the span of the
+    centred logit means c_k − c̄: the top right singular vectors of the factor B (G = BᵀB,
+    ARPACK, one BLAS thread: a dense SVD of the 600 × 2000 factor costs seconds)."""
+    b = np.asarray(rf.gauss_newton_factor(sample))
+    with threadpool_limits(limits=1, user_api="blas"):
+        vt = scipy.sparse.linalg.svds(b, k=num_classes - 1, tol=1e-12, random_state=SEED)[2]
+    mu = np.asarray(sample.means)
+    u = np.linalg.svd((mu - mu.mean(axis=0)).T, full_matrices=False)[0][:, : num_classes - 1]
+    return float(np.sum((vt @ u) ** 2) / (num_classes - 1))
 
 
 def compute(*, fast: bool) -> dict:
@@ -27,15 +44,19 @@ def compute(*, fast: bool) -> dict:
     kw = dict(dim=d, num_samples=n, num_classes=c)
     thr = rf.logit_bbp_threshold(**kw)
     factors = np.array([0.5, 0.8, 3.0, 4.0, 5.0]) if fast else np.linspace(0.3, 6, 16)
-    tops, fourth = [], []
+    tops, fourth, overlaps = [], [], []
     for i, f in enumerate(factors):
-        ev = np.asarray(
-            rf.gauss_newton_eigenvalues(
-                rf.logit_gradient_model(mean_scale=f * thr, **kw).sample(jr.fold_in(key, i))
-            )
-        )
+        model = rf.logit_gradient_model(mean_scale=f * thr, **kw)
+        smp = model.sample(jr.fold_in(key, i))
+        ev = np.asarray(rf.gauss_newton_eigenvalues(smp))
         tops.append(ev[: c - 1])
         fourth.append(ev[c - 1])
+        if f > OVERLAP_FACTOR:  # the outliers' eigenvectors against the mean directions
+            more = [
+                model.sample(jr.fold_in(key, 1000 + OVERLAP_DRAWS * i + r))
+                for r in range(OVERLAP_DRAWS - 1)
+            ]
+            overlaps.append([_mean_overlap(q, c) for q in (smp, *more)])
     grid = np.linspace(factors[0], factors[-1], 200) * thr
     data = {
         "scales": factors * thr,
@@ -47,6 +68,8 @@ def compute(*, fast: bool) -> dict:
         "edge": np.array(theory.bulk_edge(c, d, n, 1.0)),
         "threshold": np.array(thr),
         "predicted_top": rf.logit_bbp_outlier(factors * thr, **kw),
+        "overlap_scales": factors[factors > OVERLAP_FACTOR] * thr,
+        "overlaps": np.asarray(overlaps),  # (mean scale, draw)
     }
     counts = []
     for j, cc in enumerate((3, 5, 10)):
@@ -130,7 +153,45 @@ def claims(data: dict) -> list[Claim]:
     conf_se = np.std(data["conf"], axis=1, ddof=1) / np.sqrt(nd)
     trace_se = np.std(data["trace"] - data["trace_pred"], axis=1, ddof=1) / np.sqrt(nd)
     kw2 = GEOMETRY2
+    ov = data["overlaps"]
+    ov_se = ov.std(axis=1, ddof=1) / np.sqrt(ov.shape[1])
+    # the asymptotic law's finite-size correction, O(1/n) for n = N(C − 1) columns
+    ov_err = np.hypot(ov_se, 1.0 / (n * (c - 1)))
+    ov_pred = {
+        float(v): float(theory.outlier_overlap(v, c, d, n, 1.0)) for v in data["overlap_scales"]
+    }
     return [
+        Claim.quantitative(
+            "the outliers' eigenvectors lie partly in the class-mean space: their mean squared "
+            "projection on span{c_k − c̄} is Paul's / Benaych-Georges–Nadakuditi's "
+            "(θ⁴ − c)/(θ²(θ² + c)) (θ² = σ_c²/((C − 1)s²), c = D/(N(C − 1)))",
+            PAPER_BBP + "; " + PAPER,
+            predict=lambda mean_scale: ov_pred[mean_scale],
+            params=[{"mean_scale": v} for v in ov_pred],
+            measured=ov.mean(axis=1),
+            atol=3 * ov_err,
+            error_estimate=ov_err,
+            error_source=f"standard error of the mean over {ov.shape[1]} independent model "
+            "draws and, in quadrature, the O(1/n) finite-size correction of the asymptotic law "
+            "(n = N(C − 1) columns)",
+            note=f"d = {d}, n = {n}, C = {c}, uniform softmax; the outlier space is not the "
+            "means' (overlap 1) nor random ((C − 1)/D), and the other side's formula "
+            "1 − (c + θ²)/(θ²(θ² + 1)) gives "
+            + ", ".join(
+                f"{1 - (r + t) / (t * (t + 1)):.3f}"
+                for t, r in (
+                    (
+                        (v / float(data["threshold"])) ** 2 * np.sqrt(d / (n * (c - 1))),
+                        d / (n * (c - 1)),
+                    )
+                    for v in ov_pred
+                )
+            )
+            + "; measured "
+            + ", ".join(f"{m:.4f} ± {e:.4f}" for m, e in zip(ov.mean(axis=1), ov_se))
+            + "; SVD of the Gauss-Newton factor (derivations/random_features.py: "
+            "(1 + ℓ)λ'(ℓ)/λ(ℓ) from the outlier curve)",
+        ),
         Claim.quantitative(
             "gradient confinement in the model: the share of ∇L in the top C − 1 eigenspace "
             "of G = (S + (k/D)𝒩)/(S + 𝒩), S the mean part, 𝒩 = σ_E²⟨‖p − y‖²⟩/N the noise part",
@@ -269,7 +330,8 @@ def plot(data: dict, out) -> list:
         "(right); d = 300, n = 200, C = 5, mean scale 3, logit scale 0.5 (left); one draw "
         f"each, dense eigenvalues, key {SEED}; claims also on d = 300, n = 200, C = 5: logit "
         f"offsets {', '.join(f'{o:g}' for o in OFFSETS)} ({DRAWS} draws each) and three mean "
-        "scales at uniform softmax",
+        "scales at uniform softmax; the outliers' eigenvectors at the mean scales above "
+        f"{OVERLAP_FACTOR:g}σ_c* ({OVERLAP_DRAWS} draws each)",
     )
     return [save(fig, out / "fig60_rf_bbp.png")]
 
