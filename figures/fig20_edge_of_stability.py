@@ -2,7 +2,8 @@
 (progressive sharpening) to about 2/η and hovers there, for three step sizes. Before the
 edge GD follows the gradient flow at time t = ηk, so the step at which λ_max first reaches
 2/η is predicted from another run's sharpness curve rescaled in time: k*(η) = η'k'(2/η)/η,
-with k'(λ) the step at which the run at η' < η reaches λ."""
+with k'(λ) the step at which the run at η' < η reaches λ. With heavy-ball momentum β the
+threshold, and so the edge, moves to 2(1 + β)/η."""
 
 import jax.random as jr
 import numpy as np
@@ -10,7 +11,7 @@ from matplotlib.lines import Line2D
 
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
-from toymodels.dynamics import GD, train
+from toymodels.dynamics import GD, HeavyBall, train
 from toymodels.problems import mlp_regression
 
 
@@ -18,10 +19,14 @@ TITLE = "Edge of stability: sharpness of a tanh MLP under full-batch GD hovers a
 SEED = 0
 PAPER = cite("cohen", "§3 and Fig. 1 (progressive sharpening, then λ_max ≈ 2/η)")
 ETAS = (0.2, 0.3, 0.4)
-#: the sharpness is sampled every `every` steps (dense: the rise of progressive sharpening
-#: over the first ~100 steps shows as a rise); the claims read it every `claim_every`
-#: steps, the spacing they were set on (every 100 / 25 steps in fast / full mode)
-SAMPLING = {True: (10, 100), False: (5, 25)}  # fast: (every, claim_every)
+#: the sharpness is sampled every `every` steps up to step `dense` (the rise of progressive
+#: sharpening over the first ~150 steps, and the onset of the edge), then every
+#: `claim_every` steps, the spacing the claims read (every 100 / 25 steps in fast / full
+#: mode; full mode samples every 5 steps throughout)
+SAMPLING = {True: (10, 100, 300), False: (5, 25, None)}  # (every, claim_every, dense)
+#: heavy-ball runs (learning rate, momentum): the edge moves to 2(1 + β)/η
+MOMENTUM = ((0.3, 0.3), (0.4, 0.5), (0.6, 0.5))
+MOMENTUM_PAPER = cite("cohen", "§3 and App. (Polyak momentum: λ_max hovers at (2 + 2β)/η)")
 HIDDEN = (16, 16)
 NUM_SAMPLES = 64
 
@@ -37,7 +42,9 @@ def compute(*, fast: bool) -> dict:
     prob, k = problem(jr.key(SEED))
     p0 = prob.init(k)
     steps = 2000 if fast else 6000
-    every, claim_every = SAMPLING[fast]
+    every, claim_every, dense = SAMPLING[fast]
+    dense = steps if dense is None else dense
+    sample = np.union1d(np.arange(0, dense, every), np.arange(dense, steps + 1, claim_every))
     data = {"etas": np.asarray(ETAS), "claim_every": np.asarray(claim_every)}
     for i, eta in enumerate(ETAS):
         # one compilation for both η (the learning rate is an array); full batch, so the
@@ -48,11 +55,28 @@ def compute(*, fast: bool) -> dict:
             GD(learning_rate=eta),
             num_steps=steps,
             key=jr.key(SEED),
-            sharpness_steps=np.arange(0, steps + 1, every),
+            sharpness_steps=sample,
         )
         data[f"loss_{i}"] = np.asarray(r.trajectory.loss)
         data[f"sharp_steps_{i}"] = r.sharpness_steps
         data[f"sharpness_{i}"] = r.sharpness
+    # heavy ball: λ_max over the second half only, at the claims' spacing (one compilation
+    # for the three: the hyperparameters are arrays)
+    late = np.arange(steps // 2, steps + 1, claim_every)
+    data["momentum"] = np.asarray(MOMENTUM)
+    data["momentum_sharpness"] = np.stack(
+        [
+            train(
+                prob,
+                p0,
+                HeavyBall(learning_rate=eta, momentum=beta),
+                num_steps=steps,
+                key=jr.key(SEED),
+                sharpness_steps=late,
+            ).sharpness
+            for eta, beta in MOMENTUM
+        ]
+    )
     return data
 
 
@@ -121,6 +145,28 @@ def claims(data: dict) -> list[Claim]:
             "oscillation about the edge",
             note=f"tanh MLP 4-16-16-1, 64 samples, MSE; λ_max every {int(data['claim_every'])} "
             f"steps (plotted every {int(np.diff(data['sharp_steps_0'][:2])[0])})",
+            network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
+            f"inputs (MSE), full-batch GD, {int(data['sharp_steps_0'][-1])} steps",
+        ),
+        Claim.quantitative(
+            "with heavy-ball momentum the edge moves: λ_max hovers at 2(1 + β)/η over the "
+            "second half of training (median)",
+            MOMENTUM_PAPER,
+            predict=lambda learning_rate, momentum: float(
+                HeavyBall(learning_rate=learning_rate, momentum=momentum).stability_threshold()
+            ),
+            params=[{"learning_rate": e, "momentum": b} for e, b in data["momentum"]],
+            measured=np.median(data["momentum_sharpness"], axis=1),
+            atol=5 * np.std(data["momentum_sharpness"], axis=1),
+            error_estimate=np.std(data["momentum_sharpness"], axis=1),
+            error_source="standard deviation of λ_max (Lanczos) over the second half: the "
+            "oscillation about the edge",
+            network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
+            f"inputs (MSE), full-batch heavy-ball GD, {int(data['sharp_steps_0'][-1])} steps",
+            note="medians "
+            + ", ".join(f"{v:.3f}" for v in np.median(data["momentum_sharpness"], axis=1))
+            + "; GD's 2/η at the same η would be "
+            + ", ".join(f"{2 / e:.3g}" for e, _ in data["momentum"]),
         ),
         Claim.quantitative(
             "GD tracks the gradient flow until the edge: the step at which λ_max first "
@@ -200,7 +246,14 @@ def plot(data: dict, out) -> list:
         fig,
         f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1, {NUM_SAMPLES} Gaussian inputs, "
         f"full-batch GD for {steps} steps from one init (seed {SEED}); λ_max by warm-started "
-        f"Lanczos every {every} steps",
+        f"Lanczos every {every} steps"
+        + (
+            f" to step {int(data['sharp_steps_0'][np.argmax(np.diff(data['sharp_steps_0']) > every)])}"
+            f", then every {int(data['claim_every'])}"
+            if np.any(np.diff(data["sharp_steps_0"]) > every)
+            else ""
+        )
+        + f"; the claims add heavy-ball runs at (η, β) = {MOMENTUM} (not drawn)",
     )
     return [save(fig, out / "fig20_edge_of_stability.png")]
 
