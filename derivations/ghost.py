@@ -24,7 +24,24 @@ $\eta_c = 3\pi^4/(32T^5)$.
 
 Euler with step $\Delta t$ (the paper's simulation, $\Delta t = 0.1$) is, to $O(\Delta t^2)$,
 the exact flow of the modified equation $\dot x = f - \tfrac{\Delta t}2 f f'$, so its time to
-reach $X$ is $t_X + \tfrac{\Delta t}{2}\ln\big((X^2 + r)/r\big) + O(\Delta t^2)$.
+reach $X$ is $t_X + \tfrac{\Delta t}{2}\ln\big((X^2 + r)/r\big) + O(\Delta t^2)$; the next
+order of the modified field, $\tfrac{\Delta t^2}{12}(f''f^2 + 4f'^2f)$, adds
+$-\Delta t^2\big(X/2 - \sqrt r\arctan(X/\sqrt r)/3\big)$.
+
+Inside the no-learning zone at a finite confidence $a$ (with $a(X - x) \gg 1$ along the whole
+trial) the readout is $\sigma \approx e^{a(x - X)}$, and the gradient is carried by the
+response window alone:
+
+$$\frac{dL}{dr} \approx -\frac{2a}{T}e^{-aX}\,\partial_r\int_T^{T+T_R}
+  \frac{e^{a x(t)} - 1}{a}\,dt
+  = -\frac{2a}{T}e^{-aX}\,\partial_r\sum_{n\ge1}\frac{a^{n-1}}{n!}\big[Q_n\big]_T^{T+T_R},$$
+
+$Q_n = \int x^n dt$ in closed form along $x = \sqrt r\tan(\sqrt r t)$ ($Q_1 = -\ln\cos$,
+$Q_2 = \sqrt r\tan - rt$, ...): the vanishing gradient is exponentially small in $aX$.
+
+Below $\eta_c$ GD does not converge at the cusp: it hops across $r^*$ with steps $\eta s$
+($s = 2T^2/\pi^2$ the one-sided slope), and over a period-2 cycle $r_a > r^* > r_b$,
+$r_a - r_b = \eta s$, the loss $\approx s|r - r^*|$ averages $\eta s^2/2 = \tfrac{3}{16}\eta/\eta_c$.
 """
 
 import sympy as sp
@@ -38,8 +55,9 @@ X_OF_T = sp.sqrt(r) * sp.tan(sp.sqrt(r) * t)
 #: Time to reach X, and to reach +infinity.
 T_TO_X = sp.atan(X / sp.sqrt(r)) / sp.sqrt(r)
 T_STAR = sp.pi / (2 * sp.sqrt(r))
-#: Euler's O(dt) correction to the time to reach X (modified equation).
+#: Euler's O(dt) correction to the time to reach X (modified equation), and its O(dt^2) one.
 EULER_SHIFT = h / 2 * sp.log((X**2 + r) / r)
+EULER_SHIFT2 = -(h**2) * (X / 2 - sp.sqrt(r) * sp.atan(X / sp.sqrt(r)) / 3)
 
 #: Optimum (t* = T), no-learning-zone edge (t* = T + T_R; T_R = T in the paper).
 R_OPT = sp.pi**2 / (4 * T**2)
@@ -76,6 +94,40 @@ def _critical_lr(window, normalized: bool):
     return sp.simplify((R_OPT - R_NL_WINDOW.subs(TR, window)) / cusp)
 
 
+# ---------------------------------------------------------------- zone gradient at finite a
+a_conf = sp.Symbol("a", positive=True)
+_s = sp.sqrt(r)
+#: antiderivatives Q_n = int x(t)^n dt along the trajectory (n = 1..4)
+Q_N = (
+    -sp.log(sp.cos(_s * t)),
+    _s * sp.tan(_s * t) - r * t,
+    r * (sp.tan(_s * t) ** 2 / 2 + sp.log(sp.cos(_s * t))),
+    r * _s * (sp.tan(_s * t) ** 3 / 3 - sp.tan(_s * t) + _s * t),
+)
+
+
+def _zone_term(n: int):
+    q = Q_N[n - 1]
+    window = q.subs(t, T + TR) - q.subs(t, T)
+    return (
+        -2
+        * a_conf
+        / T
+        * sp.exp(-a_conf * X)
+        * a_conf ** (n - 1)
+        / sp.factorial(n)
+        * sp.diff(window, r)
+    )
+
+
+#: dL/dr in the zone, three orders in a*x (the trial's largest a*x is small), and the 4th
+ZONE_GRAD = sum(_zone_term(n) for n in (1, 2, 3))
+ZONE_GRAD_NEXT = _zone_term(4)
+#: time-averaged loss of GD hopping across the cusp (period-2 cycle of step eta*s)
+OSCILLATION_LOSS = eta * (2 * T**2 / sp.pi**2) ** 2 / 2
+#: d x(t) / dr along the trajectory (for quadratures of the finite-a gradient)
+DX_DR = sp.diff(X_OF_T, r)
+
 CUSP_GRAD = sp.simplify(GRAD_RIGHT.subs(r, R_OPT))
 CUSP_GRAD_UNNORMALIZED = sp.simplify(T * CUSP_GRAD)
 ETA_C = _critical_lr(T, True)
@@ -87,6 +139,15 @@ ETA_C_WINDOW_UNNORMALIZED = _critical_lr(TR, False)
 escape_time = sp.lambdify((r,), T_STAR, "numpy")
 escape_time_to = sp.lambdify((r, X), T_TO_X, "numpy")
 euler_escape_time_to = sp.lambdify((r, X, h), T_TO_X + EULER_SHIFT, "numpy")
+euler_escape_time_to2 = sp.lambdify((r, X, h), T_TO_X + EULER_SHIFT + EULER_SHIFT2, "numpy")
+euler_shift2 = sp.lambdify((r, X, h), EULER_SHIFT2, "numpy")
+euler_escape_time_to2_dr = sp.lambdify(
+    (r, X, h), sp.diff(T_TO_X + EULER_SHIFT + EULER_SHIFT2, r), "numpy"
+)
+zone_grad = sp.lambdify((r, a_conf, T, TR, X), ZONE_GRAD, "numpy")
+zone_grad_next = sp.lambdify((r, a_conf, T, TR, X), ZONE_GRAD_NEXT, "numpy")
+oscillation_loss = sp.lambdify((eta, T), OSCILLATION_LOSS, "numpy")
+trajectory_dr = sp.lambdify((r, t), DX_DR, "numpy")
 trajectory = sp.lambdify((r, t), X_OF_T, "numpy")
 r_opt = sp.lambdify((T,), R_OPT, "numpy")
 r_no_learning = sp.lambdify((T, TR), R_NL_WINDOW, "numpy")
@@ -117,6 +178,49 @@ def check() -> None:
     assert sp.expand(sp.series(flow - (x + h * f), h, 0, 3).removeO()) == 0
     # ...whose time to X is int dx / f_mod = t_X + h/2 int f'/f dx + O(h^2).
     assert sp.simplify(sp.integrate(sp.diff(f, x) / f, (x, 0, X)) - 2 * EULER_SHIFT / h) == 0
+    # ... and its second order: the modified field f - h/2 f f' + h^2/12 (f'' f^2 + 4 f'^2 f)
+    # reproduces Euler to O(h^3), and its h^2 term in int dx / f_mod integrates to EULER_SHIFT2.
+    f2 = sp.Rational(1, 12) * (sp.diff(f, x, 2) * f**2 + 4 * sp.diff(f, x) ** 2 * f)
+    f_mod2 = f_mod + h**2 * f2
+    d = lambda g: sp.diff(g, x)  # noqa: E731
+    flow3 = (
+        x
+        + h * f_mod2
+        + h**2 / 2 * d(f_mod2) * f_mod2
+        + h**3 / 6 * (d(d(f_mod2)) * f_mod2**2 + d(f_mod2) ** 2 * f_mod2)
+    )
+    assert sp.expand(sp.series(flow3 - (x + h * f), h, 0, 4).removeO()) == 0
+    inv = sp.series(1 / f_mod2, h, 0, 3).removeO().coeff(h, 2)
+    assert sp.simplify(sp.integrate(sp.simplify(inv), (x, 0, X)) - EULER_SHIFT2 / h**2) == 0
+    # Zone gradient: the antiderivatives are those of x^n, the sum is the series of
+    # (e^{ax} - 1)/a, and the readout's tail factor (1 - s) s (1 - s) -> e^z as z -> -inf.
+    for n, q in enumerate(Q_N, start=1):
+        assert sp.simplify(sp.diff(q, t) - X_OF_T**n) == 0
+    ax = sp.Symbol("ax")
+    assert (
+        sp.expand(
+            sum(ax**n / sp.factorial(n) for n in (1, 2, 3, 4))
+            - sp.series(sp.exp(ax) - 1, ax, 0, 5).removeO()
+        )
+        == 0
+    )
+    w = sp.Symbol("w", positive=True)  # w = e^z, z = a(x - X)
+    sig = w / (1 + w)
+    assert sp.series((1 - sig) * sig * (1 - sig), w, 0, 2).removeO() == w
+    # ... the first-order term equals -(2a/T) e^{-aX} d/dr int_T^{T+T_R} x dt
+    lead = -2 * a_conf / T * sp.exp(-a_conf * X) * sp.diff(sp.integrate(X_OF_T, (t, T, T + TR)), r)
+    pt = {r: sp.Rational(1, 400), T: 3, TR: 2, a_conf: 2, X: 10}
+    assert abs(float((lead - _zone_term(1)).subs(pt).evalf())) < 1e-12 * abs(
+        float(_zone_term(1).subs(pt).evalf())
+    )
+    # Cusp oscillation: the period-2 average of s|r - r*| with r_a - r_b = eta s is eta s^2/2,
+    # = 3/16 of eta/eta_c.
+    ra, rb = R_OPT + sp.Symbol("u", positive=True), None
+    rb = ra - eta * CUSP_GRAD
+    cycle = (CUSP_GRAD * (ra - R_OPT) + CUSP_GRAD * (R_OPT - rb)) / 2
+    assert sp.simplify(cycle - OSCILLATION_LOSS) == 0
+    q = sp.Symbol("q", positive=True)
+    assert sp.simplify(OSCILLATION_LOSS.subs(eta, q * ETA_C) - 3 * q / 16) == 0
     # Optimum t*(r*) = T; no-learning zone edge t*(r_NL) = T + T_R, = r*/4 for T_R = T.
     assert sp.simplify(T_STAR.subs(r, R_OPT) - T) == 0
     assert sp.simplify(T_STAR.subs(r, R_NL_WINDOW) - (T + TR)) == 0

@@ -16,41 +16,80 @@ SEED = 41
 PAPER = cite("dinc", "Fig. 2C/D (GD on r below and above the critical learning rate)")
 DELAYS = (20.0, 50.0, 100.0, 200.0)
 EXAMPLE = (0.9, 1.1)
+#: η/η_c of the oscillation claim (small: the cusp's linear expansion), time-averaged over
+#: the last LATE steps of the 4000-step runs
+OSCILLATION = (0.1, 0.2, 0.3)
+LATE = 1000
 
 
 def compute(*, fast: bool) -> dict:
     num_seeds, num_steps = (20, 4000) if fast else (50, 10000)
-    ratios = np.array([0.3, 0.6, 0.9, 0.95, 1.05, 1.1, 1.5, 3.0, 10.0])
+    ratios = np.array([*OSCILLATION, 0.6, 0.9, 0.95, 1.05, 1.1, 1.5, 3.0, 10.0])
     key = jr.key(SEED)
     frac = []
     for d in DELAYS:  # the delay is a traced leaf: one compilation for all T
         p = ghost.canonical_ghost(d, time="limit")
         lrs = ghost.critical_lr(d) * jnp.asarray(ratios)
-        res = ghost.lr_seed_sweep(p, lrs, key=key, num_seeds=num_seeds, num_steps=num_steps)
+        res = ghost.lr_seed_sweep(
+            p, lrs, key=key, num_seeds=num_seeds, num_steps=num_steps, keep_trajectory=True
+        )
         frac.append(np.asarray(res.trapped_fraction))
+        if d == 100.0:  # the examples (seed 0) and the oscillation runs
+            traj, trapped = np.asarray(res.trajectory), np.asarray(res.trapped)
     p = ghost.canonical_ghost(100.0, time="limit")
-    ex = ghost.lr_seed_sweep(  # seed 0 of the sweep above (split(key, n)[0] for every n)
-        p,
-        ghost.critical_lr(100.0) * jnp.asarray(EXAMPLE),
-        key=key,
-        num_seeds=1,
-        num_steps=600,
-        keep_trajectory=True,
-    )
+    ex = [list(ratios).index(q) for q in EXAMPLE]
+    osc = [list(ratios).index(q) for q in OSCILLATION]
+    late = np.asarray(p.loss(jnp.asarray(traj[osc, :, -LATE:])))
     return {
         "num_seeds": np.asarray(num_seeds),
         "num_steps": np.asarray(num_steps),
         "ratios": ratios,
         "delays": np.asarray(DELAYS),
         "trapped_fraction": np.stack(frac),
-        "example_r": np.asarray(ex.trajectory[:, 0] / ghost.optimal_r(100.0)),
-        "example_loss": np.asarray(p.loss(ex.trajectory[:, 0])),
+        "example_r": traj[ex, 0, :601] / float(ghost.optimal_r(100.0)),
+        "example_loss": np.asarray(p.loss(jnp.asarray(traj[ex, 0, :601]))),
+        "oscillation_ratios": np.asarray(OSCILLATION),
+        "oscillation_loss": late.mean(axis=-1),  # (ratios, seeds): time average per run
+        "oscillation_trapped": trapped[osc],
     }
 
 
 def claims(data: dict) -> list[Claim]:
     q, fr = data["ratios"], data["trapped_fraction"]
-    return [
+    T = 100.0
+    osc_q = data["oscillation_ratios"]
+    osc = data["oscillation_loss"]
+    eta = osc_q * float(ghost.critical_lr(T))
+    hop = eta * float(ghost.cusp_gradient(T)) / float(ghost.optimal_r(T))  # δ0 = ηs/r*
+    sem = osc.std(axis=-1, ddof=1) / np.sqrt(osc.shape[-1])
+
+    def oscillation_loss(learning_rate, delay):
+        """ηs²/2, s = 2T²/π² (derivations/ghost.py: OSCILLATION_LOSS, = (3/16)η/η_c)."""
+        return learning_rate * np.asarray(ghost.cusp_gradient(delay)) ** 2 / 2
+
+    osc_err = oscillation_loss(eta, T) * hop**2 + sem
+
+    oscillation = Claim.quantitative(
+        "oscillation failure mode: below η_c GD never converges at the cusp; hopping across r* "
+        "with steps ηs (s = 2T²/π²) its loss averages ηs²/2 = (3/16)η/η_c (T = 100, mean over "
+        f"the last {LATE} of {int(data['num_steps'])} steps and {osc.shape[-1]} starts)",
+        PAPER,
+        predict=oscillation_loss,
+        params=[{"learning_rate": float(e), "delay": T} for e in eta],
+        measured=osc.mean(axis=-1),
+        atol=osc_err,
+        error_estimate=osc_err,
+        error_source="the next order in the hop size δ0 = ηs/r* (relative δ0²: the slope's "
+        "change across one hop, whose first order cancels between the two sides of the "
+        "cycle) + the standard error over the starts",
+        note="η/η_c = "
+        + ", ".join(f"{v:g}" for v in osc_q)
+        + "; measured/predicted "
+        + ", ".join(f"{m / p:.4f}" for m, p in zip(osc.mean(axis=-1), oscillation_loss(eta, T)))
+        + f"; {int(np.sum(data['oscillation_trapped']))} runs trapped; a smooth minimum "
+        "(GD converging) would give 0, a step ηs about r* without the cycle ηs²",
+    )
+    return [oscillation] + [
         Claim.qualitative(
             "the threshold is sharp: trapped fraction = 0 for η ≤ 0.9 η_c (reduced model)",
             PAPER,

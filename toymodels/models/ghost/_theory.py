@@ -47,14 +47,23 @@ def _threshold(threshold: float, *, allow_inf: bool) -> float:
 
 
 def escape_time(
-    r: Float[ArrayLike, "..."], *, threshold: float = math.inf, dt: float = 0.0
+    r: Float[ArrayLike, "..."],
+    *,
+    threshold: float = math.inf,
+    dt: float = 0.0,
+    dt_order: int = 1,
 ) -> Float[Array, "..."]:
     r"""Time for $\dot x = x^2 + r$ to go from 0 to `threshold` $X$ (default $+\infty$):
     $\arctan(X/\sqrt r)/\sqrt r$, plus Euler's first-order shift
-    $\tfrac{\Delta t}2\ln(1 + X^2/r)$ when `dt` $> 0$ (needs a finite $X$). $+\infty$ for
-    $r \le 0$ (the trajectory stops at the fixed point $-\sqrt{-r}$)."""
+    $\tfrac{\Delta t}2\ln(1 + X^2/r)$ when `dt` $> 0$ (needs a finite $X$), and with
+    `dt_order=2` also its second-order one $-\Delta t^2(X/2 - \sqrt r\arctan(X/\sqrt r)/3)$
+    (the modified equation $\dot x = f - \tfrac{\Delta t}2 ff' + \tfrac{\Delta t^2}{12}(f''f^2
+    + 4f'^2f)$; `derivations/ghost.py`). $+\infty$ for $r \le 0$ (the trajectory stops at
+    the fixed point $-\sqrt{-r}$)."""
     if not dt >= 0 or not math.isfinite(dt):
         raise ValueError(f"dt: must be finite and >= 0, got {dt}")
+    if dt_order not in (1, 2) or isinstance(dt_order, bool):
+        raise ValueError(f"dt_order: must be 1 or 2, got {dt_order!r}")
     threshold = _threshold(threshold, allow_inf=True)
     if dt > 0 and not math.isfinite(threshold):
         raise ValueError("threshold: Euler's shift needs a finite threshold X")
@@ -69,6 +78,8 @@ def escape_time(
         t = (jnp.pi / 2) / sq
     if dt > 0:
         t = t + 0.5 * dt * jnp.log1p(threshold**2 / rs)
+        if dt_order == 2:
+            t = t - dt**2 * (threshold / 2 - sq * jnp.arctan(threshold / sq) / 3)
     return jnp.where(pos, t, jnp.inf)
 
 
