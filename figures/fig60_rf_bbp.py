@@ -18,12 +18,33 @@ SEED = 60
 PAPER = cite("fort_ganguli", "§3 (the logit-gradient model: outliers of the Gauss-Newton term)")
 PAPER_BBP = cite("bbp", "Thm. 1.1 (the outlier location above the threshold)")
 PAPER_MP = cite("marchenko_pastur", "the bulk edge")
+PAPER_TW = (
+    "Ma 2012 (Bernoulli 18:322-359), the smallest eigenvalue of a white Wishart matrix: "
+    "Tracy–Widom at the soft lower edge"
+)
 OFFSETS = (0.5, 0.7, 1.0)  # logit offsets o (sample-independent z-bar) for the confinement claim
 DRAWS = 3  # model draws per offset
 GEOMETRY2 = dict(dim=300, num_samples=200, num_classes=5)
+#: mean and standard deviation of the real (β = 1) Tracy–Widom law (Bornemann 2010's
+#: quadrature)
+TW1_MEAN, TW1_STD = -1.2065335745820, 1.2680340580
 #: the outliers' eigenvector overlaps at the mean scales above this multiple of the threshold,
 #: OVERLAP_DRAWS model draws each
 OVERLAP_FACTOR, OVERLAP_DRAWS = 2.5, 3
+
+
+def _lower_edge_mean(*, dim, num_samples, num_classes):
+    """E of the smallest nonzero eigenvalue of G at uniform softmax: G = ((C−1)/C)(1/m)XXᵀ,
+    X (D × m) with m = N(C − 1) white columns of variance s² = 1/D; the nonzero spectrum is a
+    white Wishart's, whose smallest eigenvalue is Tracy–Widom at the soft lower edge (Ma
+    2012): λ_min ≈ μ₋ − σ₋·TW₁ with μ₋ = (√(n−½) − √(p−½))², σ₋ = (√(n−½) − √(p−½))
+    (1/√(p−½) − 1/√(n−½))^(1/3), p = min(D, m), n = max(D, m). Returns (mean, std)."""
+    m = num_samples * (num_classes - 1)
+    p, q = min(dim, m) - 0.5, max(dim, m) - 0.5
+    gap = np.sqrt(q) - np.sqrt(p)
+    mu, sigma = gap**2, gap * (1 / np.sqrt(p) - 1 / np.sqrt(q)) ** (1 / 3)
+    unit = (num_classes - 1) / num_classes / dim / m  # s² (C − 1)/C / m
+    return unit * (mu - sigma * TW1_MEAN), unit * sigma * TW1_STD
 
 
 def _mean_overlap(sample, num_classes):
@@ -44,13 +65,14 @@ def compute(*, fast: bool) -> dict:
     kw = dict(dim=d, num_samples=n, num_classes=c)
     thr = rf.logit_bbp_threshold(**kw)
     factors = np.array([0.5, 0.8, 3.0, 4.0, 5.0]) if fast else np.linspace(0.3, 6, 16)
-    tops, fourth, overlaps = [], [], []
+    tops, fourth, overlaps, lowest = [], [], [], []
     for i, f in enumerate(factors):
         model = rf.logit_gradient_model(mean_scale=f * thr, **kw)
         smp = model.sample(jr.fold_in(key, i))
         ev = np.asarray(rf.gauss_newton_eigenvalues(smp))
         tops.append(ev[: c - 1])
         fourth.append(ev[c - 1])
+        lowest.append(ev[min(d, n * (c - 1)) - 1])  # the smallest nonzero eigenvalue
         if f > OVERLAP_FACTOR:  # the outliers' eigenvectors against the mean directions
             more = [
                 model.sample(jr.fold_in(key, 1000 + OVERLAP_DRAWS * i + r))
@@ -62,6 +84,7 @@ def compute(*, fast: bool) -> dict:
         "scales": factors * thr,
         "top": np.array(tops),
         "next": np.array(fourth),
+        "lowest": np.array(lowest),
         "grid": grid,
         "theory": theory.bbp_outlier(grid, c, d, n, 1.0) * (grid > thr)
         + theory.bulk_edge(c, d, n, 1.0) * (grid <= thr),
@@ -119,11 +142,12 @@ def compute(*, fast: bool) -> dict:
                         jr.fold_in(key, 300 + i)
                     )
                 )
-            )[:5]
+            )
             for i, f in enumerate(f2)
         ]
     )
-    data["scales2"], data["top2"] = f2 * thr2, ev2
+    rank2 = min(kw2["dim"], kw2["num_samples"] * (kw2["num_classes"] - 1))
+    data["scales2"], data["top2"], data["lowest2"] = f2 * thr2, ev2[:, :5], ev2[:, rank2 - 1]
     data["classes"] = np.array([3, 5, 10])
     data["dims"] = np.array([d, n, c])
     data["counts"] = np.array(counts)
@@ -160,7 +184,39 @@ def claims(data: dict) -> list[Claim]:
     ov_pred = {
         float(v): float(theory.outlier_overlap(v, c, d, n, 1.0)) for v in data["overlap_scales"]
     }
+    geo1 = {"dim": d, "num_samples": n, "num_classes": c}
+    low_params = [{"mean_scale": float(v), **geo1} for v in scales] + [
+        {"mean_scale": float(v), **kw2} for v in data["scales2"]
+    ]
+    low_err = np.array([_lower_edge_mean(**{k: p[k] for k in geo1})[1] for p in low_params])
     return [
+        Claim.quantitative(
+            "the smallest nonzero eigenvalue of G sits at the Marchenko–Pastur lower edge "
+            "(C−1)/C·s²(1 − √c)², c = D/(N(C − 1)) (shifted by its Tracy–Widom mean): N(C − 1) "
+            "noise columns, the softmax's all-ones null direction removed from each sample",
+            PAPER_MP + "; " + PAPER_TW + "; " + PAPER,
+            predict=lambda mean_scale, dim, num_samples, num_classes: _lower_edge_mean(
+                dim=dim, num_samples=num_samples, num_classes=num_classes
+            )[0],
+            params=low_params,
+            measured=np.r_[data["lowest"], data["lowest2"]],
+            atol=3 * low_err,
+            error_estimate=low_err,
+            error_source="the Tracy–Widom standard deviation of one draw's smallest eigenvalue, "
+            "σ₋·sd(TW₁)/m",
+            note=f"geometries (D, N, C) = ({d}, {n}, {c}) (c = {d / (n * (c - 1)):g}, the "
+            f"rank-{n * (c - 1)} side) and (300, 200, 5) (c = 0.375); bare edges "
+            + ", ".join(
+                f"{(k - 1) / k / dd * (1 - np.sqrt(dd / (nn * (k - 1)))) ** 2:.4g}"
+                for dd, nn, k in ((d, n, c), (300, 200, 5))
+            )
+            + "; with C columns per sample (no null direction) the edge would be "
+            + ", ".join(
+                f"{(k - 1) / k / dd * (1 - np.sqrt(dd / (nn * k))) ** 2:.4g}"
+                for dd, nn, k in ((d, n, c), (300, 200, 5))
+            )
+            + "; one draw per mean scale (the spikes leave the lower edge alone)",
+        ),
         Claim.quantitative(
             "the outliers' eigenvectors lie partly in the class-mean space: their mean squared "
             "projection on span{c_k − c̄} is Paul's / Benaych-Georges–Nadakuditi's "
