@@ -3,7 +3,8 @@
 edge GD follows the gradient flow at time t = ηk, so the step at which λ_max first reaches
 2/η is predicted from another run's sharpness curve rescaled in time: k*(η) = η'k'(2/η)/η,
 with k'(λ) the step at which the run at η' < η reaches λ. With heavy-ball momentum β the
-threshold, and so the edge, moves to 2(1 + β)/η."""
+threshold, and so the edge, moves to 2(1 + β)/η; raising η at the end of a run drives
+λ_max down to the new 2/η (self-stabilization)."""
 
 import jax.random as jr
 import numpy as np
@@ -27,6 +28,13 @@ SAMPLING = {True: (10, 100, 300), False: (5, 25, None)}  # (every, claim_every, 
 #: heavy-ball runs (learning rate, momentum): the edge moves to 2(1 + β)/η
 MOMENTUM = ((0.3, 0.3), (0.4, 0.5), (0.6, 0.5))
 MOMENTUM_PAPER = cite("cohen", "§3 and App. (Polyak momentum: λ_max hovers at (2 + 2β)/η)")
+#: learning rates switched to at the end of the η = ETAS[0] run: λ_max (≈ 2/ETAS[0]) is
+#: above their edge and is driven down to it
+RAISED = (0.24, 0.26, 0.28)
+DAMIAN = (
+    "Damian, Nichani & Lee 2023 (ICLR 2023, arXiv:2209.15594), §4 (self-stabilization: "
+    "a sharpness above 2/η is driven back to it)"
+)
 HIDDEN = (16, 16)
 NUM_SAMPLES = 64
 
@@ -36,6 +44,14 @@ def problem(key):
     x = jr.normal(k1, (NUM_SAMPLES, 4))
     y = np.sin(2 * x[:, 0]) * np.cos(x[:, 1]) + 0.5 * x[:, 2] * x[:, 3]
     return mlp_regression(x, y, hidden=HIDDEN), k2
+
+
+def _padded(values, size: int) -> np.ndarray:
+    """λ_max samples of a run, NaN-padded to `size` where it stopped early (a diverged run
+    fails its claim instead of breaking the figure)."""
+    out = np.full(size, np.nan)
+    out[: len(values)] = values
+    return out
 
 
 def compute(*, fast: bool) -> dict:
@@ -60,20 +76,44 @@ def compute(*, fast: bool) -> dict:
         data[f"loss_{i}"] = np.asarray(r.trajectory.loss)
         data[f"sharp_steps_{i}"] = r.sharpness_steps
         data[f"sharpness_{i}"] = r.sharpness
+        if i == 0:
+            end = r.trajectory.params  # where the learning rate is raised
     # heavy ball: λ_max over the second half only, at the claims' spacing (one compilation
     # for the three: the hyperparameters are arrays)
     late = np.arange(steps // 2, steps + 1, claim_every)
+    # the learning rate raised at the end of the first run: its final params, the same
+    # number of steps, GD (one more compilation: the sampled steps differ)
+    data["raised"] = np.asarray(RAISED)
+    data["raised_sharpness"] = np.stack(
+        [
+            _padded(
+                train(
+                    prob,
+                    end,
+                    GD(learning_rate=e),
+                    num_steps=steps,
+                    key=jr.key(SEED),
+                    sharpness_steps=late,
+                ).sharpness,
+                late.size,
+            )
+            for e in RAISED
+        ]
+    )
     data["momentum"] = np.asarray(MOMENTUM)
     data["momentum_sharpness"] = np.stack(
         [
-            train(
-                prob,
-                p0,
-                HeavyBall(learning_rate=eta, momentum=beta),
-                num_steps=steps,
-                key=jr.key(SEED),
-                sharpness_steps=late,
-            ).sharpness
+            _padded(
+                train(
+                    prob,
+                    p0,
+                    HeavyBall(learning_rate=eta, momentum=beta),
+                    num_steps=steps,
+                    key=jr.key(SEED),
+                    sharpness_steps=late,
+                ).sharpness,
+                late.size,
+            )
             for eta, beta in MOMENTUM
         ]
     )
@@ -114,6 +154,11 @@ def claims(data: dict) -> list[Claim]:
     # the sharpness oscillates about the edge: its spread over the second half is the error
     # of reading one value off the series
     spread = np.array([np.std(v) for v in late])
+    rs = data["raised_sharpness"]
+    h = rs.shape[1] // 2
+    raised_err = np.std(rs, axis=1) + np.abs(
+        np.mean(rs[:, :h], axis=1) - np.mean(rs[:, h:], axis=1)
+    )
     # onset of the edge: every pair (η' < η) of runs, the earlier one's curve in t = ηk
     pairs = [(a, b) for a in range(len(etas)) for b in range(a + 1, len(etas))]
     onset = {b: _crossing(data, b, 2 / etas[b]) for _, b in pairs}
@@ -147,6 +192,28 @@ def claims(data: dict) -> list[Claim]:
             f"steps (plotted every {int(np.diff(data['sharp_steps_0'][:2])[0])})",
             network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
             f"inputs (MSE), full-batch GD, {int(data['sharp_steps_0'][-1])} steps",
+        ),
+        Claim.quantitative(
+            f"the learning rate raised at the end of the η = {etas[0]:g} run (λ_max ≈ "
+            f"{2 / etas[0]:g}, above the new edge): λ_max is driven down to the new 2/η and "
+            "hovers there over the second half (median)",
+            DAMIAN,
+            predict=lambda learning_rate: float(
+                GD(learning_rate=learning_rate).stability_threshold()
+            ),
+            params=[{"learning_rate": float(e)} for e in data["raised"]],
+            measured=np.median(data["raised_sharpness"], axis=1),
+            atol=5 * raised_err,
+            error_estimate=raised_err,
+            error_source="standard deviation of λ_max over the second half plus its drift "
+            "(the difference of the means of the third and fourth quarters of the run)",
+            network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
+            f"inputs (MSE), full-batch GD at η = {etas[0]:g} for {int(data['sharp_steps_0'][-1])}"
+            " steps, then as many at the raised η",
+            note="medians "
+            + ", ".join(f"{v:.4f}" for v in np.median(data["raised_sharpness"], axis=1))
+            + f"; λ_max at the switch {float(data['sharpness_0'][-1]):.3f}: a stable-minimum "
+            "picture (GD leaves the minimum or diverges) fails",
         ),
         Claim.quantitative(
             "with heavy-ball momentum the edge moves: λ_max hovers at 2(1 + β)/η over the "
@@ -253,7 +320,8 @@ def plot(data: dict, out) -> list:
             if np.any(np.diff(data["sharp_steps_0"]) > every)
             else ""
         )
-        + f"; the claims add heavy-ball runs at (η, β) = {MOMENTUM} (not drawn)",
+        + f"; the claims add heavy-ball runs at (η, β) = {MOMENTUM} and the η = {ETAS[0]:g} "
+        f"run continued at η = {', '.join(map(str, RAISED))} (not drawn)",
     )
     return [save(fig, out / "fig20_edge_of_stability.png")]
 
