@@ -125,6 +125,10 @@ ZONE_GRAD = sum(_zone_term(n) for n in (1, 2, 3))
 ZONE_GRAD_NEXT = _zone_term(4)
 #: time-averaged loss of GD hopping across the cusp (period-2 cycle of step eta*s)
 OSCILLATION_LOSS = eta * (2 * T**2 / sp.pi**2) ** 2 / 2
+#: ... and its slow drift: with the slope s (r/r*)^{-3/2} the upper point climbs by (3/2)d0^2 r*
+#: per 2-step cycle (d0 = eta s / r*), so it sweeps its hop d0 r* in 4/(3 d0) steps
+d0 = sp.Symbol("delta_0", positive=True)
+SAWTOOTH_PERIOD = 4 / (3 * d0)
 #: d x(t) / dr along the trajectory (for quadratures of the finite-a gradient)
 DX_DR = sp.diff(X_OF_T, r)
 
@@ -221,6 +225,12 @@ def check() -> None:
     assert sp.simplify(cycle - OSCILLATION_LOSS) == 0
     q = sp.Symbol("q", positive=True)
     assert sp.simplify(OSCILLATION_LOSS.subs(eta, q * ETA_C) - 3 * q / 16) == 0
+    # the drift: hop down from u (above r*, units of r*) by d(u), back up by d(u - d(u))
+    u = sp.Symbol("u", positive=True)
+    hop = lambda v: d0 * (1 + v) ** sp.Rational(-3, 2)  # noqa: E731
+    drift = sp.series((u - hop(u) + hop(u - hop(u)) - u).subs(u, 0), d0, 0, 3).removeO()
+    assert sp.simplify(drift - sp.Rational(3, 2) * d0**2) == 0
+    assert sp.simplify(2 * d0 / drift - SAWTOOTH_PERIOD) == 0
     # Optimum t*(r*) = T; no-learning zone edge t*(r_NL) = T + T_R, = r*/4 for T_R = T.
     assert sp.simplify(T_STAR.subs(r, R_OPT) - T) == 0
     assert sp.simplify(T_STAR.subs(r, R_NL_WINDOW) - (T + TR)) == 0

@@ -1,6 +1,11 @@
 """Ghost mechanism: gradient descent on r (`toymodels.dynamics.run`, vmapped) below and above the critical learning rate
 η_c = 3π⁴/(32T⁴). Below, GD oscillates around the cusp at r* forever; above, one step from the
-cusp lands in the no-learning zone, where the gradient is 0 and GD is trapped."""
+cusp lands in the no-learning zone, where the gradient is 0 and GD is trapped.
+
+Quantitative claims on the oscillation failure mode below η_c (T = 100, η/η_c = 0.1, 0.2, 0.3,
+the last 1000 steps of each run): the time-averaged loss ηs²/2 = (3/16)η/η_c of the hop cycle
+across the cusp (s = 2T²/π²), and the period 4/(3δ0), δ0 = ηs/r*, of the cycle's slow drift
+(the slope's r^(−3/2) law; `derivations/ghost.py`)."""
 
 import jax.numpy as jnp
 import jax.random as jr
@@ -40,6 +45,10 @@ def compute(*, fast: bool) -> dict:
     ex = [list(ratios).index(q) for q in EXAMPLE]
     osc = [list(ratios).index(q) for q in OSCILLATION]
     late = np.asarray(p.loss(jnp.asarray(traj[osc, :, -LATE:])))
+    # the cycle's slow drift: a "double step" (two consecutive points above r*) ends each
+    # sweep of the upper point through its hop; LATE / their number is the sweep's period
+    up = traj[osc, :, -LATE:] > float(ghost.optimal_r(100.0))
+    doubles = np.sum(up[..., :-1] & up[..., 1:], axis=-1)
     return {
         "num_seeds": np.asarray(num_seeds),
         "num_steps": np.asarray(num_steps),
@@ -51,6 +60,7 @@ def compute(*, fast: bool) -> dict:
         "oscillation_ratios": np.asarray(OSCILLATION),
         "oscillation_loss": late.mean(axis=-1),  # (ratios, seeds): time average per run
         "oscillation_trapped": trapped[osc],
+        "oscillation_period": (LATE - 1) / np.maximum(doubles, 1),  # (ratios, seeds)
     }
 
 
@@ -89,7 +99,38 @@ def claims(data: dict) -> list[Claim]:
         + f"; {int(np.sum(data['oscillation_trapped']))} runs trapped; a smooth minimum "
         "(GD converging) would give 0, a step ηs about r* without the cycle ηs²",
     )
-    return [oscillation] + [
+    period = data["oscillation_period"]
+    per_sem = period.std(axis=-1, ddof=1) / np.sqrt(period.shape[-1])
+    per_err = 1.0 + per_sem  # the next order: O(δ0) relative, i.e. O(1) step
+
+    def sawtooth_period(learning_rate, delay):
+        """4/(3δ0) steps, δ0 = ηs/r*: the upper point rises by (3/2)δ0² r* per 2-step cycle
+        (the slope ∝ r^{-3/2} is steeper below r*) across a hop of δ0 r*."""
+        d0 = (
+            learning_rate
+            * np.asarray(ghost.cusp_gradient(delay))
+            / np.asarray(ghost.optimal_r(delay))
+        )
+        return 4 / (3 * d0)
+
+    sawtooth = Claim.quantitative(
+        "... and the cycle drifts: the slope's r^(−3/2) law makes each hop back up longer than "
+        "the hop down, so the upper point climbs by (3/2)δ0² r* per cycle and restarts after "
+        "4/(3δ0) steps (δ0 = ηs/r* = (3/4)η/η_c; a double step above r* ends each sweep)",
+        PAPER,
+        predict=sawtooth_period,
+        params=[{"learning_rate": float(e), "delay": T} for e in eta],
+        measured=period.mean(axis=-1),
+        atol=per_err,
+        error_estimate=per_err,
+        error_source="the next order in δ0 (the hop's end moves by O(δ0²), one step in the "
+        "period) + the standard error over the starts",
+        note="periods "
+        + ", ".join(f"{v:.2f}" for v in period.mean(axis=-1))
+        + " steps; a constant slope (no drift) would give an endless period-2 cycle, a slope "
+        "∝ r^(−β) gives 2/(βδ0)",
+    )
+    return [oscillation, sawtooth] + [
         Claim.qualitative(
             "the threshold is sharp: trapped fraction = 0 for η ≤ 0.9 η_c (reduced model)",
             PAPER,
