@@ -19,7 +19,8 @@ PAPER = cite("fort_ganguli", "§3 (the logit-gradient model: outliers of the Gau
 PAPER_BBP = cite("bbp", "Thm. 1.1 (the outlier location above the threshold)")
 PAPER_MP = cite("marchenko_pastur", "the bulk edge")
 PAPER_TW = (
-    "Ma 2012 (Bernoulli 18:322-359), the smallest eigenvalue of a white Wishart matrix: "
+    "Ma 2012 (Bernoulli 18:322-359, arXiv:1203.0839), the smallest eigenvalue of a white "
+    "Wishart matrix: "
     "Tracy–Widom at the soft lower edge"
 )
 OFFSETS = (0.5, 0.7, 1.0)  # logit offsets o (sample-independent z-bar) for the confinement claim
