@@ -76,12 +76,17 @@ def period2_products(eta_value):
     return ((eta_value + 1) - root) / (2 * eta_value), ((eta_value + 1) + root) / (2 * eta_value)
 
 
-def depth3_half_time(s_value, u0_value):
+def depth3_time(s_value, u0_value, u_value):
     r"""Time for the mode of a balanced three-layer linear network to rise from $u_0$ to
-    $s/2$ under gradient flow: $\int_{u_0}^{s/2} du / (3u^{4/3}(s - u))$, in closed form
+    $u < s$ under gradient flow: $\int_{u_0}^{u} du / (3u^{4/3}(s - u))$, in closed form
     (`DEPTH3_TIME` at $a = u^{1/3}$, $c = s^{1/3}$)."""
     c = s_value ** (1 / 3)
-    return _depth3_time((s_value / 2) ** (1 / 3), c) - _depth3_time(u0_value ** (1 / 3), c)
+    return _depth3_time(u_value ** (1 / 3), c) - _depth3_time(u0_value ** (1 / 3), c)
+
+
+def depth3_half_time(s_value, u0_value):
+    r"""`depth3_time` to $u = s/2$."""
+    return depth3_time(s_value, u0_value, s_value / 2)
 
 
 def check() -> None:

@@ -114,21 +114,23 @@ def compute(*, fast: bool) -> dict:
     return data
 
 
-def _gd_half_rise(loss: np.ndarray, s: float, rate: float) -> tuple[float, float]:
-    """The time ηk at which GD's mode u_k = s − √(2L_k) crosses s/2 (linear interpolation
-    in k) and that interpolation's error (as `_half_rise`)."""
+def _gd_half_rise(loss: np.ndarray, s: float, rate: float, fraction: float = 0.5):
+    """The time ηk at which GD's mode u_k = s − √(2L_k) crosses `fraction`·s (linear
+    interpolation in k) and that interpolation's error (as `_half_rise`)."""
     u = s - np.sqrt(2 * np.maximum(loss, 0.0))
-    return _half_rise(rate * np.arange(u.size), u, s)
+    return _half_rise(rate * np.arange(u.size), u, s, fraction)
 
 
-def _half_rise(t: np.ndarray, u: np.ndarray, s: float) -> tuple[float, float]:
-    """The time the flow's mode strength crosses s/2 (linear interpolation between the two
-    grid points around it) and that interpolation's error: the chord misses the curve by at
-    most max|Δ²u|/8 near the crossing, divided by the local slope Δu/Δt."""
-    j = int(np.argmax(u >= s / 2))
+def _half_rise(t: np.ndarray, u: np.ndarray, s: float, fraction: float = 0.5):
+    """The time the flow's mode strength crosses `fraction`·s (default s/2; linear
+    interpolation between the two grid points around it) and that interpolation's error:
+    the chord misses the curve by at most max|Δ²u|/8 near the crossing, divided by the
+    local slope Δu/Δt."""
+    level = fraction * s
+    j = int(np.argmax(u >= level))
     dt = t[j] - t[j - 1]
     slope = (u[j] - u[j - 1]) / dt
-    crossing = t[j - 1] + (s / 2 - u[j - 1]) / slope
+    crossing = t[j - 1] + (level - u[j - 1]) / slope
     curvature = np.max(np.abs(np.diff(u[j - 2 : j + 2], 2)))
     return float(crossing), float(curvature / 8 / slope)
 
@@ -157,6 +159,20 @@ def claims(data: dict) -> list[Claim]:
     # GD's time error is first order in η: t(η) − t(0) ≈ t(2η) − t(η)
     euler = np.abs(deep[:, 1, 0] - deep[:, 0, 0])
     deep_err = euler + deep[:, 0, 1] + deep[:, 1, 1]
+    # the whole rise: the times at which u reaches these fractions of s
+    levels = (0.1, 0.25, 0.75, 0.9)
+    curve = np.array(
+        [
+            [
+                [_gd_half_rise(d3[j, i], s, (i + 1) * DEPTH3_RATE, q) for q in levels]
+                for i in range(2)
+            ]
+            for j, (s, _) in enumerate(DEPTH3)
+        ]
+    )  # (case, [η, 2η], level, [t, interpolation error])
+    curve_err = (
+        np.abs(curve[:, 1, :, 0] - curve[:, 0, :, 0]) + curve[:, 0, :, 1] + curve[:, 1, :, 1]
+    )
     net3 = (
         f"three-layer linear network {int(data['dim'])}-{int(data['hidden'])}-"
         f"{int(data['hidden'])}-1 on {int(data['num_samples'])} whitened inputs, full-batch "
@@ -181,6 +197,23 @@ def claims(data: dict) -> list[Claim]:
             + f" (at 2η: {', '.join(f'{v:.4g}' for v in deep[:, 1, 0])}); the two-layer law "
             "ln(s/u₀ − 1)/(2s) would give "
             + ", ".join(f"{np.log(s / u0 - 1) / (2 * s):.3g}" for s, u0 in DEPTH3),
+        ),
+        Claim.quantitative(
+            "three layers, the whole rise: the mode reaches u at t(u) = ∫_{u₀}^{u} du/(3u^{4/3}"
+            f"(s − u)) (closed form), at u = {', '.join(f'{q:g}' for q in levels)} × s",
+            PAPER,
+            predict=lambda s, u0: np.array(
+                [float(theory.depth3_time(s, u0, q * s)) for q in levels]
+            ),
+            params=[{"s": s, "u0": u0} for s, u0 in DEPTH3],
+            measured=curve[:, 0, :, 0],
+            atol=2 * curve_err,
+            error_estimate=curve_err,
+            error_source="GD's first-order time error |t(2η) − t(η)| (η = "
+            f"{DEPTH3_RATE:g}) plus the linear interpolation of u_k at both η, per level",
+            network=net3,
+            note="the two-layer logistic from the same u₀ would reach 0.9 s at "
+            + ", ".join(f"{np.log(9 * (s / u0 - 1)) / (2 * s):.3g}" for s, u0 in DEPTH3),
         ),
         Claim.quantitative(
             "Saxe's learning time: the network's mode strength reaches half its final value "

@@ -28,3 +28,10 @@ def test_depth3_half_time_small_init_limit():
     np.testing.assert_allclose(
         deep_linear.depth3_half_time(s, u0) * s * u0 ** (1 / 3), 1, rtol=1e-3
     )
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.9])
+def test_depth3_time_matches_quadrature(fraction):
+    s, u0 = 2.0, 1e-3
+    ref = quad(lambda u: 1 / (3 * u ** (4 / 3) * (s - u)), u0, fraction * s, epsrel=1e-12)[0]
+    np.testing.assert_allclose(deep_linear.depth3_time(s, u0, fraction * s), ref, rtol=1e-10)
