@@ -41,14 +41,38 @@ def _student_data(key):
     teacher = (teacher[0] | {"b": jr.normal(k3, (3,))}, teacher[1])
     x = jr.normal(k2, (300, 2))
     y = mlp_apply(teacher, x, activation="g", scalar_output=True)
-    return x, y, mlp_init(key=k4, sizes=(2, 4, 1), bias=True)
+    return x, y, mlp_init(key=k4, sizes=(2, 4, 1), bias=True), teacher
+
+
+def _flat_teacher(teacher) -> np.ndarray:
+    """A 2-3-1 net as [incoming weights and bias of each hidden neuron (3 × 3), outgoing
+    weights (3), output bias, 0 (the outgoing weight left to unmatched neurons)]."""
+    w = np.concatenate([np.asarray(teacher[0]["w"]), np.asarray(teacher[0]["b"])[:, None]], 1)
+    a = np.asarray(teacher[1]["w"][0])
+    return np.concatenate([w.ravel(), a, np.asarray(teacher[1]["b"]).ravel(), [0.0]])
+
+
+def _match_teacher(student, teacher, tol: float = 1e-6) -> np.ndarray:
+    """The student read as its teacher (`_flat_teacher`'s layout): for each teacher neuron
+    the nearest student neuron's incoming weights and bias, the summed outgoing weight of
+    the student neurons within `tol` of it (a duplicated pair splits it), the output bias,
+    and the summed |outgoing weight| of student neurons near no teacher neuron."""
+    ws = np.concatenate([np.asarray(student[0]["w"]), np.asarray(student[0]["b"])[:, None]], 1)
+    a = np.asarray(student[1]["w"][0])
+    wt = np.concatenate([np.asarray(teacher[0]["w"]), np.asarray(teacher[0]["b"])[:, None]], 1)
+    gap = np.max(np.abs(ws[:, None, :] - wt[None, :, :]), axis=2)  # (student, teacher)
+    near = gap < tol
+    rows = [ws[np.argmin(gap[:, k])] for k in range(wt.shape[0])]
+    sums = [float(np.sum(a[near[:, k]])) for k in range(wt.shape[0])]
+    left = float(np.sum(np.abs(a[~near.any(axis=1)])))
+    return np.concatenate([np.ravel(rows), sums, np.asarray(student[1]["b"]).ravel(), [left]])
 
 
 def _trained_student(t):
     """A 2-4-1 student (g, biases) of the 2-3-1 teacher `t`, 300 Gaussian inputs, BFGS
     from a random init; its extra neuron's kind and
     the dense Hessian's zero modes there."""
-    x, y, p0 = _student_data(jr.fold_in(jr.key(SEED), t))
+    x, y, p0, teacher = _student_data(jr.fold_in(jr.key(SEED), t))
     prob = mlp_regression(x, y, hidden=4, activation="g", bias=True)
     m = dynamics.minimize(prob, p0, solver=optx.BFGS(rtol=1e-14, atol=1e-14), max_steps=5000)
     p = m.params  # BFGS ends at loss ~1e-31 (no Newton polish needed at a global minimum)
@@ -59,12 +83,13 @@ def _trained_student(t):
     # the extra neuron's kind: 0 zero-type (outgoing weight ~0), 1 duplicated (incoming
     # weights and bias equal to another's), -1 neither
     kind = 0 if np.min(a) < 1e-8 else (1 if gap < 1e-6 else -1)
-    return (
+    stats = (
         float(prob.loss(p)),
         kind,
         int(np.sum(np.abs(ev) < ZERO)),
         float(ev[np.abs(ev) >= ZERO][0]),
     )
+    return stats, _match_teacher(p, teacher)
 
 
 def compute(*, fast: bool) -> dict:
@@ -97,7 +122,12 @@ def compute(*, fast: bool) -> dict:
         "barrier_aligned": np.array(float(after)),
         "end_gap": np.array(end_gap),
         "perm": np.asarray(perms[0]),
-        "students": np.array([_trained_student(t) for t in range(TEACHERS)]),
+        **dict(
+            zip(
+                ("students", "student_as_teacher"),
+                map(np.array, zip(*[_trained_student(t) for t in range(TEACHERS)])),
+            )
+        ),
     }
 
 
@@ -113,7 +143,44 @@ def claims(data: dict) -> list[Claim]:
             raise ValueError("kind: the extra neuron is neither zero-type nor duplicated")
         return fan_in if kind == 0 else fan_in + 1
 
+    def teacher_weights(teacher):
+        # the teacher that generated student `teacher`'s data (the same key)
+        return _flat_teacher(_student_data(jr.fold_in(jr.key(SEED), teacher))[3])
+
+    # BFGS's distance to the exact minimum in the stiffest flat-free direction:
+    # √(2L/λ_min), λ_min the smallest non-zero Hessian eigenvalue; plus float64 rounding
+    dist = np.sqrt(2 * np.maximum(st[:, 0], 0.0) / np.abs(st[:, 3]))[:, None] + 1e-12
+    match_err = np.broadcast_to(dist, data["student_as_teacher"].shape)
     return [
+        Claim.quantitative(
+            "a trained over-parameterised student at a global minimum is its teacher plus one "
+            "extra neuron: three of its neurons carry the teacher's incoming weights and "
+            "biases, their outgoing weights sum to the teacher's (a duplicated pair splits "
+            "one), the output bias is the teacher's and any other neuron has outgoing weight 0",
+            SIMSEK,
+            predict=teacher_weights,
+            params=[{"teacher": t} for t in range(len(st))],
+            measured=data["student_as_teacher"],
+            atol=3 * match_err,
+            error_estimate=match_err,
+            error_source="BFGS's distance to the exact global minimum, √(2L/λ_min) (L the "
+            "final loss, λ_min the smallest non-zero Hessian eigenvalue), plus rounding",
+            network="2-4-1 students (g, biases) of three 2-3-1 teachers, ½-MSE on 300 Gaussian "
+            "inputs, BFGS from a random init (loss ~1e-31)",
+            note="largest deviation per student "
+            + ", ".join(
+                f"{v:.1g}"
+                for v in np.max(
+                    np.abs(
+                        data["student_as_teacher"]
+                        - np.stack([teacher_weights(t) for t in range(len(st))])
+                    ),
+                    axis=1,
+                )
+            )
+            + "; a student that spread the teacher's function over several neurons in "
+            "another way, or stopped at a non-global critical point, would fail",
+        ),
         Claim.quantitative(
             "a trained over-parameterised student (width 4, teacher width 3) at a global "
             "minimum: zero Hessian eigenvalues = d + 1 for a zero-type extra neuron, d + 2 for "
