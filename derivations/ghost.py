@@ -123,6 +123,24 @@ def _zone_term(n: int):
 #: dL/dr in the zone, three orders in a*x (the trial's largest a*x is small), and the 4th
 ZONE_GRAD = sum(_zone_term(n) for n in (1, 2, 3))
 ZONE_GRAD_NEXT = _zone_term(4)
+
+
+def _deficit_term(n: int):
+    q = Q_N[n - 1]
+    return (
+        2
+        / T
+        * sp.exp(-a_conf * X)
+        * a_conf**n
+        / sp.factorial(n)
+        * (q.subs(t, T + TR) - q.subs(t, T))
+    )
+
+
+#: the zone's plateau T_R/T - L: twice the wrong outputs' mean over the window,
+#: (2/T) e^{-aX} int_T^{T+T_R} e^{ax} dt (three orders in ax), and the 4th order
+ZONE_DEFICIT = 2 / T * sp.exp(-a_conf * X) * TR + sum(_deficit_term(n) for n in (1, 2, 3))
+ZONE_DEFICIT_NEXT = _deficit_term(4)
 #: time-averaged loss of GD hopping across the cusp (period-2 cycle of step eta*s)
 OSCILLATION_LOSS = eta * (2 * T**2 / sp.pi**2) ** 2 / 2
 #: ... and its slow drift: with the slope s (r/r*)^{-3/2} the upper point climbs by (3/2)d0^2 r*
@@ -150,6 +168,8 @@ euler_escape_time_to2_dr = sp.lambdify(
 )
 zone_grad = sp.lambdify((r, a_conf, T, TR, X), ZONE_GRAD, "numpy")
 zone_grad_next = sp.lambdify((r, a_conf, T, TR, X), ZONE_GRAD_NEXT, "numpy")
+zone_deficit = sp.lambdify((r, a_conf, T, TR, X), ZONE_DEFICIT, "numpy")
+zone_deficit_next = sp.lambdify((r, a_conf, T, TR, X), ZONE_DEFICIT_NEXT, "numpy")
 oscillation_loss = sp.lambdify((eta, T), OSCILLATION_LOSS, "numpy")
 trajectory_dr = sp.lambdify((r, t), DX_DR, "numpy")
 trajectory = sp.lambdify((r, t), X_OF_T, "numpy")
@@ -217,6 +237,10 @@ def check() -> None:
     assert abs(float((lead - _zone_term(1)).subs(pt).evalf())) < 1e-12 * abs(
         float(_zone_term(1).subs(pt).evalf())
     )
+    # ... and it is minus the r-derivative of the plateau's deficit (one expansion, two
+    # observables: the wrong outputs' confidence and the escape gradient)
+    assert sp.simplify(-sp.diff(ZONE_DEFICIT, r) - ZONE_GRAD) == 0
+    assert sp.simplify(-sp.diff(ZONE_DEFICIT_NEXT, r) - ZONE_GRAD_NEXT) == 0
     # Cusp oscillation: the period-2 average of s|r - r*| with r_a - r_b = eta s is eta s^2/2,
     # = 3/16 of eta/eta_c.
     ra, rb = R_OPT + sp.Symbol("u", positive=True), None

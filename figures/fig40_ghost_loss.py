@@ -4,7 +4,9 @@ against the Euler simulation (the paper's Δt = 0.1) at confidences a ∈ {0.1, 
 
 Quantitative claims: the simulated loss against the finite-a quadrature; the vanishing
 gradient inside the zone against its asymptotic closed form −(2a/T)e^{−aX}∂_r∫(e^{ax}−1)/a dt
-over the response window (`derivations/ghost.py`, three orders in ax), at a ∈ {1, 3, 10};
+over the response window (`derivations/ghost.py`, three orders in ax), at a ∈ {1, 3, 10}, and
+the plateau's deficit T_R/T − L = (2/T)e^{−aX}∫e^{ax}dt (the wrong outputs' confidence) at
+a ∈ {1, 2};
 the ghost's passage time, the Euler-simulated time to reach X against
 arctan(X/√r)/√r with Euler's first- and second-order delays, at five r; the zone's edge, where
 the loss leaves T_R/T (a = 10), against the r whose Euler crossing time is T + T_R, at three
@@ -48,6 +50,8 @@ def compute(*, fast: bool) -> dict:
         return jax.vmap(p.loss)(rs), jax.vmap(p.grad)(rs)
 
     loss, grad = zip(*(landscape(jnp.asarray(a), jnp.asarray(f * r_star)) for a in CONFIDENCES))
+    # the plateau's deficit at a = 2 too (same program; a ≥ 3 leaves it below the sum's rounding)
+    loss_a2 = landscape(jnp.asarray(2.0), jnp.asarray(f * r_star))[0]
     # the zone's edge: the loss at a = 10 on a fine r grid about π²/(4(T + T_R)²), per window
     # (T_R = T reuses the landscape's program; the others are one loss program each)
     edge_r, edge_loss = [], []
@@ -72,6 +76,7 @@ def compute(*, fast: bool) -> dict:
     hit = np.any(xs >= X, axis=1)
     first = np.where(hit, np.argmax(xs >= X, axis=1) + 1.0, np.nan)  # first k with x_k ≥ X
     data = {
+        "loss_a2": np.asarray(loss_a2),
         "edge_windows": np.asarray(WINDOWS),
         "edge_r": np.stack(edge_r),
         "edge_loss": np.stack(edge_loss),
@@ -174,7 +179,42 @@ def claims(data: dict) -> list[Claim]:
     )
     edge_err = spacing + trunc
     bare = [np.pi**2 / (4 * (T + w) ** 2) for w in WINDOWS]
+    # the plateau: T_R/T − L over the zone at a = 1, 2 (a = 3 is at the sum's rounding)
+    plateau = {1.0: data["loss"][a1][zone], 2.0: data["loss_a2"][zone]}
+    def_params, def_meas, def_err = [], [], []
+    for a, vals in plateau.items():
+        for q, v in zip(f[zone], vals):
+            r = float(q) * r_star
+            d = theory.zone_deficit(r, a, T, T, X)
+            tail = 3 * d * np.exp(-a * (X - float(theory.trajectory(r, 2 * T))))
+            rounding = 2000 * np.finfo(float).eps  # n·ε: a bound on the sum of the 2000 steps
+            def_params.append({"confidence": a, "r_over_r_star": round(float(q), 4)})
+            def_meas.append(1.0 - v)
+            def_err.append(abs(theory.zone_deficit_next(r, a, T, T, X)) + tail + rounding)
+
+    def plateau_deficit(confidence, r_over_r_star):
+        return theory.zone_deficit(r_over_r_star * r_star, confidence, T, T, X)
+
     extra = [
+        Claim.quantitative(
+            "high-confidence wrong outputs in the no-learning zone: the Euler-simulated loss sits "
+            "below its plateau T_R/T = 1 by twice the outputs' mean over the window, "
+            "(2/T)e^{−aX}∫_T^{2T}e^{ax(t)}dt (closed form, three orders in ax; T = 100, "
+            "Δt = 0.1)",
+            PAPER,
+            predict=plateau_deficit,
+            params=def_params,
+            measured=np.array(def_meas),
+            atol=1.5 * np.array(def_err),
+            error_estimate=np.array(def_err),
+            error_source="the readout's next order in e^{a(x − X)} ((1 − σ)² = 1 − 2e^z + 3e^{2z}) "
+            "+ the series' next order in ax + the loss sum's rounding (2000 terms × ε)",
+            note="deficits "
+            + ", ".join(f"{v:.3e}" for v in def_meas[:: len(f[zone])])
+            + " (first r of each a); the r-dependence across the zone (1–2 %) is ≥ 50× the "
+            "tolerance, so a constant deficit would fail; the same expansion's r-derivative is "
+            "the gradient claim",
+        ),
         Claim.quantitative(
             "the no-learning zone ends where the ghost's passage time is the trial: the Euler-"
             "simulated loss (a = 10, T = 100) leaves T_R/T at the r where the Euler crossing "
@@ -248,13 +288,6 @@ def claims(data: dict) -> list[Claim]:
             error_estimate=err,
             error_source="the Euler step's delay of the crossing, (Δt/2)ln(1 + X²/r)/T",
             note=f"max deviation {np.max(np.abs(data['loss'] - data['predicted_finite_a'])):.4f}",
-        ),
-        Claim.qualitative(
-            "no-learning zone: L > 0.999 for r ≤ 0.2 r* (a = 1)",
-            PAPER,
-            predicted=0.999,
-            measured=data["loss"][a1][zone],
-            comparison=Comparison.GREATER,
         ),
         Claim.qualitative(
             "a = 10: the gradient vanishes in the zone (|dL/dr| < 1e-30 by autodiff)",

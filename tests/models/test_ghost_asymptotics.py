@@ -72,6 +72,18 @@ def test_zone_gradient_matches_quadrature(a, frac):
     )
     assert abs(exact - closed) < bound, (exact, closed, bound)
     assert exact < 0  # the escape gradient points out of the zone
+    # the plateau's deficit T_R/T − L = (1/T)[∫_T^{2T}(2σ − σ²) − ∫_0^T σ²] (no cancellation)
+    sig = lambda t: expit(a * (theory.trajectory(r, t) - X))  # noqa: E731
+    kw = dict(epsabs=0, epsrel=1e-12, limit=200)
+    deficit = (
+        quad(lambda t: 2 * sig(t) - sig(t) ** 2, T, 2 * T, **kw)[0]
+        - quad(lambda t: sig(t) ** 2, 0, T, **kw)[0]
+    ) / T
+    closed_d = theory.zone_deficit(r, a, T, T, X)
+    bound_d = 2 * abs(theory.zone_deficit_next(r, a, T, T, X)) + closed_d * 4 * math.exp(
+        -a * (X - theory.trajectory(r, 2 * T))
+    )
+    assert abs(deficit - closed_d) < bound_d, (deficit, closed_d, bound_d)
 
 
 def test_oscillation_loss_is_three_sixteenths_of_the_lr_ratio():
