@@ -207,6 +207,14 @@ def plot(data: dict, out) -> list:
     te = data["euler_delays"]
     ax.plot(te, data["euler_measured"], "D", color="C3", ms=4, label="Euler ODE (Δt 0.1, a 1): GD")
     ax.plot(te, data["euler_predicted"], "C3--", lw=1, label="one-step bound on its loss")
+    tc = np.geomspace(te[0], te[-1], 12)
+    ax.plot(
+        tc,
+        [_euler_critical_lr(float(t)) for t in tc],
+        "C0:",
+        lw=1.2,
+        label="η_c^E: with Euler's corrections",
+    )
     ax.set(
         xscale="log", yscale="log", xlabel="delay T", ylabel="η_c", title="critical learning rate"
     )

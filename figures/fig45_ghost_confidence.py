@@ -167,10 +167,14 @@ def plot(data: dict, out) -> list:
     for a, rr, ll, c in zip(data["confidence"], data["r"], data["limit_loss"], COLORS):
         ax0.plot(rr, color=c, label=f"a = {a:g}")
         ax1.plot(ll, color=c, label=f"a = {a:g}")
+    r_star = float(ghost.optimal_r(T))
+    lr = LR_FRACTION * float(ghost.critical_lr(T))
+    k_pred = [_escape_steps(c, lr, START * r_star, CLIMB * r_star) for c in ESCAPE]
+    ax0.plot(k_pred, [CLIMB] * len(k_pred), "kx", ms=5, label=f"predicted step to {CLIMB} r*")
     ax0.axhspan(0, 0.25, color="0.9", label="no-learning zone")
     ax0.axhline(1.0, color="0.5", ls=":", lw=1, label="cusp r*")
     ax0.set(xlabel="GD step", ylabel="r / r*", title=f"GD on r from {START} r*")
-    ax0.legend()
+    ax0.legend(loc="center right", ncols=2)
     ax1.set(xlabel="GD step", ylabel="|T − t*(r)|/T", title="task loss (a → ∞ limit)")
     ax1.legend()
     caption(
