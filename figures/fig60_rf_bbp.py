@@ -2,14 +2,19 @@
 outlier location against the mean scale across the BBP threshold (theory line from the
 SymPy derivation, simulated points)."""
 
+import functools
+
 import jax.random as jr
 import numpy as np
+import scipy.integrate
+import scipy.optimize
 import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
 import toymodels.models.random_features as rf
 from derivations import random_features as theory
 from figures._common import caption, cite, cli, panels, save
+from toymodels import rmt
 from toymodels.claims import Claim, Comparison
 
 
@@ -26,6 +31,8 @@ PAPER_TW = (
 OFFSETS = (0.5, 0.7, 1.0)  # logit offsets o (sample-independent z-bar) for the confinement claim
 DRAWS = 3  # model draws per offset
 GEOMETRY2 = dict(dim=300, num_samples=200, num_classes=5)
+#: the bulk's quantiles compared with the Marchenko–Pastur law
+BULK_QUANTILES = (0.25, 0.5, 0.75)
 #: mean and standard deviation of the real (β = 1) Tracy–Widom law (Bornemann 2010's
 #: quadrature)
 TW1_MEAN, TW1_STD = -1.2065335745820, 1.2680340580
@@ -48,6 +55,24 @@ def _lower_edge_mean(*, dim, num_samples, num_classes):
     return unit * (mu - sigma * TW1_MEAN), unit * sigma * TW1_STD
 
 
+@functools.cache
+def _mp_quantile(q, *, dim, num_samples, num_classes):
+    """The q-quantile of the nonzero spectrum of G at uniform softmax: G/((C−1)/C·s²) =
+    (1/m)XXᵀ (X: D × m white, m = N(C − 1)) follows the Marchenko–Pastur law of ratio
+    c = D/m, whose continuous part (mass min(1, 1/c)) is integrated by quadrature and
+    inverted by root finding."""
+    m = num_samples * (num_classes - 1)
+    ratio, unit = dim / m, (num_classes - 1) / num_classes / dim
+    lo, hi = rmt.marchenko_pastur_edges(ratio)
+    mass = min(1.0, 1.0 / ratio)
+
+    def cdf(x):
+        return scipy.integrate.quad(lambda t: rmt.marchenko_pastur_density(t, ratio), lo, x)[0]
+
+    x = scipy.optimize.brentq(lambda x: cdf(x) - q * mass, lo, hi, xtol=1e-14)
+    return unit * x, float(rmt.marchenko_pastur_density(x, ratio)) / (unit * mass)
+
+
 def _mean_overlap(sample, num_classes):
     """Mean squared projection of the top C − 1 eigenvectors of G on the span of the
     centred logit means c_k − c̄: the top right singular vectors of the factor B (G = BᵀB,
@@ -66,7 +91,7 @@ def compute(*, fast: bool) -> dict:
     kw = dict(dim=d, num_samples=n, num_classes=c)
     thr = rf.logit_bbp_threshold(**kw)
     factors = np.array([0.5, 0.8, 3.0, 4.0, 5.0]) if fast else np.linspace(0.3, 6, 16)
-    tops, fourth, overlaps, lowest = [], [], [], []
+    tops, fourth, overlaps, lowest, bulk = [], [], [], [], []
     for i, f in enumerate(factors):
         model = rf.logit_gradient_model(mean_scale=f * thr, **kw)
         smp = model.sample(jr.fold_in(key, i))
@@ -74,6 +99,7 @@ def compute(*, fast: bool) -> dict:
         tops.append(ev[: c - 1])
         fourth.append(ev[c - 1])
         lowest.append(ev[min(d, n * (c - 1)) - 1])  # the smallest nonzero eigenvalue
+        bulk.append(ev[: min(d, n * (c - 1))])  # every nonzero eigenvalue
         if f > OVERLAP_FACTOR:  # the outliers' eigenvectors against the mean directions
             more = [
                 model.sample(jr.fold_in(key, 1000 + OVERLAP_DRAWS * i + r))
@@ -86,6 +112,7 @@ def compute(*, fast: bool) -> dict:
         "top": np.array(tops),
         "next": np.array(fourth),
         "lowest": np.array(lowest),
+        "nonzero": np.array(bulk),  # (mean scale, eigenvalue), descending
         "grid": grid,
         "theory": theory.bbp_outlier(grid, c, d, n, 1.0) * (grid > thr)
         + theory.bulk_edge(c, d, n, 1.0) * (grid <= thr),
@@ -149,6 +176,7 @@ def compute(*, fast: bool) -> dict:
     )
     rank2 = min(kw2["dim"], kw2["num_samples"] * (kw2["num_classes"] - 1))
     data["scales2"], data["top2"], data["lowest2"] = f2 * thr2, ev2[:, :5], ev2[:, rank2 - 1]
+    data["nonzero2"] = ev2[:, :rank2]
     data["classes"] = np.array([3, 5, 10])
     data["dims"] = np.array([d, n, c])
     data["counts"] = np.array(counts)
@@ -190,7 +218,38 @@ def claims(data: dict) -> list[Claim]:
         {"mean_scale": float(v), **kw2} for v in data["scales2"]
     ]
     low_err = np.array([_lower_edge_mean(**{k: p[k] for k in geo1})[1] for p in low_params])
+    # the bulk's quartiles: every draw's nonzero eigenvalues (ascending) against the MP law
+    qparams, qmeas, qerr = [], [], []
+    for key, geo in (("nonzero", geo1), ("nonzero2", kw2)):
+        mm = geo["num_samples"] * (geo["num_classes"] - 1)
+        rank = min(geo["dim"], mm)
+        sc_key = "scales" if key == "nonzero" else "scales2"
+        for v, ev in zip(data[sc_key], data[key]):
+            for q in BULK_QUANTILES:
+                x, dens = _mp_quantile(q, **geo)
+                qparams.append({"mean_scale": float(v), "quantile": q, **geo})
+                qmeas.append(np.quantile(np.sort(ev)[: rank - (geo["num_classes"] - 1)], q))
+                # rigidity of a bulk eigenvalue, √(log r)/(π r ρ) (real symmetric, r
+                # eigenvalues of density ρ), and one spacing 1/(r ρ) for the finite-r offset
+                qerr.append(np.hypot(np.sqrt(np.log(rank)) / np.pi, 1.0) / (rank * dens))
+    qerr = np.asarray(qerr)
     return [
+        Claim.quantitative(
+            "the bulk of G is the Marchenko–Pastur law of ratio c = D/(N(C − 1)) and scale "
+            "(C−1)/C·s²: its quartiles (nonzero eigenvalues, the C − 1 outliers left out)",
+            PAPER_MP + "; " + PAPER,
+            predict=lambda mean_scale, quantile, dim, num_samples, num_classes: _mp_quantile(
+                quantile, dim=dim, num_samples=num_samples, num_classes=num_classes
+            )[0],
+            params=qparams,
+            measured=np.asarray(qmeas),
+            atol=3 * qerr,
+            error_estimate=qerr,
+            error_source="eigenvalue rigidity √(log r)/(π r ρ(x)) at the quantile (r nonzero "
+            "eigenvalues, ρ the MP density) and one eigenvalue spacing 1/(rρ), in quadrature",
+            note=f"quantiles {list(BULK_QUANTILES)} by quadrature of the MP density and root "
+            "finding; the draws of the lower-edge claim",
+        ),
         Claim.quantitative(
             "the smallest nonzero eigenvalue of G sits at the Marchenko–Pastur lower edge "
             "(C−1)/C·s²(1 − √c)², c = D/(N(C − 1)) (shifted by its Tracy–Widom mean): N(C − 1) "
