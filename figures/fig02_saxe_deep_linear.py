@@ -1,7 +1,8 @@
 """Saxe et al. (2014): gradient flow of a two-layer linear network on whitened data against
 the closed-form learning curve u(t) = s e^{2st}/(e^{2st} − 1 + s/u₀); and a three-layer
 network trained by GD, whose balanced mode obeys u' = 3u^{4/3}(s − u)
-(derivations/deep_linear.py): its half-rise time in closed form."""
+(derivations/deep_linear.py): its half-rise time in closed form; and unbalanced two-layer
+starts, whose conserved balance D = a² − b² gives u' = √(D² + 4u²)(s − u)."""
 
 import diffrax
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from matplotlib.lines import Line2D
+from scipy.integrate import quad
 
 from derivations import deep_linear as theory
 from figures._common import caption, cite, cli, panels, save
@@ -33,6 +35,19 @@ INIT_SCALES = ((2.0, 1e-2), (2.0, 1e-5))
 #: difference is GD's first-order time-discretisation error): one vmapped run
 DEPTH3 = ((1.0, 1e-3), (2.0, 1e-3), (3.0, 1e-3), (2.0, 1e-2))
 DEPTH3_RATE = 0.01
+#: unbalanced two-layer starts (s, u₀, a₀): first-layer weight a₀, second u₀/a₀, so the
+#: conserved balance is D = a₀² − (u₀/a₀)²
+UNBALANCED = ((2.0, 1e-3, 0.5), (2.0, 1e-3, 1.0), (1.0, 1e-3, 1.5))
+
+
+def unbalanced_half_time(s: float, u0: float, a0: float) -> float:
+    """Half-rise time of a two-layer mode from an unbalanced start: a' = (s − ab)b and
+    b' = (s − ab)a conserve D = a² − b², so u = ab obeys u' = √(D² + 4u²)(s − u) and
+    t½ = ∫_{u₀}^{s/2} du/((s − u)√(D² + 4u²)) (scipy quadrature; Saxe's
+    ln(s/u₀ − 1)/(2s) at D = 0)."""
+    d = a0**2 - (u0 / a0) ** 2
+    val, _ = quad(lambda u: 1 / ((s - u) * np.sqrt(d**2 + 4 * u**2)), u0, s / 2, epsrel=1e-12)
+    return float(val)
 
 
 def depth3_gd_losses(cases, rates, *, dim: int, hidden: int, num_samples: int, key, num_steps):
@@ -59,14 +74,30 @@ def depth3_gd_losses(cases, rates, *, dim: int, hidden: int, num_samples: int, k
 
 
 def flow_mode_strength(
-    s: float, *, dim: int, hidden: int, num_samples: int, ts, key, u0: float = U0
+    s: float,
+    *,
+    dim: int,
+    hidden: int,
+    num_samples: int,
+    ts,
+    key,
+    u0: float = U0,
+    a0: float | None = None,
 ):
-    """Integrate the full network's gradient flow; read off the mode strength W₂W₁e₁."""
+    """Integrate the full network's gradient flow; read off the mode strength W₂W₁e₁.
+    The start is rank one with mode strength u₀, balanced (a₀ = b₀ = √u₀) or, with `a0`,
+    first-layer weight a₀ and second-layer weight u₀/a₀ (the same shapes: the same
+    compiled flow)."""
     x = whitened_inputs(key=key, num_samples=num_samples, dim=dim)
     e1 = jnp.zeros(dim).at[0].set(1.0)
     y = s * x[:, 0]
     problem = deep_linear_regression(x, y, hidden=(hidden,))
     params0 = balanced_rank_one_init(e1, hidden=hidden, out=1, u0=u0)
+    if a0 is not None:
+        params0 = (
+            {"w": params0[0]["w"] * (a0 / np.sqrt(u0))},
+            {"w": params0[1]["w"] * (np.sqrt(u0) / a0)},
+        )
     sol = gradient_flow(
         problem,
         params0,
@@ -103,6 +134,13 @@ def compute(*, fast: bool) -> dict:
         key, sub = jr.split(key)
         data[f"t_u{j}"] = ts
         data[f"flow_u{j}"] = np.asarray(flow_mode_strength(s, **sizes, ts=ts, key=sub, u0=u0))
+    for j, (s, u0, a0) in enumerate(UNBALANCED):  # the same compiled flow
+        ts = np.linspace(0.0, 3.0 * np.log(s / u0) / (2 * s), 60 if fast else 400)
+        key, sub = jr.split(key)
+        data[f"t_b{j}"] = ts
+        data[f"flow_b{j}"] = np.asarray(
+            flow_mode_strength(s, **sizes, ts=ts, key=sub, u0=u0, a0=a0)
+        )
     # three layers, GD at η and 2η for each (s, u₀): t½ ≈ u₀^{-1/3}/s ≤ 10, so 2000 steps
     # at η = 0.01 reach t = 20
     cases = [c for c in DEPTH3 for _ in range(2)]
@@ -178,7 +216,32 @@ def claims(data: dict) -> list[Claim]:
         f"{int(data['hidden'])}-1 on {int(data['num_samples'])} whitened inputs, full-batch "
         f"GD (η = {DEPTH3_RATE:g}, 2000 steps) from a balanced rank-one start"
     )
+    unbal = np.array(
+        [
+            _half_rise(data[f"t_b{j}"], data[f"flow_b{j}"], s)
+            for j, (s, _, _) in enumerate(UNBALANCED)
+        ]
+    )
     return [
+        Claim.quantitative(
+            "an unbalanced start (a₀ ≠ b₀) shortens the plateau: the balance D = a₀² − b₀² is "
+            "conserved and the mode reaches s/2 at t½ = ∫ du/((s − u)√(D² + 4u²)) from u₀",
+            PAPER,
+            predict=unbalanced_half_time,
+            params=[{"s": s, "u0": u0, "a0": a0} for s, u0, a0 in UNBALANCED],
+            measured=unbal[:, 0],
+            atol=3 * unbal[:, 1] + 1e-9,
+            error_estimate=unbal[:, 1] + 1e-10,
+            error_source="linear interpolation of the saved flow between the two grid points "
+            "around u = s/2: max|Δ²u|/8 over the local slope",
+            network=net.replace(
+                "a balanced rank-one start", "unbalanced rank-one starts (a₀, u₀/a₀),"
+            ),
+            note="t½ measured "
+            + ", ".join(f"{v:.4g}" for v in unbal[:, 0])
+            + "; the balanced law ln(s/u₀ − 1)/(2s) would give "
+            + ", ".join(f"{np.log(s / u0 - 1) / (2 * s):.3g}" for s, u0, _ in UNBALANCED),
+        ),
         Claim.quantitative(
             "three layers: the mode reaches s/2 at t½ = ∫ du/(3u^{4/3}(s − u)) from u₀ (closed "
             "form; depth changes the law, t½ ≈ u₀^{-1/3}/s)",
@@ -280,7 +343,8 @@ def plot(data: dict, out) -> list:
         f"u₀ = {U0:g}; gradient flow (diffrax, rtol 1e-12), seed {SEED}; the claims add "
         f"s = 2 from u₀ = {INIT_SCALES[0][1]:g} and {INIT_SCALES[1][1]:g}, and a three-layer "
         f"network {int(data['dim'])}-{int(data['hidden'])}-{int(data['hidden'])}-1 trained "
-        f"by GD at (s, u₀) = {', '.join(f'({s:g}, {u:g})' for s, u in DEPTH3)} (not drawn)",
+        f"by GD at (s, u₀) = {', '.join(f'({s:g}, {u:g})' for s, u in DEPTH3)}, and unbalanced "
+        f"two-layer starts (s, u₀, a₀) = {UNBALANCED} (not drawn)",
     )
     return [save(fig, out / "fig02_saxe_deep_linear.png")]
 
