@@ -272,7 +272,8 @@ def plot(data: dict, out) -> list:
         f"Two-erf-neuron toy (Martinelli et al.): teacher Σ_k σ(u_k x + b_k), u = {u}, "
         f"b = {b}; closed-form loss at the end of a channel on {len(data['w'])} gate weights, "
         "critical points by root finding; the two-neuron network's loss along the channels "
-        "at three ε (no training, no randomness)",
+        "at three ε, and its Hessian's λ_max there for the sharpness claim (not drawn; no "
+        "training, no randomness)",
     )
     return [save(fig, out / "fig52_erf_toy.png")]
 
