@@ -7,15 +7,16 @@ to float64 references (`eigsh(tol=1e-9)` on the float64 copy of the problem).
 
 Rows (`rows` in the JSON; bench/_report.py turns them into bench/out/BENCH.md):
 - `hvp_over_grad`: one jitted HVP / one jitted gradient; torch double-backward beside it.
-- `top1`, `top10`: every requested eigenvalue to 1e-4 relative. toymodels `eigsh(tol=1e-4)`
-  (its residual bounds the error, no reference needed); ARPACK
-  (`scipy.sparse.linalg.eigsh`, `which="LA"`) on the same jitted HVP through a
-  `LinearOperator`; PyHessian's power iteration with its tolerance tightened by decades
-  until the answer is within 1e-4 (only the last run is the peer's time, as if the right tol
-  were known; the whole ladder is in the note); hessian-eigenthings' Lanczos (no restarts)
+- `top1`, `top10`: every requested eigenvalue to 1e-4 relative. Each tolerance-driven side
+  (toymodels `eigsh`, ARPACK (`scipy.sparse.linalg.eigsh`, `which="LA"`) on the same jitted
+  HVP through a `LinearOperator`, PyHessian's power iteration) runs at the loosest tol of
+  the ladder 1e-2, 1e-3, 1e-4, ... whose answer is within 1e-4 (only the last run is the
+  side's time, as if the right tol were known; PyHessian's whole ladder is in the note;
+  `eigsh`'s self-certified run at tol = 1e-4, which needs no reference, is in the HVP-count
+  row's note); hessian-eigenthings' Lanczos (no restarts)
   with `max_iter` raised until within 1e-4 (likewise). `oracle_lanczos_*`: plain Lanczos
-  stopped by an oracle that knows the answer, the fewest steps over random starts: the
-  HVP count no Krylov method can beat by much.
+  stopped by an oracle that knows the answer, from a few random starts, against `eigsh`'s
+  HVP count from the same starts (means): the count no Krylov method can beat by much.
 - `trace`: Hutchinson with the same number of Rademacher probes on each side; the accuracy
   column is each side's own standard error relative to its estimate (no exact trace).
 - `density`: SLQ, 90 Lanczos steps, 1 probe; accuracy: the top node against lambda_max.
@@ -53,6 +54,9 @@ from toymodels import landscape, linalg
 
 
 TOL = 1e-4
+# every side's tolerance ladder starts here and is tightened by decades until the answer is
+# within TOL of the reference (only the last run is timed, as if the right tol were known)
+LADDER = (1e-2, 1e-3, 1e-4)
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # fewer repeats (a smoke run of the script)
 ROUNDS = 1 if QUICK else 3
 # PyHessian's top-10 ladder is thousands of HVPs (a quarter of an hour on a loaded 2-core
@@ -216,11 +220,28 @@ class _Curvature:
 
     # --- top-k
     def ours_topk(self, k):
-        def f():
-            return linalg.eigsh(self.op, k, tol=TOL, key=jr.key(2), warn=False)[0]
+        """eigsh on the same ladder as the peers: the loosest residual tolerance whose
+        eigenvalues are within TOL of the reference (the residual test
+        ‖Ay − θy‖ <= tol·|θ| bounds the eigenvalue error by ‖r‖²/gap, far below tol, so
+        tol = TOL is stricter than the accuracy asked of every side). Also returns the
+        HVPs of the self-certified run at tol = TOL, which needs no reference."""
+        info = None
+        for tol in LADDER:
+            info = linalg.eigsh(self.op, k, tol=tol, key=jr.key(2), warn=False, return_info=True)
+            if _relerr(info[0], self.refs[:k]) <= TOL:
+                break
+        certified = linalg.eigsh(self.op, k, tol=TOL, key=jr.key(2), warn=False, return_info=True)
 
-        info = linalg.eigsh(self.op, k, tol=TOL, key=jr.key(2), warn=False, return_info=True)
-        return f, _relerr(info[0], self.refs[:k]), int(info[3]["num_matvecs"])
+        def f():
+            return linalg.eigsh(self.op, k, tol=tol, key=jr.key(2), warn=False)[0]
+
+        return (
+            f,
+            _relerr(info[0], self.refs[:k]),
+            int(info[3]["num_matvecs"]),
+            tol,
+            int(certified[3]["num_matvecs"]),
+        )
 
     def arpack_topk(self, k):
         import scipy.sparse.linalg as sla
@@ -233,7 +254,7 @@ class _Curvature:
 
         A = sla.LinearOperator((self.n, self.n), matvec=matvec, dtype=np.float32)
         v0 = np.random.default_rng(0).normal(size=self.n).astype(np.float32)
-        for tol in (TOL, TOL / 10, TOL / 100):
+        for tol in LADDER + (TOL / 10, TOL / 100):
             count[0] = 0
             t0 = time.perf_counter()
             vals = sla.eigsh(A, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
@@ -253,7 +274,7 @@ class _Curvature:
         that would reach TOL (from the same seed, a tighter tol iterates at least as long)."""
         torch = self.torch
         ladder_s, used, bounded = 0.0, None, False
-        for tol in (1e-4, 1e-5, 1e-6, 1e-7):
+        for tol in LADDER + (1e-5, 1e-6, 1e-7):
             torch.manual_seed(1)
             t0 = time.perf_counter()
             try:
@@ -309,12 +330,24 @@ class _Curvature:
 
         return _Ladder(f, err, hvps, last, ladder_s, f"Lanczos max_iter={ok}")
 
+    def start_vectors(self, starts):
+        return [jr.normal(key, (self.n,), jnp.float32) for key in jr.split(jr.key(5), starts)]
+
+    def eigsh_hvps(self, k, *, tol, starts):
+        """eigsh's HVP count from each of the oracle's start vectors, at `tol`."""
+        return [
+            int(
+                linalg.eigsh(self.op, k, tol=tol, v0=v0, key=jr.key(2), warn=False,
+                             return_info=True)[3]["num_matvecs"]
+            )
+            for v0 in self.start_vectors(starts)
+        ]  # fmt: skip
+
     def oracle_lanczos(self, k, *, max_steps, starts):
-        """Fewest plain-Lanczos steps (full reorthogonalisation) over `starts` random starts
+        """Plain-Lanczos steps (full reorthogonalisation) from each of `starts` random starts
         until the top-k Ritz values are all within TOL of the reference."""
         steps = []
-        for key in jr.split(jr.key(5), starts):
-            v0 = jr.normal(key, (self.n,), jnp.float32)
+        for v0 in self.start_vectors(starts):
             lz = linalg.lanczos(self.op, v0, max_steps, key=jr.key(6))
             T = np.asarray(lz.tridiagonal(), np.float64)
             found = max_steps + 1
@@ -326,7 +359,7 @@ class _Curvature:
         return steps
 
     def topk(self, k, *, oracle_steps, starts) -> dict:
-        ours, ours_err, ours_hvps = self.ours_topk(k)
+        ours, ours_err, ours_hvps, ours_tol, certified_hvps = self.ours_topk(k)
         ph, ph_bounded = self.pyhessian_topk(k, budget_s=None if k == 1 else PH_BUDGET_S)
         peers = {"arpack": self.arpack_topk(k), "ph": ph, "he": self.he_topk(k)}
         # the last step of each peer's ladder is its first timed sample; the cheap ones
@@ -355,6 +388,8 @@ class _Curvature:
         he_note = peers["he"].note
         heavy = len(t["ph"]["samples_s"]) == 1
         oracle = self.oracle_lanczos(k, max_steps=oracle_steps, starts=starts)
+        same_start = self.eigsh_hvps(k, tol=ours_tol, starts=starts)
+        hvp_ratio = float(np.mean(same_start) / np.mean(oracle))
         t_ours = t["ours"]["median_s"]
         label = f"top-{k} eigenvalue{'s' if k > 1 else ''} to 1e-4"
         rows = [
@@ -388,11 +423,14 @@ class _Curvature:
             ),
             _row(
                 label + ": HVP count",
-                ours_hvps=ours_hvps, peer="oracle-stopped Lanczos (limit)",
-                peer_hvps=min(oracle), ratio=min(oracle) / ours_hvps,
-                target="eigsh HVPs <= 1.2x oracle", target_value=ours_hvps / min(oracle),
-                target_met=ours_hvps / min(oracle) <= 1.2,
-                note=f"oracle steps over {starts} random starts: {oracle}",
+                ours_hvps=float(np.mean(same_start)), peer="oracle-stopped Lanczos (limit)",
+                peer_hvps=float(np.mean(oracle)), ratio=1 / hvp_ratio,
+                target="eigsh HVPs <= 1.2x oracle", target_value=hvp_ratio,
+                target_met=hvp_ratio <= 1.2,
+                note=f"from the same {starts} random starts: eigsh {same_start} HVPs at "
+                f"tol={ours_tol:g} (the peers' ladder), the oracle {oracle} (means "
+                f"compared); eigsh self-certified at tol=1e-4 (no reference needed): "
+                f"{certified_hvps} HVPs from its own start",
             ),
         ]  # fmt: skip
         return {"times": t, "oracle_steps": oracle, "rows": rows}
