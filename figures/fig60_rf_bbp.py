@@ -23,6 +23,10 @@ SEED = 60
 PAPER = cite("fort_ganguli", "§3 (the logit-gradient model: outliers of the Gauss-Newton term)")
 PAPER_BBP = cite("bbp", "Thm. 1.1 (the outlier location above the threshold)")
 PAPER_MP = cite("marchenko_pastur", "the bulk edge")
+PAPER_OVERLAP = (
+    "Paul 2007 (Statistica Sinica 17:1617-1642), Thm. 4, and Benaych-Georges & Nadakuditi "
+    "2012 (J. Multivariate Anal. 111:120-135), the outlier eigenvectors' overlap"
+)
 PAPER_TW = (
     "Ma 2012 (Bernoulli 18:322-359, arXiv:1203.0839), the smallest eigenvalue of a white "
     "Wishart matrix: "
@@ -281,7 +285,7 @@ def claims(data: dict) -> list[Claim]:
             "the outliers' eigenvectors lie partly in the class-mean space: their mean squared "
             "projection on span{c_k − c̄} is Paul's / Benaych-Georges–Nadakuditi's "
             "(θ⁴ − c)/(θ²(θ² + c)) (θ² = σ_c²/((C − 1)s²), c = D/(N(C − 1)))",
-            PAPER_BBP + "; " + PAPER,
+            PAPER_OVERLAP + "; " + PAPER,
             predict=lambda mean_scale: ov_pred[mean_scale],
             params=[{"mean_scale": v} for v in ov_pred],
             measured=ov.mean(axis=1),
