@@ -9,9 +9,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import scipy.integrate
 import scipy.linalg
-import scipy.optimize
 from threadpoolctl import threadpool_limits
 
 from figures._common import caption, cite, cli, panels, save
@@ -130,14 +128,14 @@ def _tw_min_mean(num_samples, dim):
 
 @functools.cache
 def _mp_quantile(q, gamma):
-    """The q-quantile of the Marchenko–Pastur law of ratio γ < 1 (unit variance): quadrature
-    of `rmt.marchenko_pastur_density` inverted by root finding."""
+    """The q-quantile of the Marchenko–Pastur law of ratio γ < 1 (unit variance): the
+    trapezoid rule on `rmt.marchenko_pastur_density` over a grid of 20001 points (error
+    ~1e-6 at the square-root edges), inverted by interpolation."""
     lo, hi = rmt.marchenko_pastur_edges(gamma)
-
-    def cdf(x):
-        return scipy.integrate.quad(lambda t: rmt.marchenko_pastur_density(t, gamma), lo, x)[0]
-
-    return float(scipy.optimize.brentq(lambda x: cdf(x) - q, lo, hi, xtol=1e-14))
+    x = np.linspace(lo, hi, 20001)
+    f = rmt.marchenko_pastur_density(x, gamma)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
+    return float(np.interp(q, cdf, x))
 
 
 def _negative(lam):
@@ -488,8 +486,8 @@ def claims(data: dict) -> list[Claim]:
             error_source=f"standard error of the mean over {n_draws} independent Gaussian draws "
             "(sample standard deviation / √draws) and, in quadrature, one eigenvalue spacing "
             "1/(pρ) at the quantile (the O(1/p) offset of an empirical quantile)",
-            note="the null columns of the overlap draws (n = 2000); MP quantiles by quadrature "
-            "of the density and root finding; measured − predicted in units of the error: "
+            note="the null columns of the overlap draws (n = 2000); MP quantiles by the trapezoid "
+            "rule on the density and interpolation; measured − predicted in units of the error: "
             + ", ".join(
                 f"{(m - _mp_quantile(p_['quantile'], p_['dim'] / n)) / e:+.1f}"
                 for m, e, p_ in zip(data["bulk_quartiles"].mean(0).reshape(-1), q_se, qparams)
