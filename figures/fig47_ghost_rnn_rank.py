@@ -21,12 +21,6 @@ with unconfident outputs (σ(w_outᵀx) ≈ 1/2) and has no plateau, which is th
   at δ over that at δ₀ = 3·10⁻⁵ is (δ₀/δ)^(1/2) (fast mode: a·r/δ = 0.05647, 0.05646,
   0.05645, 0.05638 at the four δ; passage ratios 0.5480, 0.3168, 0.1745 against 0.5477,
   0.3162, 0.1732).
-- on the plateau (0.2, 0.4, 0.6, 0.8 of the way to the drop, and drop − 1) the trajectory
-  sits at the stable fixed point x* (Newton): the wrong outputs' 1 − |2ŷ − 1| is x*'s
-  readout, ‖∇L‖ is 2|1 − 2ŷ*|·|dŷ*/dθ| with dx*/dθ from the implicit function theorem
-  (no trajectory), and the steps between checkpoints follow from GD on ŷ* alone,
-  dŷ*/dk = 2η(1 − 2ŷ*)(10ŷ*(1 − ŷ*))²G² (fast mode: 276 steps against 275.6, 275.2,
-  273.6; ‖∇L‖ 9.520e-4 .. 1.466 against 9.520e-4 .. 1.446).
 - (e) full mode only: the rank-two network's η_c(T) (`ghost.rnn_critical_lr`, as fig46 (d))
   and its exponent against the canonical model's.
 
@@ -59,12 +53,8 @@ the sample and test steps, target [sample = test] at the end, readout σ(10(wᵀ
 plateau-then-drop).
 """
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from scipy.integrate import quad
 
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
@@ -88,63 +78,6 @@ N = 100
 #: run after a plateau (at lr 0.1 rank 3 seeds 1, 6 and rank N seeds 0, 2, 7 stay on it;
 #: rank N seed 4 drops at step 5, before any plateau)
 FULL_SEEDS = ((2, (1, 3, 4)), (3, (0, 2, 3)), (N, (1, 3, 6)))
-
-
-#: plateau checkpoints (fractions of the drop step) where the wrong outputs and the gradient
-#: are compared with the stable fixed point's readout; the last row is drop − 1
-PLATEAU_FRACTIONS = (0.2, 0.4, 0.6, 0.8)
-#: a checkpoint enters the fixed-point claims when the trajectory has settled on x*: the
-#: spread of 1 − |2ŷ_t − 1| over the wrong steps below this fraction of its mean (full mode:
-#: the rank-N networks, slower to converge, and one rank-2 drop − 1 on another attractor
-#: are left out)
-SETTLED = 0.01
-
-
-def _settled(row) -> bool:
-    _, gap, spread, _, ys, _, _ = row
-    return bool(np.isfinite(ys) and spread <= SETTLED * gap)
-
-
-@eqx.filter_jit
-def _fixed_point_readout(rnn, params, x):
-    """ŷ* = σ(g(κ₁(x*) − c)) at a fixed point x* and |dŷ*/dθ| by the implicit function
-    theorem, dx*/dθ = (I − ∂F/∂x)⁻¹ ∂F/∂θ: the gradient of the readout at the attractor
-    (not through the trajectory; a private helper: it belongs in `ghost`)."""
-    jac = jax.jacfwd(lambda s: rnn.step(params, s))(x)
-    v = jnp.linalg.solve((jnp.eye(x.shape[0], dtype=x.dtype) - jac).T, params["n"][:, 0])
-    _, vjp = jax.vjp(lambda q: rnn.step(q, x), params)
-    (g,) = vjp(v)
-    g["n"] = g["n"].at[:, 0].add(x)  # κ₁ = n₁ᵀx also depends on n₁ directly
-    y = rnn.read(params, x)
-    slope = rnn.readout_gain * y * (1.0 - y)
-    # the readout's shift from the Newton residual r = F(x) − x: dx = (I − J)⁻¹ r
-    shift = slope * jnp.abs(v @ (rnn.step(params, x) - x))
-    return y, slope * jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree.leaves(g))), shift
-
-
-def _plateau_rows(rnn, ck, diag, drop: int, fps_before) -> np.ndarray:
-    """Rows (step, measured 1 − conf of the wrong outputs, their spread over the wrong steps,
-    measured ‖∇L‖, ŷ*, |dŷ*/dθ|, ŷ*'s shift from the Newton residual) at the plateau
-    checkpoints and drop − 1; NaN where no stable fixed point is found."""
-    rows = []
-    steps = [int(f * drop) for f in PLATEAU_FRACTIONS] + [drop - 1]
-    for j in steps:
-        p = ck.at(j)
-        fp = fps_before if j == drop - 1 else ghost.network_fixed_points(rnn, p)
-        y = np.asarray(rnn.outputs(p))
-        wrong = (y > 0.5) != (np.asarray(rnn.targets()) > 0.5)
-        spread = float(np.ptp(1.0 - np.abs(2.0 * y[wrong] - 1.0))) if wrong.any() else np.nan
-        meas = [j, 1.0 - float(diag.wrong_confidence[j]), spread, float(diag.grad_norm[j])]
-        stable = np.nonzero(np.asarray(fp.stable) & np.asarray(fp.is_fixed))[0]
-        if not stable.size:
-            rows.append(meas + [np.nan] * 3)
-            continue
-        pts = np.asarray(fp.points)[stable]
-        end = np.asarray(rnn.states(p))[-1]  # the attractor the trajectory reaches
-        x = pts[np.argmin(np.linalg.norm(pts - end, axis=1))]
-        ys, dy, shift = _fixed_point_readout(rnn, p, jnp.asarray(x))
-        rows.append(meas + [float(ys), float(dy), float(shift)])
-    return np.asarray(rows)
 
 
 def _network(rank: int, seed: int, num_steps: int) -> dict:
@@ -206,7 +139,6 @@ def _network(rank: int, seed: int, num_steps: int) -> dict:
         "fold": fold,
         "ghost_side": 0 if cross is None else cross.ghost_side,
         "passage": np.asarray(rows),
-        "plateau_rows": _plateau_rows(rnn, ck, diag, drop, fps[0]),
     }
 
 
@@ -397,7 +329,6 @@ def claims(data: dict) -> list[Claim]:
             + ", ".join(f"{v:.3g}" for v in gn_max),
         ),
     ]
-    out += _plateau_claims(data)
     lag = data["fold"] - data["drop"]
     note = (
         f"fixed points at the checkpoints drop − 1 and drop: {counts.tolist()} (stable "
@@ -488,146 +419,6 @@ def claims(data: dict) -> list[Claim]:
             )
         )
     return out
-
-
-def _wrong_confidence_gap(y_star: float, **_) -> float:
-    """1 − |2ŷ* − 1|: the wrong outputs' distance from full confidence if the state sits at
-    the stable fixed point x* (readout ŷ*) on the wrong half of the steps."""
-    return 1.0 - abs(2.0 * y_star - 1.0)
-
-
-def _plateau_gradient(y_star: float, readout_gradient: float, **_) -> float:
-    """‖∇L‖ = 2|1 − 2ŷ*|·|dŷ*/dθ| when all 2T states sit at x*: T steps of residual ŷ* − 0
-    and T of ŷ* − 1 (L = Σ_t (ŷ_t − y_t)²/T), each through the fixed point's sensitivity."""
-    return 2.0 * abs(1.0 - 2.0 * y_star) * readout_gradient
-
-
-def _plateau_duration(y0: float, y1: float, g2: float, **_) -> float:
-    """GD steps for the fixed point's readout to climb from ŷ* = y0 to y1 when the plateau
-    is gradient descent on L(ŷ*) = ŷ*² + (1 − ŷ*)² through the attractor: dŷ*/dk =
-    −η ∂L/∂ŷ*·|dŷ*/dθ|² = 2η(1 − 2ŷ*)(gŷ*(1 − ŷ*))²G², G = ‖dκ₁(x*)/dθ‖ held at `g2` = G²
-    (quadrature; for ŷ* ≪ 1 it is 1/y0 − 1/y1 = 2g²ηG²Δk)."""
-    gain = leaky_rnn(rank=1).readout_gain
-
-    def rate(y):
-        return 2.0 * LR * (1.0 - 2.0 * y) * (gain * y * (1.0 - y)) ** 2 * g2
-
-    return float(quad(lambda y: 1.0 / rate(y), y0, y1, epsabs=0.0, epsrel=1e-10)[0])
-
-
-def _duration_claim(data: dict, net: str, where: str) -> list[Claim]:
-    gain = leaky_rnn(rank=1).readout_gain
-    params, meas, err = [], [], []
-    for r, s, rows in zip(data["ranks"], data["seeds"], data["plateau_rows"]):
-        plateau = rows[: len(PLATEAU_FRACTIONS)]  # not drop − 1 (G changes fast there)
-        for a, b in zip(plateau[:-1], plateau[1:]):
-            if not (_settled(a) and _settled(b)):
-                continue
-            g2 = [(row[5] / (gain * row[4] * (1.0 - row[4]))) ** 2 for row in (a, b)]
-            p = {"rank": int(r), "seed": int(s), "y0": float(a[4]), "y1": float(b[4])}
-            ends = [_plateau_duration(**p, g2=g) for g in g2]
-            params.append({**p, "g2": float(np.mean(g2))})
-            meas.append(b[0] - a[0])
-            err.append(0.5 * abs(ends[1] - ends[0]) + 1.0)
-    if len(params) < 3:
-        return []
-    err = np.asarray(err)
-    return [
-        Claim.quantitative(
-            "the plateau's length follows from the saturated readout at the stable fixed "
-            "point: the GD steps for ŷ* to climb from y0 to y1 are ∫ dŷ/(2η(1 − 2ŷ)(gŷ(1 − "
-            "ŷ))²G²) (for ŷ* ≪ 1: 1/ŷ* falls linearly, by 2g²ηG² per step)",
-            where,
-            predict=_plateau_duration,
-            params=params,
-            measured=np.asarray(meas),
-            error_estimate=err,
-            atol=3.0 * err,
-            error_source="the change of G = ‖dκ₁(x*)/dθ‖ over the interval (half the "
-            "difference of the durations with G at either end) plus one step of rounding "
-            "of the checkpoint steps",
-            note="ŷ* and G from the Newton fixed point and the implicit function theorem "
-            "at the checkpoints; measured / predicted steps "
-            + ", ".join(f"{m:.0f}/{_plateau_duration(**p):.1f}" for m, p in zip(meas, params))
-            + "; a plateau not set by σ'(x*)² (ŷ* growing linearly or exponentially in the "
-            "step) fails: ŷ* = "
-            + ", ".join(f"{p['y0']:.3g}" for p in params)
-            + f", {params[-1]['y1']:.3g} at equally spaced checkpoints, 1/ŷ* falling by "
-            + ", ".join(f"{1 / p['y0'] - 1 / p['y1']:.0f}" for p in params)
-            + " as G² grows "
-            + ", ".join(f"{p['g2']:.3f}" for p in params)
-            + " (the steps per unit of 1/ŷ* fall as 1/G²)",
-            network=net,
-        )
-    ]
-
-
-def _plateau_claims(data: dict) -> list[Claim]:
-    params, meas_gap, err_gap, meas_g, err_g = [], [], [], [], []
-    for r, s, rows in zip(data["ranks"], data["seeds"], data["plateau_rows"]):
-        for step, gap, spread, gnorm, ys, dy, shift in rows:
-            if not _settled((step, gap, spread, gnorm, ys, dy, shift)):
-                continue  # no stable fixed point, or the trajectory not yet on it
-            params.append(
-                {"rank": int(r), "seed": int(s), "step": int(step), "y_star": float(ys),
-                 "readout_gradient": float(dy)}
-            )  # fmt: skip
-            meas_gap.append(gap)
-            err_gap.append(spread + 2.0 * shift)
-            meas_g.append(gnorm)
-            err_g.append(2.0 * ys * dy)
-    net = (
-        f"rank-K and full-rank leaky RNNs (N = {N}) trained by full-batch GD at lr {LR:g}, "
-        "on the plateau (0.2, 0.4, 0.6, 0.8 of the way to the drop) and one step before the drop"
-    )
-    where = cite("dinc", "§4 and Fig. 7 (saturated wrong outputs and vanishing gradients)")
-    at = ", ".join(f"({p['rank']}, {p['seed']}, {p['step']})" for p in params)
-    left = sum(len(rows) for rows in data["plateau_rows"]) - len(params)
-    at += f" ({left} checkpoints left out: no stable point, or spread > {SETTLED:g} of the gap)"
-    err_gap, err_g = np.asarray(err_gap), np.asarray(err_g)
-    return [
-        Claim.quantitative(
-            "on the plateau the wrong outputs are the readout of the stable fixed point: "
-            "1 − |2ŷ − 1| over the wrong steps = 1 − |2ŷ* − 1| at x* (ŷ* = σ(10(n₁ᵀx* − 1)))",
-            where,
-            predict=_wrong_confidence_gap,
-            params=params,
-            measured=np.asarray(meas_gap),
-            error_estimate=err_gap,
-            atol=3.0 * err_gap,
-            error_source="the spread of 1 − |2ŷ_t − 1| over the wrong steps (the trajectory's "
-            "transient toward x*) plus the readout's shift 2σ'·|vᵀ(F(x*) − x*)| from the "
-            "Newton residual (v = (I − J)⁻ᵀn₁)",
-            note="x* from ghost.network_fixed_points (Newton), the outputs from the 2T-step "
-            f"trajectory from x₀; at (rank, seed, step) {at}: measured "
-            + ", ".join(f"{v:.6g}" for v in meas_gap)
-            + " against "
-            + ", ".join(f"{_wrong_confidence_gap(**p):.6g}" for p in params)
-            + "; the gap varies 1e-4 → 0.09 toward the drop, so a constant saturation level "
-            "fails",
-            network=net,
-        ),
-        Claim.quantitative(
-            "on the plateau the gradient is the saturated readout's slope at the stable fixed "
-            "point: ‖∇L‖ = 2|1 − 2ŷ*|·σ'·‖dκ₁(x*(θ))/dθ‖ (implicit function theorem at x*)",
-            where,
-            predict=_plateau_gradient,
-            params=params,
-            measured=np.asarray(meas_g),
-            error_estimate=err_g,
-            atol=3.0 * err_g,
-            error_source="the T correct steps' term 2ŷ*·|dŷ*/dθ| in full (their early states "
-            "are the transient from x₀, not x*): relative ŷ*/|1 − 2ŷ*|",
-            note="measured: backpropagation through the 2T-step trajectory "
-            "(ghost.output_diagnostics); predicted: dx*/dθ = (I − J)⁻¹∂F/∂θ at the Newton "
-            "fixed point, no trajectory; "
-            + ", ".join(f"{m:.5g}/{_plateau_gradient(**p):.5g}" for m, p in zip(meas_g, params))
-            + " (measured/predicted): the gradient vanishes as σ'(x*) = 10ŷ*(1 − ŷ*), "
-            "growing 1e-3 → 1.5 toward the drop",
-            network=net,
-        ),
-        *_duration_claim(data, net, where),
-    ]
 
 
 def _rank_name(rank: int) -> str:

@@ -26,9 +26,7 @@ but no ghost with small q on the plateau (a discrepancy). Quantitative: on the p
 rate log|λ₁| of its delay map's Jacobian at the stable fixed point (fitted −0.15900,
 −0.12777 against −0.15900, −0.12794, ...; 5-7 checkpoints, the deviation within the
 window-to-window change of the fit). ‖∇L‖ is recorded as ‖θ_{k+1} − θ_k‖/η (GD), which
-gives the same numbers as a direct gradient to 3 digits. At lr 10 every trial ends on the delay map's one stable fixed point: the wrong outputs'
-1 − |2ŷ − 1| (5.591e-6, 1.025e-5, 4.176e-6) is its readout's (5.589e-6, 1.027e-5,
-3.962e-6), within the response window's transient. Not done: a passage time through
+gives the same numbers as a direct gradient to 3 digits. Not done: a passage time through
 a ghost (none found), the low-rank variant.
 """
 
@@ -192,34 +190,6 @@ def compute(*, fast: bool) -> dict:
                 ]
             )
     data["decay"] = np.asarray(rows, float).reshape(-1, 6)
-    # the lr-10 runs at their last checkpoint: the stable fixed point of the delay map
-    # (searched from the visited states, the same compiled search) nearest the trials'
-    # last states, its readout, and the wrong outputs' spread over the response window
-    rows = []
-    for r in np.nonzero(lrs == LARGE_LR)[0]:
-        params, init = _search_inputs(problem, saved["params"], int(r), len(steps) - 1)
-        fp = dynamics.fixed_points(_delay_map, init, args=(problem, params))
-        y, t = np.asarray(problem.outputs(params)), np.asarray(problem.targets())
-        wrong = (y > 0.5) != (t > 0.5)
-        gap = 1.0 - np.abs(2.0 * y[wrong] - 1.0)
-        stable = np.nonzero(np.asarray(fp.stable) & np.asarray(fp.is_fixed))[0]
-        if not (stable.size and wrong.any()):
-            continue
-        pts = np.asarray(fp.points)[stable]
-        last = np.asarray(problem.states(params))[:, -1]
-        near = np.argmin(np.min(np.linalg.norm(pts[:, None] - last[None], axis=-1), axis=1))
-        ys = float(problem.read(params, jnp.asarray(pts[near])))
-        # the readout's shift from the Newton residual: g·ŷ(1 − ŷ)·‖w_out‖·√(2q)/(1 − ρ)
-        rho = float(np.max(np.abs(np.asarray(fp.jacobian_eigenvalues)[stable[near]])))
-        shift = (
-            problem.readout_gain * ys * (1.0 - ys) * float(np.linalg.norm(params["w_out"]))
-            * np.sqrt(2.0 * float(np.asarray(fp.q)[stable[near]])) / (1.0 - rho)
-        )  # fmt: skip
-        rows.append(
-            [int(seeds[r]), ys, 1.0 - float(data["confidence"][r, -1]), float(np.ptp(gap)),
-             shift, stable.size]
-        )  # fmt: skip
-    data["attractor"] = np.asarray(rows, float).reshape(-1, 6)
     return data
 
 
@@ -325,41 +295,6 @@ def claims(data: dict) -> list[Claim]:
             network=f"{net} at lr {SMALL_LR:g}, checkpoints on the plateau",
         )
     )
-    att = data["attractor"]
-    att = att[np.isin(att[:, 0], [int(seeds[i]) for i in trapped])]
-    if len(att) >= 3:
-        err = att[:, 3] + 2.0 * att[:, 4]
-        out.append(
-            Claim.quantitative(
-                "past the critical learning rate every trial ends on one saturated attractor: "
-                "the wrong outputs' 1 − |2ŷ − 1| is the readout of the delay map's stable "
-                "fixed point x*, 1 − |2ŷ* − 1|",
-                cite("dinc", "abstract (high-confidence incorrect predictions) and Fig. 7"),
-                predict=lambda y_star, **_: 1.0 - abs(2.0 * y_star - 1.0),
-                params=[
-                    {"learning_rate": LARGE_LR, "seed": int(sd), "y_star": float(y)}
-                    for sd, y in att[:, :2]
-                ],
-                measured=att[:, 2],
-                error_estimate=err,
-                atol=3.0 * err,
-                error_source="the spread of 1 − |2ŷ_t − 1| over the wrong outputs (the "
-                "response window's transient toward x* after the test pulse) plus twice the "
-                "readout's shift g·ŷ(1 − ŷ)·‖w_out‖·√(2q)/(1 − ρ) from the Newton residual",
-                note=f"lr {LARGE_LR:g}, the last checkpoint; stable fixed points found "
-                + ", ".join(str(int(v)) for v in att[:, 5])
-                + " (dynamics.fixed_points of the delay map from the visited states); "
-                "measured "
-                + ", ".join(f"{v:.4g}" for v in att[:, 2])
-                + " against "
-                + ", ".join(f"{1 - abs(2 * v - 1):.4g}" for v in att[:, 1])
-                + ": match and non-match trials end on the same attractor, whose saturated "
-                f"readout is the confident wrong answer; the gaps span a factor "
-                f"{att[:, 2].max() / att[:, 2].min():.1f} over seeds, so one saturation "
-                "level for all runs fails",
-                network=f"{net} at lr {LARGE_LR:g}, trapped runs at the end of training",
-            )
-        )
     k = int(data["fp_run"])
     q = data["fp_before_q"][data["fp_before_ghost"]]
     qmin = float(q.min()) if q.size else float("nan")
