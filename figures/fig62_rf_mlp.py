@@ -1,8 +1,6 @@
 """The logit-gradient model's observables on a small tanh/ReLU MLP (5-class Gaussian
 mixture): Hessian spectrum with C − 1 outliers during training, the gradient's share of the
-top eigenspace under GD and SGD, and the Goldilocks scan against the weight scale; and
-Fort & Scherlis's training in random hyperplanes through the trained checkpoints against
-the local quadratic model of the restricted Hessian PᵀHP (claims only)."""
+top eigenspace under GD and SGD, and the Goldilocks scan against the weight scale."""
 
 import equinox as eqx
 import jax
@@ -13,7 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 import toymodels.models.random_features as rf
 from figures._common import caption, cite, cli, panels, save
-from toymodels import dynamics, landscape
+from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
 from toymodels.problems import mlp_classification
@@ -28,9 +26,6 @@ PAPER_FS = cite("fort_scherlis", "§3 (the Goldilocks zone: Tr H/‖H‖ and pos
 NUM_SUBSPACES = 100  # random 20-dimensional restrictions per scale
 C = 5
 GOLDILOCKS_STEPS = 100  # GD steps from each scaled init
-#: Fort & Scherlis's protocol on the trained tanh checkpoints: GD in a random HYPER_DIM-
-#: dimensional hyperplane through each, HYPER_STEPS steps at lr = c/λ_max(PᵀHP) for each c
-HYPER_DIM, HYPER_STEPS, HYPER_FACTORS = 20, 20, (1.0, 1.9)
 
 
 def compute(*, fast: bool) -> dict:
@@ -58,12 +53,6 @@ def compute(*, fast: bool) -> dict:
     # Fort & Scherlis's positive fraction at the trained checkpoints: random 20-dimensional
     # restrictions of diag(spectrum), which by the rotation invariance of Haar P are
     # distributed as restrictions of H itself (NumPy: QR of Gaussian matrices, sign-fixed)
-    hyper = _hyperplane_runs(
-        prob,
-        both,
-        landscape.random_subspace(key=jr.key(6), num_params=num_params, dim=HYPER_DIM),
-        jnp.asarray(HYPER_FACTORS, dtype=x.dtype),
-    )
     rng = np.random.default_rng(SEED)
     pos_trained = np.asarray([_positive_fraction(w, 20, rng) for w in tr.spectrum])
     relu = mlp_classification(
@@ -124,58 +113,7 @@ def compute(*, fast: bool) -> dict:
         "relu_rms": trr.residual_rms[m:],
         "scale_loss": np.asarray(runs.final_loss),
         "num_params": np.asarray(sum(v.size for v in jax.tree.leaves(p0))),
-        # every checkpoint (as h_top) x HYPER_FACTORS: the hyperplane runs and their
-        # quadratic model
-        **{f"hyper_{k}": np.asarray(v) for k, v in hyper.items()},
     }
-
-
-@eqx.filter_jit
-def _hyperplane_runs(problem, trajectory, basis, factors):
-    """Fort & Scherlis's training in a random hyperplane θ₀ + Pz (P: D × d orthonormal)
-    through each checkpoint θ₀: HYPER_STEPS GD steps on z (dynamics.run on the
-    SubspaceProblem) at lr = c/λ_max(A) for each factor c, A = PᵀHP the restricted Hessian
-    at z = 0 (forward-over-reverse in the d coordinates), b = Pᵀ∇L. Returns the loss before
-    and after, the local quadratic model's prediction of the loss after the same steps
-    (GD on L₀ + bᵀz + ½zᵀAz: L₀ − Σ_i b_i²(1 − (1 − ηa_i)^{2k})/(2a_i) in A's eigenbasis),
-    the linear model's L₀ − kη‖b‖², and the size ½|δᵀ(A(δ) − A)δ| of the terms the
-    quadratic model leaves out (its curvature's change along the run's displacement δ)."""
-
-    def one(params):
-        sub = landscape.SubspaceProblem(problem, params, basis)
-        z0 = sub.init(jr.key(0))
-        a_mat, b = jax.hessian(sub.loss)(z0), jax.grad(sub.loss)(z0)
-        a, vec = jnp.linalg.eigh(a_mat)
-        bb = (vec.T @ b) ** 2
-
-        def at(c):
-            lr = c / a[-1]
-            t = dynamics.run(
-                sub,
-                z0,
-                dynamics.GD(learning_rate=lr),
-                num_steps=HYPER_STEPS,
-                key=jr.key(0),
-                stop=dynamics.Stop(loss_ratio=None),
-            )
-            f = 1.0 - (1.0 - lr * a) ** (2 * HYPER_STEPS)
-            quad = t.loss[0] - jnp.sum(bb * f / (2 * a))
-            dz = t.params
-            rest = 0.5 * jnp.abs(dz @ (jax.hessian(sub.loss)(dz) - a_mat) @ dz)
-            lin = t.loss[0] - HYPER_STEPS * lr * jnp.sum(bb)
-            return {
-                "start": t.loss[0],
-                "end": t.final_loss,
-                "quadratic": quad,
-                "linear": lin,
-                "rest": rest,
-                "lambda_min": a[0],
-                "lambda_max": a[-1],
-            }
-
-        return jax.vmap(at)(factors)
-
-    return jax.lax.map(one, trajectory)
 
 
 def _positive_fraction(eigenvalues, dim, rng):
@@ -292,37 +230,7 @@ def claims(data: dict) -> list[Claim]:
         "first order in the residual: a relative change of the size ε = ‖H − G‖_F/‖G‖_F "
         "(|Δ tr| ≤ √D‖H − G‖_F allows √D/ρ times more)"
     )
-    # Fort & Scherlis's hyperplanes through the trained checkpoints, at each lr factor c
-    hparams = [{**q, "lr_factor": c} for q in tparams for c in HYPER_FACTORS]
-    hyp = {k[6:]: data[k][tsel].reshape(-1) for k in data if k.startswith("hyper_")}
-    hq = dict(zip([(q["optimizer"], q["step"], q["lr_factor"]) for q in hparams], hyp["quadratic"]))
-    hyper_net = (
-        net + f"; then {HYPER_STEPS} GD steps (lr c/λ_max(PᵀHP)) in a random {HYPER_DIM}-"
-        "dimensional hyperplane through it (dynamics.run on landscape.SubspaceProblem)"
-    )
     return [
-        Claim.quantitative(
-            f"training in a random {HYPER_DIM}-dimensional hyperplane through the trained "
-            "network follows the restricted Hessian PᵀHP: the loss after "
-            f"{HYPER_STEPS} GD steps is the local quadratic model's (GD on L₀ + bᵀz + ½zᵀPᵀHPz, "
-            "b = Pᵀ∇L), at lr = c/λ_max(PᵀHP) up to the edge of stability (c = 1.9)",
-            PAPER_FS,
-            predict=lambda optimizer, step, lr_factor: hq[(optimizer, step, lr_factor)],
-            params=hparams,
-            measured=hyp["end"],
-            atol=3 * hyp["rest"],
-            error_estimate=hyp["rest"],
-            error_source="the terms beyond the quadratic model: ½|δᵀ(A(δ) − A(0))δ|, the change "
-            "of the restricted Hessian A along the run's displacement δ (forward-over-reverse "
-            "at the start and the end of each run)",
-            network=hyper_net,
-            note="loss decrease in the hyperplane "
-            f"{np.round(hyp['start'] - hyp['end'], 5).tolist()}; the linear model "
-            "L₀ − kη‖b‖² (curvature left out) misses by "
-            f"{np.round(np.abs(hyp['linear'] - hyp['end']), 4).tolist()}; restricted Hessian "
-            f"eigenvalues in [{np.min(hyp['lambda_min']):.3g}, {np.max(hyp['lambda_max']):.3g}] "
-            "(positive definite: the trained networks lie in the Goldilocks zone)",
-        ),
         Claim.quantitative(
             "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
             "Tr G/‖G‖_F (networks trained from each init scale)",
@@ -608,9 +516,7 @@ def plot(data: dict, out) -> list:
         f"for {int(data['steps'][-1])} steps, checkpoints every "
         f"{int(data['steps'][1] - data['steps'][0])}; Goldilocks: bias-free ReLU MLP, "
         f"{NUM_SUBSPACES} random 20-dimensional restrictions per scale, and {GOLDILOCKS_STEPS} "
-        f"GD steps (lr 0.2) from each scaled init; {HYPER_STEPS} GD steps in a random "
-        f"{HYPER_DIM}-dimensional hyperplane through each trained checkpoint (claims only); "
-        "keys 0-6",
+        "GD steps (lr 0.2) from each scaled init; keys 0-5",
     )
     return [save(fig, out / "fig62_rf_mlp.png")]
 
