@@ -77,6 +77,7 @@ PAPERS = {
     "fort_scherlis": "Fort & Scherlis 2019 (AAAI-19, arXiv:1807.02581)",
     "fort_jastrzebski": "Fort & Jastrzebski 2019 (NeurIPS 2019, arXiv:1906.04724)",
     "li_sgd": "Li, Gu, Zhou, Chen & Banerjee 2020 (SDM 2020, arXiv:1907.10732)",
+    "chen_bruna": "Chen & Bruna 2023 (arXiv:2206.04172)",
 }
 
 

@@ -131,7 +131,11 @@ def claims(data: dict) -> list[Claim]:
             "η > 1 (no stable minimum): GD ends balanced on the period-2 orbit of "
             "p ← p(1 − η(p − 1))², whose products solve η²p² − (η² + η)p + 1 = 0 (the two "
             "losses ½(p − 1)² it alternates between)",
-            PAPER,
+            cite(
+                "chen_bruna",
+                "period-2 orbits of GD beyond the edge of stability (two-step updates; "
+                "factorization models)",
+            ),
             predict=period2_losses,
             params=[{"learning_rate": e} for e in PERIOD2],
             measured=data["period2_loss"],
