@@ -78,6 +78,7 @@ PAPERS = {
     "fort_jastrzebski": "Fort & Jastrzebski 2019 (NeurIPS 2019, arXiv:1906.04724)",
     "li_sgd": "Li, Gu, Zhou, Chen & Banerjee 2020 (SDM 2020, arXiv:1907.10732)",
     "chen_bruna": "Chen & Bruna 2023 (arXiv:2206.04172)",
+    "domine": "Dominé, Anguita, Proca, Braun, Kunin, Mediano & Saxe 2024 (arXiv:2409.14623)",
 }
 
 

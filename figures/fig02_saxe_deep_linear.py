@@ -217,7 +217,9 @@ def claims(data: dict) -> list[Claim]:
         Claim.quantitative(
             "an unbalanced start (a₀ ≠ b₀) shortens the plateau: the balance D = a₀² − b₀² is "
             "conserved and the mode reaches s/2 at t½ = ∫ du/((s − u)√(D² + 4u²)) from u₀",
-            PAPER,
+            cite(
+                "domine", "exact dynamics from λ-balanced starts (λ: the conserved layer imbalance)"
+            ),
             predict=unbalanced_half_time,
             params=[{"s": s, "u0": u0, "a0": a0} for s, u0, a0 in UNBALANCED],
             measured=unbal[:, 0],
