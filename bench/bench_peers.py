@@ -230,7 +230,11 @@ class _Curvature:
             info = linalg.eigsh(self.op, k, tol=tol, key=jr.key(2), warn=False, return_info=True)
             if _relerr(info[0], self.refs[:k]) <= TOL:
                 break
-        certified = linalg.eigsh(self.op, k, tol=TOL, key=jr.key(2), warn=False, return_info=True)
+        certified = (
+            info
+            if tol == TOL
+            else linalg.eigsh(self.op, k, tol=TOL, key=jr.key(2), warn=False, return_info=True)
+        )
 
         def f():
             return linalg.eigsh(self.op, k, tol=tol, key=jr.key(2), warn=False)[0]
