@@ -93,7 +93,9 @@ def _one_step(prob, params, weights, etas):
         gb = w @ gs
         return jax.vmap(lambda v: lossf(flat - eta * v))(gb) - l0 + eta * (gb @ g - g @ g)
 
-    return jax.vmap(at)(weights, etas)
+    # one (learning rate, weights) member at a time: a vmap over all of them holds every
+    # member's mini-batch activations at once (GBs in full mode)
+    return jax.lax.map(lambda a: at(*a), (weights, etas))
 
 
 @jax.jit
