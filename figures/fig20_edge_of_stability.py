@@ -4,7 +4,12 @@ edge GD follows the gradient flow at time t = ηk, so the step at which λ_max f
 2/η is predicted from another run's sharpness curve rescaled in time: k*(η) = η'k'(2/η)/η,
 with k'(λ) the step at which the run at η' < η reaches λ. With heavy-ball momentum β the
 threshold, and so the edge, moves to 2(1 + β)/η; raising η at the end of a run drives
-λ_max down to the new 2/η (self-stabilization)."""
+λ_max down to the new 2/η (self-stabilization). At the edge (Damian, Nichani & Lee 2023)
+the iterates oscillate with period 2 along the top eigenvector u with the mean square
+σ² = −2 P∇S·P∇L/‖P∇S‖² at which the cubic term cancels progressive sharpening (S = uᵀHu,
+P projects off u), and the oscillation's centre follows the flow projected off u and ∇S,
+its loss falling at −η‖Π∇L‖²/(1 − β) per step (β = 0 for GD): each run's end continued for
+a window of steps with every iterate recorded."""
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +20,7 @@ from matplotlib.lines import Line2D
 
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
-from toymodels.dynamics import GD, HeavyBall, Save, run, sharpness, train
+from toymodels.dynamics import GD, HeavyBall, Save, optax_init, run, sharpness, train
 from toymodels.problems import mlp_regression
 
 
@@ -30,6 +35,8 @@ ETAS = (0.2, 0.3, 0.4)
 SAMPLING = {True: (10, 100, 300), False: (5, 25, None)}  # (every, claim_every, dense)
 #: heavy-ball runs (learning rate, momentum): the edge moves to 2(1 + β)/η
 MOMENTUM = ((0.3, 0.3), (0.4, 0.5), (0.6, 0.5))
+#: more heavy-ball runs for the self-stabilization windows only (the same program)
+HB_EXTRA = ((0.25, 0.2), (0.5, 0.3))
 MOMENTUM_PAPER = cite("cohen", "§3 and App. (Polyak momentum: λ_max hovers at (2 + 2β)/η)")
 #: learning rates switched to at step RAISE_AT of the η = ETAS[0] run (its end in fast
 #: mode, the same state in full mode): λ_max (≈ 2/ETAS[0]) is above their edge and is
@@ -68,35 +75,43 @@ def _padded(values, size: int) -> np.ndarray:
 
 
 @jax.jit
-def _edge_window(prob, params, learning_rates):
-    """For each member (leading axis of `params`, GD at `learning_rates`): `WINDOW` more
-    steps, every iterate recorded (flat, `ravel_pytree` order)."""
+def _edge_window(prob, params, opt_state, learning_rates, momenta):
+    """For each member (leading axis of `params` and `opt_state`, heavy ball at
+    `learning_rates`, `momenta`; GD is β = 0): `WINDOW` more steps from that state, every
+    iterate recorded (flat, `ravel_pytree` order)."""
 
-    def one(p, lr):
+    def one(p, st, lr, beta):
         t = run(
-            prob, p, GD(learning_rate=lr), num_steps=WINDOW, key=jr.key(SEED), save=Save(every=1)
+            prob,
+            p,
+            HeavyBall(learning_rate=lr, momentum=beta),
+            num_steps=WINDOW,
+            key=jr.key(SEED),
+            save=Save(every=1),
+            opt_state0=st,
         )
         return jax.vmap(lambda q: ravel_pytree(q)[0])(t.saved)
 
-    return jax.vmap(one)(params, learning_rates)
+    return jax.vmap(one)(params, opt_state, learning_rates, momenta)
 
 
 @jax.jit
-def _self_stabilization(prob, template, iterates, u, learning_rates):
+def _self_stabilization(prob, template, iterates, u, learning_rates, momenta):
     """At each window's centre w (mean iterate) with top Hessian eigenvector u: the
     oscillation x_t = u·(θ_t − w), the loss at the midpoints (θ_t + θ_{t+1})/2 of
     consecutive iterates (the oscillation removed to first order), and the
     self-stabilization predictions: with S(θ) = uᵀH(θ)u, ∇S from the third derivative (u
     held fixed) and P the projection off u, σ² = −2 P∇S·P∇L/‖P∇S‖² (the amplitude at which
-    the cubic term −½σ²∇S keeps S constant) and the loss rate −η‖Π∇L‖² per step of the flow
-    projected off u and ∇S. `template`: params whose `ravel_pytree` order the iterates have."""
+    the cubic term −½σ²∇S keeps S constant) and the loss rate −η‖Π∇L‖²/(1 − β) per step of
+    the flow projected off u and ∇S (heavy ball's centre moves at η/(1 − β) times the force). `template`: params whose `ravel_pytree` order the iterates have."""
     unravel = ravel_pytree(template)[1]
 
     def loss(f):
         return prob.loss(unravel(f))
 
-    def one(th, u, lr):
+    def one(th, u, lr, beta):
         w = jnp.mean(th, axis=0)
+        lr = lr / (1 - beta)  # the centre's effective learning rate
         grad_s = jax.grad(lambda f: jnp.vdot(u, jax.jvp(jax.grad(loss), (f,), (u,))[1]))(w)
         grad_l = jax.grad(loss)(w)
 
@@ -117,7 +132,7 @@ def _self_stabilization(prob, template, iterates, u, learning_rates):
             "mid_loss": jax.vmap(loss)(0.5 * (th[1:] + th[:-1])),
         }
 
-    return jax.vmap(one)(iterates, u, learning_rates)
+    return jax.vmap(one)(iterates, u, learning_rates, momenta)
 
 
 def compute(*, fast: bool) -> dict:
@@ -169,10 +184,36 @@ def compute(*, fast: bool) -> dict:
     data["raised_sharpness"] = np.stack([_padded(r.sharpness, late.size) for r in raised])
     ends += [r.trajectory.params for r in raised]
     vectors += [r.sharpness_vectors[-1] for r in raised]
-    # every GD run's end continued for WINDOW steps (one program for the six)
-    window_lrs = np.array([*ETAS, *RAISED])
+    data["momentum"] = np.asarray(MOMENTUM)
+    hb = [
+        train(
+            prob,
+            p0,
+            HeavyBall(learning_rate=eta, momentum=beta),
+            num_steps=steps,
+            key=jr.key(SEED),
+            sharpness_steps=late,
+        )
+        for eta, beta in (*MOMENTUM, *HB_EXTRA)
+    ]
+    data["momentum_sharpness"] = np.stack(
+        [_padded(r.sharpness, late.size) for r in hb[: len(MOMENTUM)]]
+    )
+    # every run's end continued for WINDOW steps, heavy ball from its own state and GD as
+    # heavy ball with β = 0 (one program for all)
+    window_lrs = np.array([*ETAS, *RAISED, *(e for e, _ in (*MOMENTUM, *HB_EXTRA))])
+    window_momenta = np.array(
+        [0.0] * (len(ETAS) + len(RAISED)) + [b for _, b in (*MOMENTUM, *HB_EXTRA)]
+    )
+    states = [
+        optax_init(HeavyBall(learning_rate=e, momentum=0.0).transform(), p)
+        for e, p in zip(window_lrs, ends)
+    ] + [r.trajectory.opt_state for r in hb]
+    ends += [r.trajectory.params for r in hb]
+    vectors += [r.sharpness_vectors[-1] for r in hb]
+    stack = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
     iterates = _edge_window(
-        prob, jax.tree.map(lambda *a: jnp.stack(a), *ends), jnp.asarray(window_lrs)
+        prob, stack(ends), stack(states), jnp.asarray(window_lrs), jnp.asarray(window_momenta)
     )
     # the top eigenpair at each window's centre (the compiled Lanczos of `train`, warm-started)
     unravel = ravel_pytree(p0)[1]
@@ -186,27 +227,12 @@ def compute(*, fast: bool) -> dict:
         iterates,
         jnp.stack([v for _, v in top]),
         jnp.asarray(window_lrs),
+        jnp.asarray(window_momenta),
     )
     data["window_lrs"] = window_lrs
+    data["window_momenta"] = window_momenta
     data["window_top"] = np.array([float(v) for v, _ in top])
     data.update({f"window_{k}": np.asarray(v) for k, v in window.items()})
-    data["momentum"] = np.asarray(MOMENTUM)
-    data["momentum_sharpness"] = np.stack(
-        [
-            _padded(
-                train(
-                    prob,
-                    p0,
-                    HeavyBall(learning_rate=eta, momentum=beta),
-                    num_steps=steps,
-                    key=jr.key(SEED),
-                    sharpness_steps=late,
-                ).sharpness,
-                late.size,
-            )
-            for eta, beta in MOMENTUM
-        ]
-    )
     return data
 
 
@@ -385,6 +411,11 @@ def claims(data: dict) -> list[Claim]:
 #: in the note)
 STABLE_WINDOWS = (0.2, 0.3, 0.24, 0.26, 0.28)
 
+#: the heavy-ball runs the momentum claim reads: those that settle into a steady period-2
+#: oscillation at their edge (at (0.4, 0.5) and (0.6, 0.5) the oscillation dies out or
+#: drifts over the window in fast mode: outside the steady-state theory; numbers in the note)
+HB_WINDOWS = ((0.3, 0.3), (0.25, 0.2), (0.5, 0.3))
+
 
 def _halves(series: np.ndarray, stat) -> tuple[np.ndarray, np.ndarray]:
     """`stat` of each member's series (last axis) and half the difference of its values
@@ -403,8 +434,9 @@ def _slope(v: np.ndarray) -> float:
 
 def _self_stabilization_claims(data: dict) -> list[Claim]:
     lrs = [float(e) for e in data["window_lrs"]]
-    at = {e: k for k, e in enumerate(lrs)}
-    sel = [at[e] for e in STABLE_WINDOWS]
+    momenta = [float(b) for b in data["window_momenta"]]
+    at = {(e, b): k for k, (e, b) in enumerate(zip(lrs, momenta))}
+    sel = [at[(e, 0.0)] for e in STABLE_WINDOWS]
     amp, amp_err = _halves(data["window_x"] ** 2, np.mean)
     rate, rate_err = _halves(data["window_mid_loss"], _slope)
     top = data["window_top"]
@@ -416,13 +448,20 @@ def _self_stabilization_claims(data: dict) -> list[Claim]:
         f"{WINDOW} steps with every iterate recorded"
     )
     along = data["window_along_u"]
+    hb = [at[p] for p in HB_WINDOWS]
+    hb_skipped = [k for k in range(len(lrs)) if momenta[k] > 0 and k not in hb]
+    h = data["window_x"].shape[1] // 2
+    amp_halves = {
+        k: f"{np.mean(data['window_x'][k, :h] ** 2):.2g}, {np.mean(data['window_x'][k, h:] ** 2):.2g}"
+        for k in hb_skipped
+    }
     setup = (
         "at the window's centre w (mean iterate): λ_max = "
         + ", ".join(f"{top[k]:.4f} (2/η = {2 / lrs[k]:.4f})" for k in sel)
         + "; share of the steps' square along u "
         + ", ".join(f"{along[k]:.4f}" for k in sel)
     )
-    skipped = [k for k in range(len(lrs)) if k not in sel]
+    skipped = [k for k in range(len(lrs)) if k not in sel and momenta[k] == 0.0]
     skip_note = "".join(
         f"; not claimed, η = {lrs[k]:g}: only {along[k]:.2f} of the steps' square along u "
         f"(two Hessian eigenvalues at the edge), measured ⟨x²⟩ = {amp[k]:.3g} against the "
@@ -436,7 +475,7 @@ def _self_stabilization_claims(data: dict) -> list[Claim]:
             "σ² = −2 P∇S·P∇L/‖P∇S‖², at which the cubic term ½σ²∇S cancels progressive "
             "sharpening (S = uᵀHu, ∇S from the third derivative, P projects off u)",
             DAMIAN_STABLE,
-            predict=lambda learning_rate: sigma2[at[learning_rate]],
+            predict=lambda learning_rate: sigma2[at[(learning_rate, 0.0)]],
             params=[{"learning_rate": e} for e in STABLE_WINDOWS],
             measured=amp[sel],
             atol=2 * amp_err[sel],
@@ -457,7 +496,7 @@ def _self_stabilization_claims(data: dict) -> list[Claim]:
             "of the oscillation falls at −η‖Π∇L‖² per step (Π projects off u and ∇S), not "
             "at the gradient flow's −η‖∇L‖²",
             DAMIAN_STABLE,
-            predict=lambda learning_rate: pred_rate[at[learning_rate]],
+            predict=lambda learning_rate: pred_rate[at[(learning_rate, 0.0)]],
             params=[{"learning_rate": e} for e in STABLE_WINDOWS],
             measured=rate[sel],
             atol=2 * rate_err[sel],
@@ -475,6 +514,42 @@ def _self_stabilization_claims(data: dict) -> list[Claim]:
             + ", ".join(f"{data['window_rate_u'][k]:.4g}" for k in sel)
             + " fail; "
             + setup,
+        ),
+        Claim.quantitative(
+            "heavy ball at its edge 2(1 + β)/η: the oscillation's centre follows the same "
+            "projected flow at the momentum's effective learning rate η/(1 − β): the loss "
+            "there falls at −η‖Π∇L‖²/(1 − β) per step",
+            DAMIAN_STABLE + "; " + MOMENTUM_PAPER,
+            predict=lambda learning_rate, momentum: pred_rate[at[(learning_rate, momentum)]],
+            params=[{"learning_rate": e, "momentum": b} for e, b in HB_WINDOWS],
+            measured=rate[hb],
+            atol=2 * rate_err[hb],
+            error_estimate=rate_err[hb],
+            error_source=f"drift of the loss rate over the {WINDOW}-step window: half the "
+            "difference of the fitted slopes on its two halves",
+            network=f"tanh MLP 4-{'-'.join(map(str, HIDDEN))}-1 on {NUM_SAMPLES} Gaussian "
+            f"inputs (MSE), full-batch heavy ball at (η, β) = {HB_WINDOWS} from one init, then "
+            f"{WINDOW} steps from its state with every iterate recorded",
+            note="measured "
+            + ", ".join(f"{rate[k]:.4g}" for k in hb)
+            + ", predicted "
+            + ", ".join(f"{pred_rate[k]:.4g}" for k in hb)
+            + "; GD's rate at the same η, −η‖Π∇L‖², "
+            + ", ".join(f"{(1 - momenta[k]) * pred_rate[k]:.4g}" for k in hb)
+            + ", and the flow's −η‖∇L‖²/(1 − β) "
+            + ", ".join(f"{data['window_rate_flow'][k]:.4g}" for k in hb)
+            + " fail; λ_max at the centre "
+            + ", ".join(f"{top[k]:.4f} (edge {2 * (1 + momenta[k]) / lrs[k]:.4f})" for k in hb)
+            + "; the oscillation's ⟨x²⟩ "
+            + ", ".join(f"{amp[k]:.4g}" for k in hb)
+            + " against the β-independent σ² "
+            + ", ".join(f"{sigma2[k]:.4g}" for k in hb)
+            + "".join(
+                f"; not claimed, (η, β) = ({lrs[k]:g}, {momenta[k]:g}): no steady period-2 "
+                f"oscillation (⟨x²⟩ = {amp[k]:.3g} on the two halves {amp_halves[k]}, σ² = "
+                f"{sigma2[k]:.3g}; {along[k]:.2f} of the steps' square along u)"
+                for k in hb_skipped
+            ),
         ),
     ]
 
@@ -515,9 +590,9 @@ def plot(data: dict, out) -> list:
             if np.any(np.diff(data["sharp_steps_0"]) > every)
             else ""
         )
-        + f"; the claims add heavy-ball runs at (η, β) = {MOMENTUM} and the η = {ETAS[0]:g} "
-        f"run continued from step {RAISE_AT} at η = {', '.join(map(str, RAISED))}, and every GD "
-        f"run's end continued {WINDOW} steps (not drawn)",
+        + f"; the claims add heavy-ball runs at (η, β) = {(*MOMENTUM, *HB_EXTRA)} and the η = "
+        f"{ETAS[0]:g} run continued from step {RAISE_AT} at η = {', '.join(map(str, RAISED))}, "
+        f"and every run's end continued {WINDOW} steps (not drawn)",
     )
     return [save(fig, out / "fig20_edge_of_stability.png")]
 
