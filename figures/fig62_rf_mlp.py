@@ -14,7 +14,7 @@ from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
-from toymodels.problems import mlp_classification
+from toymodels.problems import AbstractProblem, mlp_classification
 from toymodels.rmt import goldilocks_positive_fraction
 
 
@@ -26,6 +26,15 @@ PAPER_FS = cite("fort_scherlis", "§3 (the Goldilocks zone: Tr H/‖H‖ and pos
 NUM_SUBSPACES = 100  # random 20-dimensional restrictions per scale
 C = 5
 GOLDILOCKS_STEPS = 100  # GD steps from each scaled init
+DEPTH = 3  # weight matrices of the bias-free ReLU net: logits are DEPTH-homogeneous
+LR = 0.2  # GD's learning rate (every run of the figure)
+STALL_DROP = 0.01  # the loss drop (nats) that ends the stall at small radius
+# fast / full: small radii (outside the zone) of the stall claim, GD steps of the one ReLU
+# program (Goldilocks runs, stall runs, reduced flow), Euler steps dτ of the reduced flow
+STALL = {
+    True: ((0.07, 0.1, 0.14), 250, (0.015, 0.03)),
+    False: ((0.05, 0.07, 0.1, 0.14), 400, (0.01, 0.02)),
+}
 
 
 def compute(*, fast: bool) -> dict:
@@ -62,19 +71,46 @@ def compute(*, fast: bool) -> dict:
     q0 = relu.init(jr.key(3))
     sc = jnp.asarray(scales, dtype=x.dtype)
 
-    def from_scale(s):  # Fort & Scherlis: training from each scaled init (one program)
+    # one program for every run of the ReLU net: Fort & Scherlis's training from each scaled
+    # init (cross-entropy, lr 0.2, params kept at step GOLDILOCKS_STEPS), the stall runs
+    # from the small radii of STALL (cross-entropy, and its expansion to second order in
+    # the logits for the error estimate), and the reduced first-order flow from the unscaled
+    # init (Euler steps dτ of STALL): members (scale, learning rate, loss weights)
+    stall_scales, stall_steps, reduced_steps = STALL[fast]
+    ns = len(stall_scales)
+    members = (
+        [(v, LR, (1.0, 0.0, 0.0)) for v in scales]
+        + [(v, LR, (1.0, 0.0, 0.0)) for v in stall_scales]
+        + [(v, LR, (0.0, 1.0, 1.0)) for v in stall_scales]
+        + [(1.0, h, (0.0, 1.0, 0.0)) for h in reduced_steps]
+    )
+    ms = jnp.asarray([v[0] for v in members], dtype=x.dtype)
+    mlr = jnp.asarray([v[1] for v in members], dtype=x.dtype)
+    mw = jnp.asarray([v[2] for v in members], dtype=x.dtype)
+
+    def from_scale(s, lr, w):
         p = jax.tree_util.tree_map(lambda a: s * a, q0)
         stop = dynamics.Stop(loss_ratio=None)
-        return dynamics.run(relu, p, opt, num_steps=GOLDILOCKS_STEPS, key=jr.key(5), stop=stop)
+        return dynamics.run(
+            _SoftmaxExpansion(net=relu, weights=w),
+            p,
+            dynamics.GD(learning_rate=lr),
+            num_steps=stall_steps,
+            key=jr.key(5),
+            stop=stop,
+            save=dynamics.Save(steps=[GOLDILOCKS_STEPS]),
+        )
 
-    runs = jax.vmap(from_scale)(sc)
+    allruns = jax.vmap(from_scale)(ms, mlr, mw)
+    m = len(scales)
+    runs_params = jax.tree_util.tree_map(lambda a: a[:m, 0], allruns.saved)
+    stall_loss = np.asarray(allruns.loss[m:])
     # the Goldilocks scan (Tr H/||H||_F and the positive fraction of random restrictions at
     # each scaled init) and the same at the networks trained from them: every point through
     # one compiled Hessian + Gauss-Newton program
     inits = jax.vmap(lambda s: jax.tree_util.tree_map(lambda a: s * a, q0))(sc)
-    pts = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), inits, runs.params)
+    pts = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), inits, runs_params)
     trr = rf.track_curvature(relu, pts, k=C - 1, gauss_newton=True)
-    m = len(scales)
     relu_pos = np.asarray([_positive_fraction(w, 20, rng) for w in trr.spectrum])
     return {
         "steps": np.arange(0, steps + 1, every),
@@ -111,21 +147,80 @@ def compute(*, fast: bool) -> dict:
         "relu_top": trr.top[m:],
         "relu_gn_top": trr.gn_top[m:],
         "relu_rms": trr.residual_rms[m:],
-        "scale_loss": np.asarray(runs.final_loss),
+        "scale_loss": np.asarray(allruns.loss[:m, GOLDILOCKS_STEPS]),
+        # loss per step: cross-entropy from each stall scale, its second-order expansion,
+        # and the reduced first-order loss log C + f(φ) along the Euler flow from φ0
+        "stall_scales": np.asarray(stall_scales, dtype=np.float64),
+        "stall_ce": stall_loss[:ns],
+        "stall_second": stall_loss[ns : 2 * ns],
+        "reduced_loss": stall_loss[2 * ns :],
+        "reduced_steps": np.asarray(reduced_steps, dtype=np.float64),
         "num_params": np.asarray(sum(v.size for v in jax.tree.leaves(p0))),
     }
+
+
+class _SoftmaxExpansion(AbstractProblem):
+    """The network's cross-entropy and its expansion in the logits about z = 0 (uniform
+    softmax p0 = 1/C), mixed by `weights` (w_ce, w_1, w_2):
+    w_ce·CE(z) + w_1·(log C + (1/N)Σ(p0 − y)ᵀz) + w_2·(1/N)Σ ½ zᵀ(diag p0 − p0p0ᵀ)z.
+    (1, 0, 0) is the network's loss; (0, 1, 0) the first-order loss log C + f(θ), f
+    DEPTH-homogeneous for a bias-free ReLU net; (0, 1, 1) the expansion to second order."""
+
+    net: AbstractProblem
+    weights: jax.Array
+
+    def loss(self, params):
+        z = self.net.apply(params, self.net.x)
+        c = z.shape[-1]
+        y = jax.nn.one_hot(self.net.targets, c, dtype=z.dtype)
+        ce = jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.sum(y * z, axis=-1))
+        first = jnp.log(float(c)) + jnp.mean(jnp.sum((1.0 / c - y) * z, axis=-1))
+        zc = z - jnp.mean(z, axis=-1, keepdims=True)
+        second = 0.5 * jnp.mean(jnp.sum(zc**2, axis=-1)) / c
+        w = self.weights
+        return w[0] * ce + w[1] * first + w[2] * second
+
+    def init(self, key):
+        return self.net.init(key)
+
+
+def _crossing(loss, drop):
+    """Fractional step at which `loss` (per step) has first dropped by `drop` below its
+    initial value (linear interpolation between steps; NaN if it never does)."""
+    d = loss[0] - np.asarray(loss)
+    k = int(np.argmax(d >= drop))
+    if not d[k] >= drop:
+        return np.nan
+    return k - 1 + (drop - d[k - 1]) / (d[k] - d[k - 1])
+
+
+def _stall_theory(data):
+    """From the reduced flow (the first-order loss log C + f along the Euler flow φ(τ) from
+    the unscaled init, two steps dτ): for scale s, the flow time τ at which
+    s^DEPTH·(f(φ0) − f(φ(τ))) = STALL_DROP (Richardson-extrapolated to dτ → 0), the predicted
+    GD steps τ/(η s^(DEPTH−2)) and Euler's first-order delay k (steps) of GD at lr η."""
+    h = data["reduced_steps"]
+
+    def tau(s, i):
+        return h[i] * _crossing(s**DEPTH * data["reduced_loss"][i], STALL_DROP)
+
+    def theory(s):
+        t1, t2 = tau(s, 0), tau(s, 1)
+        flow = (h[1] * t1 - h[0] * t2) / (h[1] - h[0])
+        return flow / (LR * s ** (DEPTH - 2)), (t2 - t1) / (h[1] - h[0])
+
+    return theory
 
 
 def _positive_fraction(eigenvalues, dim, rng):
     """Mean fraction of positive eigenvalues of PᵀΛP over NUM_SUBSPACES Haar-random
     orthonormal P (D × dim)."""
     w = np.asarray(eigenvalues, dtype=np.float64)
-    out = []
-    for _ in range(NUM_SUBSPACES):
-        q, r = np.linalg.qr(rng.standard_normal((w.size, dim)))
-        q = q * np.sign(np.diag(r))
-        out.append(np.mean(np.linalg.eigvalsh((q.T * w) @ q) > 0))
-    return float(np.mean(out))
+    # all NUM_SUBSPACES draws at once (the same numbers as one draw of (D, dim) after another)
+    q, r = np.linalg.qr(rng.standard_normal((NUM_SUBSPACES, w.size, dim)))
+    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    restricted = np.einsum("sdi,d,sdj->sij", q, w, q)
+    return float(np.mean(np.linalg.eigvalsh(restricted) > 0))
 
 
 @eqx.filter_jit
@@ -230,7 +325,44 @@ def claims(data: dict) -> list[Claim]:
         "first order in the residual: a relative change of the size ε = ‖H − G‖_F/‖G‖_F "
         "(|Δ tr| ≤ √D‖H − G‖_F allows √D/ρ times more)"
     )
+    # the stall at small radius: GD steps to the first loss drop against the reduced flow
+    theory = _stall_theory(data)
+    ssc = [float(v) for v in data["stall_scales"]]
+    st_pred = np.array([theory(v)[0] for v in ssc])
+    st_delay = np.array([theory(v)[1] for v in ssc])
+    st_ce = np.array([_crossing(c, STALL_DROP) for c in data["stall_ce"]])
+    st_second = np.array([_crossing(c, STALL_DROP) for c in data["stall_second"]])
+    # error: GD's Euler delay (k steps) + the second-order softmax term's shift beyond it
+    st_err = np.abs(st_delay) + np.abs(st_second - st_pred - st_delay)
+    pure = st_pred[-1] * ssc[-1] / np.asarray(ssc)  # a bare 1/s law through the largest s
+    stall = Claim.quantitative(
+        f"outside the Goldilocks zone at small radius, training stalls: the GD steps until "
+        f"the loss has dropped by {STALL_DROP} nats follow the first-order (uniform-softmax) "
+        f"flow of the L-homogeneous f = (1/N)Σ(p0 − y)ᵀz, θ(t) = s·φ(s^(L−2)t) (L = "
+        f"{DEPTH}): steps = τ(δ/s^L)/(η s^(L−2)) with τ from the reduced flow from the "
+        "unscaled init",
+        PAPER_FS + " (small radii train poorly); the scaling derivation is ours [D]",
+        predict=lambda scale: theory(scale)[0],
+        params=[{"scale": v} for v in ssc],
+        measured=st_ce,
+        atol=3 * st_err,
+        error_estimate=st_err,
+        error_source="GD's first-order Euler delay of the crossing (k steps, from the reduced "
+        f"flow at dτ = {data['reduced_steps'][0]:g} and {data['reduced_steps'][1]:g}) plus "
+        "the shift the "
+        "neglected second-order softmax term ½zᵀ(diag p0 − p0p0ᵀ)z adds (the expansion "
+        "trained to second order at each s, minus the flow and k)",
+        network=f"bias-free ReLU MLP 10-16-16-{C} on the mixture, GD (lr 0.2, dynamics.run) "
+        f"from the He init scaled by s = {', '.join(f'{v:g}' for v in ssc)}",
+        note=f"predicted {np.round(st_pred, 2).tolist()}, measured (cross-entropy) "
+        f"{np.round(st_ce, 2).tolist()}, second-order expansion "
+        f"{np.round(st_second, 2).tolist()} steps; Euler delay k = "
+        f"{np.round(st_delay, 2).tolist()}; excluded: a bare 1/s law through s = {ssc[-1]:g} "
+        f"({np.round(pure, 1).tolist()}: the drop's time depends on δ/s^L through the "
+        "finite-time blow-up of the reduced flow)",
+    )
     return [
+        stall,
         Claim.quantitative(
             "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
             "Tr G/‖G‖_F (networks trained from each init scale)",
@@ -476,7 +608,8 @@ def _late_note(h, g, rms, late):
 
 
 def plot(data: dict, out) -> list:
-    fig, (a0, a1, a2) = panels(3, height=3.0)
+    fig, axes = panels(2, 2, height=5.6)
+    (a0, a1), (a2, a3) = axes
     i = int(np.argmax(data["gd_gap"] == C - 1))
     ranks = np.arange(1, data["gd_top"].shape[1] + 1)
     a0.semilogy(ranks, data["gd_top"][i], "o-", ms=3, label="Hessian H (dense eigh)")
@@ -509,6 +642,32 @@ def plot(data: dict, out) -> list:
     ax.legend(
         handles=a2.get_lines() + ax.get_lines(), loc="upper center", bbox_to_anchor=(0.5, -0.32)
     )
+    theory = _stall_theory(data)
+    ssc = data["stall_scales"]
+    grid = np.geomspace(0.95 * ssc[0], 1.1 * ssc[-1], 40)
+    a3.loglog(grid, [theory(v)[0] for v in grid], "-", color="C0", label="reduced flow (theory)")
+    a3.loglog(
+        ssc,
+        [_crossing(c, STALL_DROP) for c in data["stall_ce"]],
+        "o",
+        color="C3",
+        label="GD on the network",
+    )
+    a3.loglog(
+        ssc,
+        [_crossing(c, STALL_DROP) for c in data["stall_second"]],
+        "x",
+        color="k",
+        label="GD, softmax to 2nd order",
+    )
+    a3.set(
+        xlabel="weight scale s (×He init)",
+        ylabel=f"GD steps to a {STALL_DROP} nat loss drop",
+        title="stall at small radius",
+    )
+    a3.yaxis.set_label_position("right")
+    a3.yaxis.tick_right()
+    a3.legend(loc="upper right")
     caption(
         fig,
         f"Tanh MLP 10-16-16-{C} ({int(data['num_params'])} parameters), cross-entropy on 500 "
@@ -516,7 +675,10 @@ def plot(data: dict, out) -> list:
         f"for {int(data['steps'][-1])} steps, checkpoints every "
         f"{int(data['steps'][1] - data['steps'][0])}; Goldilocks: bias-free ReLU MLP, "
         f"{NUM_SUBSPACES} random 20-dimensional restrictions per scale, and {GOLDILOCKS_STEPS} "
-        "GD steps (lr 0.2) from each scaled init; keys 0-5",
+        "GD steps (lr 0.2) from each scaled init; stall: the same ReLU MLP from s = "
+        f"{', '.join(f'{v:g}' for v in data['stall_scales'])}, theory from the first-order "
+        f"(uniform-softmax) flow, Euler dτ = {data['reduced_steps'][0]:g}, "
+        f"{data['reduced_steps'][1]:g}, Richardson-extrapolated; keys 0-5",
     )
     return [save(fig, out / "fig62_rf_mlp.png")]
 
