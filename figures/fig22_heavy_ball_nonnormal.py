@@ -13,7 +13,8 @@ On a trained network (a 2-3-1 tanh regressor trained by heavy ball to a strict l
 minimum): heavy-ball runs restarted next to the minimum converge at the spectral radius of
 the operator built from the network's Hessian, max over its eigenvalues h of the larger
 root's modulus of λ² − (1 + β − ηh)λ + β (the slowest curvature sets it when ηh_min lies
-below the complex window, as here), not at GD's 1 − ηh_min nor at √β."""
+below the complex window, as here), not at GD's 1 − ηh_min nor at √β; and restarts leave
+the minimum from η = 2(1 + β)/λ_max(H*) on (bisection on a fixed bracket of η)."""
 
 import jax
 import jax.flatten_util
@@ -52,17 +53,23 @@ RATE_STEPS, RATE_WINDOW = (100, 200), 20
 #: a run counts as diverged when its loss exceeds 1e3 × the initial loss (Stop's default)
 LOSS_RATIO = 1e3
 #: the trained network's runs: (momentum, learning rate) of the restarts next to the minimum
-NET_CASES = ((0.9, 0.4), (0.8, 0.8), (0.5, 0.6), (0.0, 0.4))
-#: training: heavy ball (β = 0.9, η = 0.3) for NET_TRAIN_CALLS × NET_STEPS steps from the init;
+NET_CASES = ((0.9, 0.4), (0.8, 0.8), (0.7, 0.5), (0.5, 0.6))
+#: training: heavy ball (β = 0.9) for NET_STEPS steps at each learning rate of NET_TRAIN_LRS
+#: from the init (the larger one, stable at the minimum, converges its slow modes faster);
 #: every restart runs NET_STEPS steps from the minimum + a perturbation of norm NET_DELTA
-NET_STEPS, NET_TRAIN_CALLS, NET_DELTA = 5000, 2, 1e-3
+NET_STEPS, NET_TRAIN_LRS, NET_DELTA = 1500, (0.3, 0.3, 0.8), 1e-3
+#: the divergence edge on the trained network: momenta (one bisection each, in one batch),
+#: the bracket of η (fixed, the same for every β) and the bisection steps
+NET_EDGE_BETAS, NET_EDGE_BRACKET, NET_EDGE_BISECTIONS = (0.9, 0.7, 0.4, 0.0), (0.2, 1.2), 7
+NET_EDGE_DELTA = 1e-7  # the edge runs' perturbation (the linear regime lasts longer)
 NET_SEED = 22  # the network's data, teacher and init (this one trains to a strict minimum)
 #: the rate is fitted where the distance to the minimum lies in this band (above the
 #: minimum's own float64 accuracy, ~1e-13, and inside the linear regime)
 NET_BAND = (1e-11, 1e-4)
 NET = (
     "2-3-1 tanh regressor (biases, 13 params) of a 2-4-1 tanh teacher, ½-MSE on 64 Gaussian "
-    f"inputs, heavy ball (β = 0.9, η = 0.3) for {NET_TRAIN_CALLS * NET_STEPS} steps "
+    f"inputs, heavy ball (β = 0.9) for {NET_STEPS} steps each at η = "
+    f"{' then '.join(str(v) for v in NET_TRAIN_LRS)} "
     "(dynamics.run) to a strict local minimum"
 )
 
@@ -165,14 +172,14 @@ def _trained_network() -> dict:
 
     @jax.jit
     @jax.vmap
-    def runs(beta, lr, start, ref):
+    def runs(beta, lr, start, ref, top):
         traj = run(
             prob,
             unravel(start),
             HeavyBall(learning_rate=lr, momentum=beta),
             num_steps=NET_STEPS,
             key=jr.key(SEED),
-            save=_distance_save(ref),
+            save=_distance_save(ref, top),
         )
         return jax.flatten_util.ravel_pytree(traj.params)[0], traj.saved
 
@@ -189,29 +196,55 @@ def _trained_network() -> dict:
             star + NET_DELTA * delta / jnp.linalg.norm(delta),
         )
 
-    train_b, train_lr = jnp.full(n, 0.9), jnp.full(n, 0.3)
+    # strong-typed like the restarts' arrays (one compiled program for every call)
+    train_b = jnp.asarray(np.full(n, 0.9))
     flat = jnp.broadcast_to(flat0, (n, flat0.size))
-    for _ in range(NET_TRAIN_CALLS):
-        flat = runs(train_b, train_lr, flat, flat)[0]
+    for lr in NET_TRAIN_LRS:
+        flat = runs(train_b, jnp.asarray(np.full(n, lr)), flat, flat, jnp.zeros_like(flat))[0]
     star = flat[0]
     hess, loss, grad, start = at_minimum(star)
     betas, lrs = (jnp.asarray([c[i] for c in NET_CASES]) for i in (0, 1))
     both = jnp.stack([start, star])
-    dist = runs(betas, lrs, *jnp.broadcast_to(both[:, None], (2, n, star.size)))[1]
+    ev, vecs = np.linalg.eigh(np.asarray(hess))
+    top = jnp.asarray(vecs[:, -1])
+    starts = (
+        *jnp.broadcast_to(both[:, None], (2, n, star.size)),
+        jnp.broadcast_to(top, (n, star.size)),
+    )
+    dist = runs(betas, lrs, *starts)[1][..., 0]
+    tiny = star + (NET_EDGE_DELTA / NET_DELTA) * (start - star)
+    edge_starts = (jnp.broadcast_to(tiny, (n, star.size)), *starts[1:])
+    # the edge: for each momentum of NET_EDGE_BETAS the smallest η whose restart from
+    # θ* + δ·NET_EDGE_DELTA/NET_DELTA keeps, over the last fifth of the run, a component
+    # along the top Hessian eigenvector above its start (below the edge it decays at a rate
+    # < 1, after a non-normal transient of at most ~1/(1 − β); above, it grows until the
+    # nonlinearity saturates it far above the start), by bisection on a fixed bracket
+    lo = np.full(n, NET_EDGE_BRACKET[0])
+    hi = np.full(n, NET_EDGE_BRACKET[1])
+    edge_b = jnp.asarray(NET_EDGE_BETAS)
+    for _ in range(NET_EDGE_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        comp = np.asarray(runs(edge_b, jnp.asarray(mid), *edge_starts)[1][..., 1])
+        left = np.max(comp[:, -NET_STEPS // 5 :], axis=1) > comp[:, 0]
+        lo, hi = np.where(left, lo, mid), np.where(left, mid, hi)
     return {
-        "net_eigs": np.linalg.eigvalsh(np.asarray(hess)),
+        "net_eigs": ev,
         "net_dist": np.asarray(dist),
+        "net_edge": hi,
+        "net_edge_width": hi - lo,
         "net_loss": np.asarray(loss),
         "net_grad": np.asarray(grad),
     }
 
 
-def _distance_save(ref):
-    """Record ‖θ − ref‖ at every step (ref a flat parameter vector)."""
-    return Save(
-        every=1,
-        fn=lambda step, p, state, loss: jnp.linalg.norm(jax.flatten_util.ravel_pytree(p)[0] - ref),
-    )
+def _distance_save(ref, top):
+    """Record ‖θ − ref‖ and |(θ − ref)·top| at every step (flat parameter vectors)."""
+
+    def fn(step, p, state, loss):
+        u = jax.flatten_util.ravel_pytree(p)[0] - ref
+        return jnp.stack([jnp.linalg.norm(u), jnp.abs(u @ top)])
+
+    return Save(every=1, fn=fn)
 
 
 def _net_rate(dist: np.ndarray) -> tuple[float, float]:
@@ -324,8 +357,39 @@ def claims(data: dict) -> list[Claim]:
         f"θ* + δ, |δ| = {NET_DELTA:g}, rate fitted for ‖θ_k − θ*‖ ∈ {list(NET_BAND)}",
         network=NET,
     )
+    lam_max = float(ev[-1])
+    edge_betas = np.asarray(NET_EDGE_BETAS)
+    # a restart just past the edge needs its top component to regrow (by at most ~1/(1 − β)
+    # after the non-normal transient, and from below the float64 floor: ≤ e^5) within the last
+    # fifth of the run at the rate ρ − 1 ≈ λ_max·Δη/(1 − β)
+    edge_bias = (1 - edge_betas) * 5.0 / (0.8 * NET_STEPS * lam_max)
+    edge_err = np.asarray(data["net_edge_width"]) + edge_bias
+    edge_claim = Claim.quantitative(
+        "a trained network's heavy-ball edge: restarts next to its minimum leave it from "
+        "η = 2(1 + β)/λ_max(H*), the operator's ρ = 1 crossing on the top curvature",
+        PAPER,
+        predict=lambda momentum: (
+            float(HeavyBall(learning_rate=1.0, momentum=momentum).threshold_product()) / lam_max
+        ),
+        params=[{"momentum": float(b)} for b in edge_betas],
+        measured=np.asarray(data["net_edge"]),
+        atol=3 * edge_err,
+        error_estimate=edge_err,
+        error_source=f"the bisection's final interval ({NET_EDGE_BISECTIONS} halvings of a fixed "
+        f"bracket η ∈ {list(NET_EDGE_BRACKET)}) plus the finite-run bias (1 − β)·5/(0.8 K λ_max)",
+        note=f"λ_max(H*) = {lam_max:.4f} (dense eigh); measured edges (upper end of the bisection "
+        "interval) "
+        + ", ".join(f"{v:.5f}" for v in data["net_edge"])
+        + f"; GD's 2/λ_max = {2 / lam_max:.4f}, Nesterov's (2 + 2β)/((1 + 2β)λ_max) "
+        + str([round((2 + 2 * b) / ((1 + 2 * b) * lam_max), 4) for b in edge_betas])
+        + f"; restarts from θ* + δ with |δ| = {NET_EDGE_DELTA:g}, {NET_STEPS} steps, 'left' = "
+        "the component along the top Hessian eigenvector over the last fifth of the run above "
+        "its start",
+        network=NET,
+    )
     return [
         net_claim,
+        edge_claim,
         Claim.quantitative(
             "outside the complex window heavy-ball runs contract at the larger root of "
             "λ² − (1 + β − ηh)λ + β (GD, β = 0: |1 − ηh|)",
@@ -418,7 +482,8 @@ def plot(data: dict, out) -> list:
         f"Heavy ball (β = {BETA}) on a quadratic of curvature h: its 2 × 2 update operator J on "
         f"{len(x)} values of ηh (no data, no randomness); the divergence edge checked by "
         f"{int(data['edge_num_steps'])}-step runs on ½θ²; right: {NET}, restarts from the minimum "
-        f"+ a perturbation of norm {NET_DELTA:g}, dense Hessian (seed {NET_SEED})",
+        f"+ a perturbation of norm {NET_DELTA:g}, dense Hessian (seed {NET_SEED}); the claims add "
+        f"its heavy-ball edge by bisection at β ∈ {list(NET_EDGE_BETAS)} (not drawn)",
     )
     return [save(fig, out / "fig22_heavy_ball_nonnormal.png")]
 

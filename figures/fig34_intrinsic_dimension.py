@@ -38,7 +38,7 @@ LOSS_CASE, LOSS_SEEDS = 1, 64
 #: the network check: N samples (4 Gaussian inputs), hidden width, subspace dimensions d,
 #: draws of (targets, P), Adam steps (cosine decay from NET_LR) and the targets' noise scale
 #: (small: the linear regime of the network around θ₀)
-NET_SAMPLES, NET_WIDTH, NET_DIMS, NET_DRAWS = 32, 16, (4, 8, 16), 32
+NET_SAMPLES, NET_WIDTH, NET_DIMS, NET_DRAWS = 32, 16, (4, 8, 16), 24
 NET_STEPS, NET_LR, NET_NOISE = 300, 0.03, 0.01
 NET = (
     f"tanh MLP 4-{NET_WIDTH}-1 (biases, {6 * NET_WIDTH + 1} params), ½-MSE on {NET_SAMPLES} "
