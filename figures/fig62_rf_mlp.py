@@ -35,6 +35,12 @@ STALL = {
     True: ((0.07, 0.1, 0.14), 250, (0.015, 0.03)),
     False: ((0.05, 0.07, 0.1, 0.14), 400, (0.01, 0.02)),
 }
+# the frozen softmax at large radius: GD at lr FROZEN_LR from the large radii of FROZEN (and
+# from s·2^(−1/DEPTH), the finite-s control), steps until the loss is FROZEN_FRACTION of its
+# initial value; the margin loss's reduced flow from the unscaled init, Euler steps dτ
+FROZEN_LR = 0.01
+FROZEN_FRACTION = 0.1
+FROZEN = {True: ((4.0, 5.0, 8.0), (0.02, 0.04)), False: ((4.0, 5.0, 6.0, 8.0), (0.02, 0.04))}
 
 
 def compute(*, fast: bool) -> dict:
@@ -78,11 +84,23 @@ def compute(*, fast: bool) -> dict:
     # init (Euler steps dτ of STALL): members (scale, learning rate, loss weights)
     stall_scales, stall_steps, reduced_steps = STALL[fast]
     ns = len(stall_scales)
+    # and the frozen-softmax runs: cross-entropy at lr FROZEN_LR from each large radius s and
+    # from s·2^(−1/L) (whose finite-s correction is twice as large when it goes as s^(−L)),
+    # the latter at the lr that keeps the reduced step η s^(L−2); the margin loss's reduced
+    # flow from the unscaled init
+    frozen_scales, margin_steps = FROZEN[fast]
+    nf = len(frozen_scales)
+    ctrl = [v * 2 ** (-1 / DEPTH) for v in frozen_scales]
+    ctrl_lr = [FROZEN_LR * (v / c) ** (DEPTH - 2) for v, c in zip(frozen_scales, ctrl)]
+    ce = (1.0, 0.0, 0.0, 0.0)
     members = (
-        [(v, LR, (1.0, 0.0, 0.0)) for v in scales]
-        + [(v, LR, (1.0, 0.0, 0.0)) for v in stall_scales]
-        + [(v, LR, (0.0, 1.0, 1.0)) for v in stall_scales]
-        + [(1.0, h, (0.0, 1.0, 0.0)) for h in reduced_steps]
+        [(v, LR, ce) for v in scales]
+        + [(v, LR, ce) for v in stall_scales]
+        + [(v, LR, (0.0, 1.0, 1.0, 0.0)) for v in stall_scales]
+        + [(1.0, h, (0.0, 1.0, 0.0, 0.0)) for h in reduced_steps]
+        + [(v, FROZEN_LR, ce) for v in frozen_scales]
+        + [(c, h, ce) for c, h in zip(ctrl, ctrl_lr)]
+        + [(1.0, h, (0.0, 0.0, 0.0, 1.0)) for h in margin_steps]
     )
     ms = jnp.asarray([v[0] for v in members], dtype=x.dtype)
     mlr = jnp.asarray([v[1] for v in members], dtype=x.dtype)
@@ -105,6 +123,8 @@ def compute(*, fast: bool) -> dict:
     m = len(scales)
     runs_params = jax.tree_util.tree_map(lambda a: a[:m, 0], allruns.saved)
     stall_loss = np.asarray(allruns.loss[m:])
+    frozen_loss = stall_loss[2 * ns + len(reduced_steps) :]
+    stall_loss = stall_loss[: 2 * ns + len(reduced_steps)]
     # the Goldilocks scan (Tr H/||H||_F and the positive fraction of random restrictions at
     # each scaled init) and the same at the networks trained from them: every point through
     # one compiled Hessian + Gauss-Newton program
@@ -155,16 +175,26 @@ def compute(*, fast: bool) -> dict:
         "stall_second": stall_loss[ns : 2 * ns],
         "reduced_loss": stall_loss[2 * ns :],
         "reduced_steps": np.asarray(reduced_steps, dtype=np.float64),
+        # loss per step: cross-entropy from each large radius (lr FROZEN_LR), from its
+        # control radius, and the margin loss along its Euler flow from φ0
+        "frozen_scales": np.asarray(frozen_scales, dtype=np.float64),
+        "frozen_ce": frozen_loss[:nf],
+        "frozen_ctrl": frozen_loss[nf : 2 * nf],
+        "margin_loss": frozen_loss[2 * nf :],
+        "margin_steps": np.asarray(margin_steps, dtype=np.float64),
         "num_params": np.asarray(sum(v.size for v in jax.tree.leaves(p0))),
     }
 
 
 class _SoftmaxExpansion(AbstractProblem):
-    """The network's cross-entropy and its expansion in the logits about z = 0 (uniform
-    softmax p0 = 1/C), mixed by `weights` (w_ce, w_1, w_2):
-    w_ce·CE(z) + w_1·(log C + (1/N)Σ(p0 − y)ᵀz) + w_2·(1/N)Σ ½ zᵀ(diag p0 − p0p0ᵀ)z.
-    (1, 0, 0) is the network's loss; (0, 1, 0) the first-order loss log C + f(θ), f
-    DEPTH-homogeneous for a bias-free ReLU net; (0, 1, 1) the expansion to second order."""
+    """The network's cross-entropy, its expansion in the logits about z = 0 (uniform
+    softmax p0 = 1/C) and its frozen-softmax limit, mixed by `weights` (w_ce, w_1, w_2, w_m):
+    w_ce·CE(z) + w_1·(log C + (1/N)Σ(p0 − y)ᵀz) + w_2·(1/N)Σ ½ zᵀ(diag p0 − p0p0ᵀ)z
+    + w_m·(1/N)Σ(max_k z_k − z_y).
+    (1, 0, 0, 0) is the network's loss; (0, 1, 0, 0) the first-order loss log C + f(θ), f
+    DEPTH-homogeneous for a bias-free ReLU net; (0, 1, 1, 0) the expansion to second order;
+    (0, 0, 0, 1) the margin loss m(θ), the limit CE(sθ)/s^DEPTH → m(θ) as s → ∞ (p one-hot),
+    DEPTH-homogeneous too."""
 
     net: AbstractProblem
     weights: jax.Array
@@ -177,8 +207,9 @@ class _SoftmaxExpansion(AbstractProblem):
         first = jnp.log(float(c)) + jnp.mean(jnp.sum((1.0 / c - y) * z, axis=-1))
         zc = z - jnp.mean(z, axis=-1, keepdims=True)
         second = 0.5 * jnp.mean(jnp.sum(zc**2, axis=-1)) / c
+        margin = jnp.mean(jnp.max(z, axis=-1) - jnp.sum(y * z, axis=-1))
         w = self.weights
-        return w[0] * ce + w[1] * first + w[2] * second
+        return w[0] * ce + w[1] * first + w[2] * second + w[3] * margin
 
     def init(self, key):
         return self.net.init(key)
@@ -210,6 +241,31 @@ def _stall_theory(data):
         return flow / (LR * s ** (DEPTH - 2)), (t2 - t1) / (h[1] - h[0])
 
     return theory
+
+
+def _fraction_crossing(loss, fraction):
+    """Fractional step at which `loss` (per step) has first fallen to `fraction` of its
+    initial value (linear interpolation between steps; NaN if it never does)."""
+    r = np.asarray(loss) / loss[0]
+    k = int(np.argmax(r <= fraction))
+    if not r[k] <= fraction:
+        return np.nan
+    return k - 1 + (r[k - 1] - fraction) / (r[k - 1] - r[k])
+
+
+def _frozen_theory(data):
+    """From the margin loss's reduced flow ψ(τ) from the unscaled init (two Euler steps dτ):
+    the flow time τ_f at which m(ψ(τ)) = FROZEN_FRACTION·m(φ0) (Richardson-extrapolated to
+    dτ → 0) and Euler's first-order delay k (steps). The cross-entropy's flow from s·φ0 is
+    s·ψ(s^(L−2)t) when the softmax is frozen, so GD at lr η needs τ_f/(η s^(L−2)) steps."""
+    h = data["margin_steps"]
+    t1, t2 = (h[i] * _fraction_crossing(data["margin_loss"][i], FROZEN_FRACTION) for i in (0, 1))
+    flow, delay = (h[1] * t1 - h[0] * t2) / (h[1] - h[0]), (t2 - t1) / (h[1] - h[0])
+
+    def steps(s, learning_rate):
+        return flow / (learning_rate * s ** (DEPTH - 2))
+
+    return steps, flow, delay
 
 
 def _positive_fraction(eigenvalues, dim, rng):
@@ -361,8 +417,49 @@ def claims(data: dict) -> list[Claim]:
         f"({np.round(pure, 1).tolist()}: the drop's time depends on δ/s^L through the "
         "finite-time blow-up of the reduced flow)",
     )
+    # the frozen softmax at large radius: GD steps to FROZEN_FRACTION of the initial loss
+    # against the margin loss's reduced flow
+    fsteps, ftau, fdelay = _frozen_theory(data)
+    fsc = [float(v) for v in data["frozen_scales"]]
+    fr_pred = np.array([fsteps(v, FROZEN_LR) for v in fsc])
+    fr_ce = np.array([_fraction_crossing(c, FROZEN_FRACTION) for c in data["frozen_ce"]])
+    fr_ctrl = np.array([_fraction_crossing(c, FROZEN_FRACTION) for c in data["frozen_ctrl"]])
+    # error: GD's Euler delay + the finite-s softmax correction, estimated by the run from
+    # s·2^(−1/L) at the same reduced step (the Euler delay cancels in the difference)
+    fr_err = np.abs(fdelay) + np.abs(fr_ctrl - fr_ce)
+    fr_const = float(np.mean(fr_pred))
+    fr_l2 = fr_pred[0] * (fsc[0] / np.asarray(fsc)) ** 2  # steps ∝ s^(−2): a depth-4 law
+    frozen = Claim.quantitative(
+        f"outside the Goldilocks zone at large radius, the softmax freezes: the GD steps "
+        f"(lr {FROZEN_LR}) until the cross-entropy has fallen to {FROZEN_FRACTION:g} of its "
+        "initial value follow the flow of the margin loss m = (1/N)Σ(max_k z_k − z_y) (the "
+        f"p → one-hot limit, L-homogeneous, L = {DEPTH}), θ(t) = s·ψ(s^(L−2)t): steps = "
+        "τ_f/(η s^(L−2)) with τ_f from the margin flow from the unscaled init",
+        PAPER_FS + " (large radii train poorly); freezing: " + PAPER_VDK + "; the scaling "
+        "derivation is ours [D]",
+        predict=lambda scale, learning_rate: fsteps(scale, learning_rate),
+        params=[{"scale": v, "learning_rate": FROZEN_LR} for v in fsc],
+        measured=fr_ce,
+        atol=3 * fr_err,
+        error_estimate=fr_err,
+        error_source="GD's first-order Euler delay of the crossing (k steps, from the margin "
+        f"flow at dτ = {data['margin_steps'][0]:g} and {data['margin_steps'][1]:g}) plus the "
+        "finite-s softmax correction, estimated by the same GD run from s·2^(−1/L) at the "
+        "same reduced step η s^(L−2) (a correction decaying as s^(−L), the near-tie "
+        "samples' share, doubles there; a faster one is overestimated)",
+        network=f"bias-free ReLU MLP 10-16-16-{C} on the mixture, GD (lr {FROZEN_LR}, "
+        f"dynamics.run) from the He init scaled by s = {', '.join(f'{v:g}' for v in fsc)}",
+        note=f"τ_f = {ftau:.4f}; predicted {np.round(fr_pred, 2).tolist()}, measured "
+        f"{np.round(fr_ce, 2).tolist()} steps, from s·2^(−1/L) "
+        f"{np.round(fr_ctrl, 2).tolist()}; Euler delay k = {fdelay:.2f}; excluded: an "
+        f"s-independent step count ({fr_const:.1f}), steps ∝ s^(−2) through s = {fsc[0]:g} "
+        f"({np.round(fr_l2, 1).tolist()}); the unfrozen softmax shows as the control runs' "
+        f"excess over the prediction, {np.round(fr_ctrl - fr_pred, 2).tolist()} steps, "
+        "growing as s falls",
+    )
     return [
         stall,
+        frozen,
         Claim.quantitative(
             "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
             "Tr G/‖G‖_F (networks trained from each init scale)",
@@ -645,29 +742,52 @@ def plot(data: dict, out) -> list:
     theory = _stall_theory(data)
     ssc = data["stall_scales"]
     grid = np.geomspace(0.95 * ssc[0], 1.1 * ssc[-1], 40)
-    a3.loglog(grid, [theory(v)[0] for v in grid], "-", color="C0", label="reduced flow (theory)")
+    a3.loglog(
+        grid,
+        [theory(v)[0] for v in grid],
+        "-",
+        color="C0",
+        label="stall: first-order flow (theory)",
+    )
     a3.loglog(
         ssc,
         [_crossing(c, STALL_DROP) for c in data["stall_ce"]],
         "o",
         color="C3",
-        label="GD on the network",
+        label=f"stall: GD (lr {LR}), steps to a {STALL_DROP} nat drop",
     )
     a3.loglog(
         ssc,
         [_crossing(c, STALL_DROP) for c in data["stall_second"]],
         "x",
         color="k",
-        label="GD, softmax to 2nd order",
+        label="stall: GD, softmax to 2nd order",
+    )
+    fsteps = _frozen_theory(data)[0]
+    fsc = data["frozen_scales"]
+    fgrid = np.geomspace(0.9 * fsc[0], 1.1 * fsc[-1], 20)
+    a3.loglog(
+        fgrid,
+        [fsteps(v, FROZEN_LR) for v in fgrid],
+        "-",
+        color="C2",
+        label="frozen: margin-loss flow (theory)",
+    )
+    a3.loglog(
+        fsc,
+        [_fraction_crossing(c, FROZEN_FRACTION) for c in data["frozen_ce"]],
+        "s",
+        color="C1",
+        label=f"frozen: GD (lr {FROZEN_LR}), steps to {FROZEN_FRACTION:g} of L0",
     )
     a3.set(
         xlabel="weight scale s (×He init)",
-        ylabel=f"GD steps to a {STALL_DROP} nat loss drop",
-        title="stall at small radius",
+        ylabel="GD steps",
+        title="outside the zone: stall / frozen softmax",
     )
     a3.yaxis.set_label_position("right")
     a3.yaxis.tick_right()
-    a3.legend(loc="upper right")
+    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32))
     caption(
         fig,
         f"Tanh MLP 10-16-16-{C} ({int(data['num_params'])} parameters), cross-entropy on 500 "
@@ -678,7 +798,10 @@ def plot(data: dict, out) -> list:
         "GD steps (lr 0.2) from each scaled init; stall: the same ReLU MLP from s = "
         f"{', '.join(f'{v:g}' for v in data['stall_scales'])}, theory from the first-order "
         f"(uniform-softmax) flow, Euler dτ = {data['reduced_steps'][0]:g}, "
-        f"{data['reduced_steps'][1]:g}, Richardson-extrapolated; keys 0-5",
+        f"{data['reduced_steps'][1]:g}, Richardson-extrapolated; frozen softmax: GD (lr "
+        f"{FROZEN_LR}) from s = {', '.join(f'{v:g}' for v in data['frozen_scales'])} to "
+        f"{FROZEN_FRACTION:g} of the initial loss, theory from the margin-loss flow, Euler "
+        f"dτ = {data['margin_steps'][0]:g}, {data['margin_steps'][1]:g}; keys 0-5",
     )
     return [save(fig, out / "fig62_rf_mlp.png")]
 
