@@ -38,9 +38,6 @@ LEARNING_RATE = 0.5  # full-batch GD that trains the network
 SGD_ETAS = (0.01, 0.02, 0.04)  # one-step SGD, batch size 1 (exact average over samples)
 BATCH_SIZES = (1, 4, 16)
 BATCH_ETA = 0.05
-#: a fixed learning-rate grid (relative spacing 25 %) on which the sign change of each
-#: batch size's expected one-step loss change is located
-THRESHOLD_GRID = np.geomspace(1e-3, 3.2e-2, 16)
 
 
 def _network(key):
@@ -93,9 +90,7 @@ def _one_step(prob, params, weights, etas):
         gb = w @ gs
         return jax.vmap(lambda v: lossf(flat - eta * v))(gb) - l0 + eta * (gb @ g - g @ g)
 
-    # one (learning rate, weights) member at a time: a vmap over all of them holds every
-    # member's mini-batch activations at once (GBs in full mode)
-    return jax.lax.map(lambda a: at(*a), (weights, etas))
+    return jax.vmap(at)(weights, etas)
 
 
 @jax.jit
@@ -148,23 +143,10 @@ def compute(*, fast: bool) -> dict:
     etas = np.array([*SGD_ETAS] + [BATCH_ETA] * len(BATCH_SIZES))
     # the same steps with −η: the odd part of η ↦ ΔL is −η‖∇L‖² − (η³/6)∇³L[g, g, g] +
     # O(η⁵), so ½(c(η) − c(−η)) + η‖∇L‖² is the third-order Taylor term of each step
-    # the threshold scan: every batch size on the fixed grid, the same single-sample steps
-    # (B = 1, exact) and mini-batches (common random numbers) as above; one program with
-    # the steps above
-    k = len(SGD_ETAS)
-    scan_w = [weights[0] if b == 1 else weights[k + j] for j, b in enumerate(BATCH_SIZES)]
-    scan_w = [w for w in scan_w for _ in THRESHOLD_GRID]
-    scan_eta = np.tile(THRESHOLD_GRID, len(BATCH_SIZES))
-    both = np.asarray(
-        _one_step(
-            prob,
-            p,
-            jnp.asarray(np.concatenate([weights, weights, scan_w])),
-            jnp.asarray(np.r_[etas, -etas, scan_eta]),
-        )
+    both = _one_step(
+        prob, p, jnp.asarray(np.concatenate([weights, weights])), jnp.asarray(np.r_[etas, -etas])
     )
-    scan = both[2 * etas.size :].reshape(len(BATCH_SIZES), THRESHOLD_GRID.size, mc)
-    c, c_minus = np.split(both[: 2 * etas.size], 2)
+    c, c_minus = np.split(np.asarray(both), 2)
     c3 = 0.5 * (c - c_minus) + etas[:, None] * first
     k = len(SGD_ETAS)
     exact, exact_cubic = c[:k].mean(1), c3[:k].mean(1)
@@ -189,12 +171,6 @@ def compute(*, fast: bool) -> dict:
         "batch_cubic": np.array(b_cubic),
         "batch_draws": np.asarray(mc),
         "lambda_max": np.asarray(lam),
-        "threshold_grid": THRESHOLD_GRID,
-        "threshold_mean": scan.mean(2),
-        # B = 1 is the exact average over the samples: no sampling error
-        "threshold_se": np.where(
-            np.asarray(BATCH_SIZES)[:, None] == 1, 0.0, scan.std(2, ddof=1) / np.sqrt(mc)
-        ),
     }
 
 
@@ -203,25 +179,6 @@ def _net(data) -> str:
         f"tanh MLP {DIM}-{HIDDEN}-{CLASSES}, softmax cross-entropy on a {CLASSES}-class "
         f"Gaussian mixture (N = {NUM_SAMPLES}), full-batch GD (lr {LEARNING_RATE})"
     )
-
-
-def _sign_change(grid, mean, se):
-    """The learning rate at which a sampled E[ΔL](η) turns positive (it is negative below):
-    the linear interpolation between the two grid points around the sign change, and its
-    error: the distance to the root of the quadratic through the three nearest points plus
-    the sampling error (the standard error at the root over the slope there)."""
-    j = int(np.argmax(mean > 0))
-    if j < 1 or mean[j - 1] > 0:
-        return np.nan, np.nan
-    x0, x1, y0, y1 = grid[j - 1], grid[j], mean[j - 1], mean[j]
-    slope = (y1 - y0) / (x1 - x0)
-    linear = x0 - y0 / slope
-    lo = min(max(j - 2, 0), grid.size - 3)
-    roots = np.roots(np.polyfit(grid[lo : lo + 3], mean[lo : lo + 3], 2))
-    roots = roots[np.isreal(roots)].real
-    interp = float(np.min(np.abs(roots - linear))) if roots.size else x1 - x0
-    sampling = float(max(se[j - 1], se[j]) / abs(slope))
-    return float(linear), interp + sampling
 
 
 def claims(data: dict) -> list[Claim]:
@@ -237,13 +194,6 @@ def claims(data: dict) -> list[Claim]:
     cubic = np.abs(data["exact_cubic"])
     b_err = data["batch_se"] + np.abs(data["batch_cubic"])
     mid = steps[1]
-    grid = data["threshold_grid"]
-    found = [_sign_change(grid, m, e) for m, e in zip(data["threshold_mean"], data["threshold_se"])]
-    crossing = np.array([v for v, _ in found])
-    # the third-order term at the root (it scales as η³; read off the batch runs at
-    # BATCH_ETA) over the slope there, ‖∇L‖² to first order
-    shift = np.abs(data["batch_cubic"]) * (crossing / BATCH_ETA) ** 3 / first
-    cross_err = np.nan_to_num(np.array([e for _, e in found]) + shift, nan=1.0)
     return [
         Claim.quantitative(
             "Fisher identity: the second moment of the per-sample gradients with labels drawn "
@@ -292,30 +242,6 @@ def claims(data: dict) -> list[Claim]:
             "mini-batches (control variate η(∇L·g_B − ‖∇L‖²)) plus the third-order Taylor "
             "term",
             network=_net(data) + f", at step {mid}",
-        ),
-        Claim.quantitative(
-            "the largest learning rate at which one SGD step lowers the loss in expectation, "
-            "η* = 2‖∇L‖²/(∇LᵀH∇L + tr(HΣ_B)), grows with the batch size (≈ B: tr(HΣ_B) ∝ 1/B "
-            "dominates)",
-            PAPER,
-            predict=lambda batch_size: 2 * first / second[at_b[batch_size]],
-            params=[{"batch_size": b} for b in sizes],
-            measured=crossing,
-            atol=3 * cross_err,
-            error_estimate=cross_err,
-            error_source="the sign change of the measured E[ΔL](η) on a fixed grid "
-            f"(relative spacing {data['threshold_grid'][1] / data['threshold_grid'][0] - 1:.0%}): "
-            "linear against quadratic interpolation, plus the Monte-Carlo standard error "
-            "over the slope (B > 1; B = 1 averages every sample exactly), plus the "
-            "third-order term's shift of the root",
-            network=_net(data) + f", at step {mid}",
-            note="measured η* "
-            + ", ".join(f"B = {b}: {v:.4g}" for b, v in zip(sizes, crossing))
-            + "; predicted "
-            + ", ".join(f"{2 * first / second[at_b[b]]:.4g}" for b in sizes)
-            + "; measured η*(B)/η*(1) = "
-            + ", ".join(f"{v / crossing[0]:.3g}" for v in crossing)
-            + ": a threshold without SGD's noise term (the same at every B) fails",
         ),
         Claim.qualitative(
             "batch 1 at η = 0.01 raises the expected loss near the end of training: η exceeds "
