@@ -518,7 +518,8 @@ def _self_stabilization_claims(data: dict) -> list[Claim]:
         Claim.quantitative(
             "heavy ball at its edge 2(1 + β)/η: the oscillation's centre follows the same "
             "projected flow at the momentum's effective learning rate η/(1 − β): the loss "
-            "there falls at −η‖Π∇L‖²/(1 − β) per step",
+            "there falls at −η‖Π∇L‖²/(1 − β) per step (the effective rate η/(1 − β) at the "
+            "edge is our derivation [D], from the heavy ball's steady state)",
             DAMIAN_STABLE + "; " + MOMENTUM_PAPER,
             predict=lambda learning_rate, momentum: pred_rate[at[(learning_rate, momentum)]],
             params=[{"learning_rate": e, "momentum": b} for e, b in HB_WINDOWS],
