@@ -5,19 +5,10 @@ bound κ(V)ρᵏ. The claim: heavy-ball runs (optax `sgd` with momentum, through
 on a quadratic diverge exactly beyond ηh = 2(1 + β), the operator's ρ = 1 edge, over a
 fixed grid of learning rates; and the same runs' contraction rate per step: √β inside the
 complex window, the larger root of λ² − (1 + β − ηh)λ + β outside it. The matrix facts
-shown (ρ = √β in the complex window, κ(V) → ∞ at the exceptional points, ‖Jᵏ‖ ≤ κ(V)ρᵏ)
-and the Kreiss and pseudospectral bounds (not computed here) are theorems, tested in
-tests/dynamics/test_operators.py.
-
-On a trained network (a 2-3-1 tanh regressor trained by heavy ball to a strict local
-minimum): heavy-ball runs restarted next to the minimum converge at the spectral radius of
-the operator built from the network's Hessian, max over its eigenvalues h of the larger
-root's modulus of λ² − (1 + β − ηh)λ + β (the slowest curvature sets it when ηh_min lies
-below the complex window, as here), not at GD's 1 − ηh_min nor at √β; and restarts leave
-the minimum from η = 2(1 + β)/λ_max(H*) on (bisection on a fixed bracket of η)."""
+(ρ = √β in the complex window, κ(V) → ∞ at the exceptional points, ‖Jᵏ‖ ≤ κ(V)ρᵏ,
+Kreiss, pseudospectral bounds) are theorems, tested in tests/dynamics/test_operators.py."""
 
 import jax
-import jax.flatten_util
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -25,17 +16,15 @@ from matplotlib.lines import Line2D
 
 from derivations import optimizer_stability as theory
 from figures._common import caption, cite, cli, panels, save
-from toymodels import landscape
 from toymodels.claims import Claim
 from toymodels.dynamics import (
     HeavyBall,
-    Save,
     eigenvector_condition,
     run,
     spectral_radius,
     transient_growth,
 )
-from toymodels.problems import FunctionProblem, mlp_apply, mlp_init, mlp_regression
+from toymodels.problems import FunctionProblem
 
 
 TITLE = "Heavy ball: ρ(J), κ(V), exceptional points and transient growth (β = 0.9)"
@@ -52,26 +41,6 @@ RATE_PRODUCTS = (0.6, 1.0, 1.5, 1.9, 2.0, 2.95)
 RATE_STEPS, RATE_WINDOW = (100, 200), 20
 #: a run counts as diverged when its loss exceeds 1e3 × the initial loss (Stop's default)
 LOSS_RATIO = 1e3
-#: the trained network's runs: (momentum, learning rate) of the restarts next to the minimum
-NET_CASES = ((0.9, 0.4), (0.8, 0.8), (0.7, 0.5), (0.5, 0.6))
-#: training: heavy ball (β = 0.9) for NET_STEPS steps at each learning rate of NET_TRAIN_LRS
-#: from the init (the larger one, stable at the minimum, converges its slow modes faster);
-#: every restart runs NET_STEPS steps from the minimum + a perturbation of norm NET_DELTA
-NET_STEPS, NET_TRAIN_LRS, NET_DELTA = 1500, (0.3, 0.3, 0.8), 1e-3
-#: the divergence edge on the trained network: momenta (one bisection each, in one batch),
-#: the bracket of η (fixed, the same for every β) and the bisection steps
-NET_EDGE_BETAS, NET_EDGE_BRACKET, NET_EDGE_BISECTIONS = (0.9, 0.7, 0.4, 0.0), (0.2, 1.2), 7
-NET_EDGE_DELTA = 1e-7  # the edge runs' perturbation (the linear regime lasts longer)
-NET_SEED = 22  # the network's data, teacher and init (this one trains to a strict minimum)
-#: the rate is fitted where the distance to the minimum lies in this band (above the
-#: minimum's own float64 accuracy, ~1e-13, and inside the linear regime)
-NET_BAND = (1e-11, 1e-4)
-NET = (
-    "2-3-1 tanh regressor (biases, 13 params) of a 2-4-1 tanh teacher, ½-MSE on 64 Gaussian "
-    f"inputs, heavy ball (β = 0.9) for {NET_STEPS} steps each at η = "
-    f"{' then '.join(str(v) for v in NET_TRAIN_LRS)} "
-    "(dynamics.run) to a strict local minimum"
-)
 
 
 def _quadratic_loss(p):
@@ -82,15 +51,9 @@ def _ones(key):
     return jnp.ones(1)
 
 
-@jax.jit
-def _operator(x):
-    return HeavyBall(learning_rate=x, momentum=BETA).operator(jnp.array([[1.0]]))
-
-
 def _j(x):
-    """The heavy-ball operator at ηh = x (learning rate x on the curvature h = 1), one
-    compiled program for every x."""
-    return np.asarray(_operator(jnp.asarray(float(x))))
+    """The heavy-ball operator at ηh = x (learning rate x on the curvature h = 1)."""
+    return HeavyBall(learning_rate=float(x), momentum=BETA).operator(jnp.array([[1.0]]))
 
 
 def compute(*, fast: bool) -> dict:
@@ -147,121 +110,7 @@ def compute(*, fast: bool) -> dict:
         data[f"norms_{i}"] = np.asarray(transient_growth(j, k))
         data[f"kappa_{i}"] = eigenvector_condition(j)
         data[f"rho_{i}"] = spectral_radius(j)
-    return data | _trained_network()
-
-
-def _trained_network() -> dict:
-    """A small tanh network trained by heavy ball to a local minimum θ*, its dense Hessian
-    there, and the distance ‖θ_k − θ*‖ of heavy-ball restarts from θ* + δ (|δ| =
-    `NET_DELTA`) at `NET_CASES`: one compiled program for the training and the restarts,
-    one for the data and init, one for the Hessian and the restart point."""
-    keys = jr.split(jr.key(NET_SEED), 4)
-
-    @jax.jit
-    def setup(keys):
-        x = jr.normal(keys[0], (64, 2))
-        teacher = mlp_init(key=keys[1], sizes=(2, 4, 1), bias=True, scale=2.0)
-        y = mlp_apply(teacher, x, activation="tanh", scalar_output=True)
-        p0 = mlp_init(key=keys[2], sizes=(2, 3, 1), bias=True)
-        return x, y, p0
-
-    x, y, p0 = setup(keys)
-    prob = mlp_regression(x, y, hidden=3)
-    flat0, unravel = jax.flatten_util.ravel_pytree(p0)
-    n = len(NET_CASES)
-
-    @jax.jit
-    @jax.vmap
-    def runs(beta, lr, start, ref, top):
-        traj = run(
-            prob,
-            unravel(start),
-            HeavyBall(learning_rate=lr, momentum=beta),
-            num_steps=NET_STEPS,
-            key=jr.key(SEED),
-            save=_distance_save(ref, top),
-        )
-        return jax.flatten_util.ravel_pytree(traj.params)[0], traj.saved
-
-    @jax.jit
-    def at_minimum(star):
-        p = unravel(star)
-        delta = jr.normal(keys[3], star.shape)
-        grad = jax.flatten_util.ravel_pytree(jax.grad(prob.loss)(p))[0]
-        hess = landscape.hessian(prob, p)
-        return (
-            hess,
-            prob.loss(p),
-            jnp.max(jnp.abs(grad)),
-            star + NET_DELTA * delta / jnp.linalg.norm(delta),
-        )
-
-    # strong-typed like the restarts' arrays (one compiled program for every call)
-    train_b = jnp.asarray(np.full(n, 0.9))
-    flat = jnp.broadcast_to(flat0, (n, flat0.size))
-    for lr in NET_TRAIN_LRS:
-        flat = runs(train_b, jnp.asarray(np.full(n, lr)), flat, flat, jnp.zeros_like(flat))[0]
-    star = flat[0]
-    hess, loss, grad, start = at_minimum(star)
-    betas, lrs = (jnp.asarray([c[i] for c in NET_CASES]) for i in (0, 1))
-    both = jnp.stack([start, star])
-    ev, vecs = np.linalg.eigh(np.asarray(hess))
-    top = jnp.asarray(vecs[:, -1])
-    starts = (
-        *jnp.broadcast_to(both[:, None], (2, n, star.size)),
-        jnp.broadcast_to(top, (n, star.size)),
-    )
-    dist = runs(betas, lrs, *starts)[1][..., 0]
-    tiny = star + (NET_EDGE_DELTA / NET_DELTA) * (start - star)
-    edge_starts = (jnp.broadcast_to(tiny, (n, star.size)), *starts[1:])
-    # the edge: for each momentum of NET_EDGE_BETAS the smallest η whose restart from
-    # θ* + δ·NET_EDGE_DELTA/NET_DELTA keeps, over the last fifth of the run, a component
-    # along the top Hessian eigenvector above its start (below the edge it decays at a rate
-    # < 1, after a non-normal transient of at most ~1/(1 − β); above, it grows until the
-    # nonlinearity saturates it far above the start), by bisection on a fixed bracket
-    lo = np.full(n, NET_EDGE_BRACKET[0])
-    hi = np.full(n, NET_EDGE_BRACKET[1])
-    edge_b = jnp.asarray(NET_EDGE_BETAS)
-    for _ in range(NET_EDGE_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        comp = np.asarray(runs(edge_b, jnp.asarray(mid), *edge_starts)[1][..., 1])
-        left = np.max(comp[:, -NET_STEPS // 5 :], axis=1) > comp[:, 0]
-        lo, hi = np.where(left, lo, mid), np.where(left, mid, hi)
-    return {
-        "net_eigs": ev,
-        "net_dist": np.asarray(dist),
-        "net_edge": hi,
-        "net_edge_width": hi - lo,
-        "net_loss": np.asarray(loss),
-        "net_grad": np.asarray(grad),
-    }
-
-
-def _distance_save(ref, top):
-    """Record ‖θ − ref‖ and |(θ − ref)·top| at every step (flat parameter vectors)."""
-
-    def fn(step, p, state, loss):
-        u = jax.flatten_util.ravel_pytree(p)[0] - ref
-        return jnp.stack([jnp.linalg.norm(u), jnp.abs(u @ top)])
-
-    return Save(every=1, fn=fn)
-
-
-def _net_rate(dist: np.ndarray) -> tuple[float, float]:
-    """The contraction rate per step of a restart: exp of the least-squares slope of
-    log ‖θ_k − θ*‖ over the later half of the band `NET_BAND`, with an error estimate: the
-    change from the earlier half (the decay of the faster modes' share) plus the fit's
-    oscillation bound (the residuals' range over the window's length)."""
-    k = np.flatnonzero((dist > NET_BAND[0]) & (dist < NET_BAND[1]))
-    k = k[k >= 100]  # the faster modes first
-    mid = k[len(k) // 2]
-    rates, spread = [], []
-    for sel in (k[k < mid], k[k >= mid]):
-        a = np.polyfit(sel, np.log(dist[sel]), 1)
-        res = np.log(dist[sel]) - np.polyval(a, sel)
-        rates.append(np.exp(a[0]))
-        spread.append(np.ptp(res) / np.ptp(sel))
-    return rates[1], abs(rates[1] - rates[0]) + rates[1] * spread[1]
+    return data
 
 
 def claims(data: dict) -> list[Claim]:
@@ -316,80 +165,7 @@ def claims(data: dict) -> list[Claim]:
         # Polyak's characteristic polynomial of heavy ball on a curvature-1 quadratic
         return float(np.max(np.abs(np.roots([1.0, -(1 + momentum - learning_rate), momentum]))))
 
-    ev = data["net_eigs"]
-    net_rates = [_net_rate(d) for d in data["net_dist"]]
-
-    def operator_radius(momentum, learning_rate):
-        # ρ of the heavy-ball operator on the trained Hessian: per eigenvalue h, the larger
-        # root's modulus of λ² − (1 + β − ηh)λ + β (numpy's roots, not the runs)
-        return float(
-            max(
-                np.max(np.abs(np.roots([1.0, -(1 + momentum - learning_rate * h), momentum])))
-                for h in ev
-            )
-        )
-
-    lo_w = [
-        float(theory.heavy_ball_exceptional_points(b)[0]) if b > 0 else 1.0 for b, _ in NET_CASES
-    ]
-    net_claim = Claim.quantitative(
-        "a trained network's heavy-ball convergence: restarts next to its minimum contract at "
-        "ρ(J_HB) of its Hessian spectrum, max_h |larger root of λ² − (1 + β − ηh)λ + β|",
-        PAPER,
-        predict=operator_radius,
-        params=[{"momentum": b, "learning_rate": lr} for b, lr in NET_CASES],
-        measured=np.array([r for r, _ in net_rates]),
-        atol=3 * np.array([e for _, e in net_rates]),
-        error_estimate=np.array([e for _, e in net_rates]),
-        error_source="the fitted rate's change between the two halves of the fit window (the "
-        "faster modes' decaying share) plus its oscillation bound (range of the log-distance "
-        "residuals over the window's length)",
-        note=f"Hessian eigenvalues {ev[0]:.3g} … {ev[-1]:.3g} (condition {ev[-1] / ev[0]:.0f}); "
-        "ηh_min against the window's lower edge (1 − √β)²: "
-        + ", ".join(
-            f"β = {b:g}, η = {lr:g}: {lr * ev[0]:.2g} vs {w:.2g}"
-            for (b, lr), w in zip(NET_CASES, lo_w)
-        )
-        + "; GD's rate 1 − ηh_min would give "
-        + ", ".join(f"{1 - lr * ev[0]:.5f}" for _, lr in NET_CASES)
-        + f", √β {[round(float(np.sqrt(b)), 4) for b, _ in NET_CASES]}; the minimum: loss "
-        f"{float(data['net_loss']):.3g}, |∇L|∞ {float(data['net_grad']):.1g}; restarts from "
-        f"θ* + δ, |δ| = {NET_DELTA:g}, rate fitted for ‖θ_k − θ*‖ ∈ {list(NET_BAND)}",
-        network=NET,
-    )
-    lam_max = float(ev[-1])
-    edge_betas = np.asarray(NET_EDGE_BETAS)
-    # a restart just past the edge needs its top component to regrow (by at most ~1/(1 − β)
-    # after the non-normal transient, and from below the float64 floor: ≤ e^5) within the last
-    # fifth of the run at the rate ρ − 1 ≈ λ_max·Δη/(1 − β)
-    edge_bias = (1 - edge_betas) * 5.0 / (0.8 * NET_STEPS * lam_max)
-    edge_err = np.asarray(data["net_edge_width"]) + edge_bias
-    edge_claim = Claim.quantitative(
-        "a trained network's heavy-ball edge: restarts next to its minimum leave it from "
-        "η = 2(1 + β)/λ_max(H*), the operator's ρ = 1 crossing on the top curvature",
-        PAPER,
-        predict=lambda momentum: (
-            float(HeavyBall(learning_rate=1.0, momentum=momentum).threshold_product()) / lam_max
-        ),
-        params=[{"momentum": float(b)} for b in edge_betas],
-        measured=np.asarray(data["net_edge"]),
-        atol=3 * edge_err,
-        error_estimate=edge_err,
-        error_source=f"the bisection's final interval ({NET_EDGE_BISECTIONS} halvings of a fixed "
-        f"bracket η ∈ {list(NET_EDGE_BRACKET)}) plus the finite-run bias (1 − β)·5/(0.8 K λ_max)",
-        note=f"λ_max(H*) = {lam_max:.4f} (dense eigh); measured edges (upper end of the bisection "
-        "interval) "
-        + ", ".join(f"{v:.5f}" for v in data["net_edge"])
-        + f"; GD's 2/λ_max = {2 / lam_max:.4f}, Nesterov's (2 + 2β)/((1 + 2β)λ_max) "
-        + str([round((2 + 2 * b) / ((1 + 2 * b) * lam_max), 4) for b in edge_betas])
-        + f"; restarts from θ* + δ with |δ| = {NET_EDGE_DELTA:g}, {NET_STEPS} steps, 'left' = "
-        "the component along the top Hessian eigenvector over the last fifth of the run above "
-        "its start",
-        network=NET,
-    )
     return [
-        net_claim,
-        edge_claim,
         Claim.quantitative(
             "outside the complex window heavy-ball runs contract at the larger root of "
             "λ² − (1 + β − ηh)λ + β (GD, β = 0: |1 − ηh|)",
@@ -440,7 +216,7 @@ def claims(data: dict) -> list[Claim]:
 
 def plot(data: dict, out) -> list:
     lo, hi = theory.heavy_ball_exceptional_points(BETA)
-    fig, (ax0, ax1, ax2) = panels(3, height=3.4)
+    fig, (ax0, ax1) = panels(2, height=3.0)
     x = data["x"]
     ax0.semilogx(x, data["rho"], color="C0", label="ρ(J)")
     ax0.axhline(np.sqrt(BETA), color="C0", ls=":", lw=1, label="√β")
@@ -461,29 +237,13 @@ def plot(data: dict, out) -> list:
         ax1.semilogy(k, n, color=f"C{i}", label=f"‖Jᵏ‖, ηh = {xv:g}")
         ax1.semilogy(k, data[f"kappa_{i}"] * data[f"rho_{i}"] ** k, color=f"C{i}", ls="--", lw=1)
     bound = Line2D([], [], color="0.4", ls="--", lw=1, label="bound κ(V)ρᵏ (dashed)")
-    ax1.set(xlabel="k", ylabel="‖Jᵏ‖₂", title="transient growth ‖Jᵏ‖ ≤ κ(V)ρᵏ")
+    ax1.set(xlabel="k", ylabel="‖Jᵏ‖₂", title="transient growth under the κ(V)ρᵏ bound")
     ax1.legend(handles=[*ax1.get_lines()[::2], bound])
-    ev = data["net_eigs"]
-    for i, ((b, lr), d) in enumerate(zip(NET_CASES, data["net_dist"])):
-        k = np.arange(d.size)
-        rho = max(np.max(np.abs(np.roots([1.0, -(1 + b - lr * h), b]))) for h in ev)
-        ax2.semilogy(k, d, color=f"C{i}", label=f"β = {b:g}, η = {lr:g}")
-        ax2.semilogy(k, d[100] * rho ** (k - 100.0), color="k", ls=":", lw=0.8)
-    ax2.plot([], [], color="k", ls=":", lw=0.8, label="ρ(J_HB(H*))ᵏ")
-    ax2.set(
-        xlabel="step k",
-        ylabel="‖θ_k − θ*‖",
-        ylim=(1e-14, 1e-2),
-        title="trained net: restarts at θ* + δ",
-    )
-    ax2.legend(loc="lower left")
     caption(
         fig,
         f"Heavy ball (β = {BETA}) on a quadratic of curvature h: its 2 × 2 update operator J on "
         f"{len(x)} values of ηh (no data, no randomness); the divergence edge checked by "
-        f"{int(data['edge_num_steps'])}-step runs on ½θ²; right: {NET}, restarts from the minimum "
-        f"+ a perturbation of norm {NET_DELTA:g}, dense Hessian (seed {NET_SEED}); the claims add "
-        f"its heavy-ball edge by bisection at β ∈ {list(NET_EDGE_BETAS)} (not drawn)",
+        f"{int(data['edge_num_steps'])}-step runs on ½θ²",
     )
     return [save(fig, out / "fig22_heavy_ball_nonnormal.png")]
 
