@@ -381,42 +381,10 @@ def claims(data: dict) -> list[Claim]:
         "first order in the residual: a relative change of the size ε = ‖H − G‖_F/‖G‖_F "
         "(|Δ tr| ≤ √D‖H − G‖_F allows √D/ρ times more)"
     )
-    # the stall at small radius: GD steps to the first loss drop against the reduced flow
-    theory = _stall_theory(data)
-    ssc = [float(v) for v in data["stall_scales"]]
-    st_pred = np.array([theory(v)[0] for v in ssc])
-    st_delay = np.array([theory(v)[1] for v in ssc])
-    st_ce = np.array([_crossing(c, STALL_DROP) for c in data["stall_ce"]])
-    st_second = np.array([_crossing(c, STALL_DROP) for c in data["stall_second"]])
-    # error: GD's Euler delay (k steps) + the second-order softmax term's shift beyond it
-    st_err = np.abs(st_delay) + np.abs(st_second - st_pred - st_delay)
-    pure = st_pred[-1] * ssc[-1] / np.asarray(ssc)  # a bare 1/s law through the largest s
-    stall = Claim.quantitative(
-        f"outside the Goldilocks zone at small radius, training stalls: the GD steps until "
-        f"the loss has dropped by {STALL_DROP} nats follow the first-order (uniform-softmax) "
-        f"flow of the L-homogeneous f = (1/N)Σ(p0 − y)ᵀz, θ(t) = s·φ(s^(L−2)t) (L = "
-        f"{DEPTH}): steps = τ(δ/s^L)/(η s^(L−2)) with τ from the reduced flow from the "
-        "unscaled init",
-        PAPER_FS + " (small radii train poorly); the scaling derivation is ours [D]",
-        predict=lambda scale: theory(scale)[0],
-        params=[{"scale": v} for v in ssc],
-        measured=st_ce,
-        atol=3 * st_err,
-        error_estimate=st_err,
-        error_source="GD's first-order Euler delay of the crossing (k steps, from the reduced "
-        f"flow at dτ = {data['reduced_steps'][0]:g} and {data['reduced_steps'][1]:g}) plus "
-        "the shift the "
-        "neglected second-order softmax term ½zᵀ(diag p0 − p0p0ᵀ)z adds (the expansion "
-        "trained to second order at each s, minus the flow and k)",
-        network=f"bias-free ReLU MLP 10-16-16-{C} on the mixture, GD (lr 0.2, dynamics.run) "
-        f"from the He init scaled by s = {', '.join(f'{v:g}' for v in ssc)}",
-        note=f"predicted {np.round(st_pred, 2).tolist()}, measured (cross-entropy) "
-        f"{np.round(st_ce, 2).tolist()}, second-order expansion "
-        f"{np.round(st_second, 2).tolist()} steps; Euler delay k = "
-        f"{np.round(st_delay, 2).tolist()}; excluded: a bare 1/s law through s = {ssc[-1]:g} "
-        f"({np.round(pure, 1).tolist()}: the drop's time depends on δ/s^L through the "
-        "finite-time blow-up of the reduced flow)",
-    )
+    # the stall at small radius (plotted, not claimed): a referee's review found that the
+    # first-order (uniform-softmax) flow misses the network's steps to a 0.01-nat drop by
+    # more than GD's Euler delay plus the second-order expansion's gap to the cross-entropy
+    # (2.7 against 2.1 steps at s = 0.14), and the earlier tolerance contained the prediction
     # the frozen softmax at large radius: GD steps to FROZEN_FRACTION of the initial loss
     # against the margin loss's reduced flow
     fsteps, ftau, fdelay = _frozen_theory(data)
@@ -458,7 +426,6 @@ def claims(data: dict) -> list[Claim]:
         "growing as s falls",
     )
     return [
-        stall,
         frozen,
         Claim.quantitative(
             "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
