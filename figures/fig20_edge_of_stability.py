@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
 from toymodels.dynamics import GD, HeavyBall, Save, optax_init, run, sharpness, train
+from toymodels.landscape import curvature_gradient
 from toymodels.problems import mlp_regression
 
 
@@ -112,7 +113,7 @@ def _self_stabilization(prob, template, iterates, u, learning_rates, momenta):
     def one(th, u, lr, beta):
         w = jnp.mean(th, axis=0)
         lr = lr / (1 - beta)  # the centre's effective learning rate
-        grad_s = jax.grad(lambda f: jnp.vdot(u, jax.jvp(jax.grad(loss), (f,), (u,))[1]))(w)
+        grad_s = ravel_pytree(curvature_gradient(prob, unravel(w), unravel(u)))[0]
         grad_l = jax.grad(loss)(w)
 
         def proj(v):

@@ -236,3 +236,26 @@ def test_gradient_fraction_and_keskar(mlp, mlp_dense, key):
     assert np.isfinite(float(sub))
     with pytest.raises(ValueError, match="^epsilon"):
         landscape.keskar_sharpness(quad, c, epsilon=-1.0, key=key)
+
+
+def test_curvature_gradient_against_finite_differences_of_the_dense_hessian(mlp, key):
+    """∇(uᵀH(θ)u) along random w = central differences of uᵀH(θ ± hw)u, H the dense autodiff
+    Hessian; with u the top eigenvector it is the derivative of λ_max (Hellmann–Feynman)."""
+    problem, params = mlp
+    flat, unravel = ravel_pytree(params)
+    dense = jax.jit(jax.hessian(lambda f: problem.loss(unravel(f))))
+    ku, kw = jr.split(key)
+    h = 1e-4
+    for u in (jr.normal(ku, flat.shape), jnp.linalg.eigh(dense(flat))[1][:, -1]):
+        grad = ravel_pytree(landscape.curvature_gradient(problem, params, unravel(u)))[0]
+        for w in jr.normal(kw, (3, flat.size)):
+            fd = (u @ dense(flat + h * w) @ u - u @ dense(flat - h * w) @ u) / (2 * h)
+            np.testing.assert_allclose(grad @ w, fd, rtol=1e-6, atol=1e-9)
+    top = [jnp.linalg.eigvalsh(dense(flat + s * h * w))[-1] for s in (1, -1)]
+    np.testing.assert_allclose(grad @ w, (top[0] - top[1]) / (2 * h), rtol=1e-6, atol=1e-9)
+
+
+def test_curvature_gradient_rejects_a_mismatched_direction(mlp):
+    problem, params = mlp
+    with pytest.raises(ValueError, match="direction"):
+        landscape.curvature_gradient(problem, params, {"w": jnp.ones(3)})

@@ -40,6 +40,7 @@ from ._directions import (
 )
 from ._hessian import (
     HessianOperator as HessianOperator,
+    curvature_gradient as curvature_gradient,
     hessian as hessian,
     hessian_operator as hessian_operator,
     hvp as hvp,

@@ -17,6 +17,7 @@ from jaxtyping import Array, Float
 from .._custom_types import Params
 from .._validation import check_finite, check_params_tree
 from ..linalg._operator import AbstractOperator
+from ._directions import tree_vdot
 from ..problems._base import AbstractProblem
 
 
@@ -58,6 +59,34 @@ def hvp(problem: AbstractProblem, params: Params, v: Params) -> Params:
     check_params_tree("v", v, params)
     check_finite("v", v)
     return _hvp_jit(problem, params, v)
+
+
+def _curvature_gradient(problem: AbstractProblem, params: Params, direction: Params) -> Params:
+    def curvature(q):
+        return tree_vdot(direction, _hvp(problem, q, direction))
+
+    return jax.grad(curvature)(params)
+
+
+_curvature_gradient_jit = eqx.filter_jit(_curvature_gradient)
+
+
+def curvature_gradient(problem: AbstractProblem, params: Params, direction: Params) -> Params:
+    r"""The gradient in $\theta$ of the curvature along a fixed direction $u$,
+    $\nabla_\theta\,(u^\top H(\theta)\,u) = \nabla^3 L(\theta)[u, u, \cdot]$ (reverse
+    mode over the HVP). With $u$ the top Hessian eigenvector it is the sharpness gradient
+    $\nabla S$ of the self-stabilization analysis of the edge of stability (Damian, Nichani &
+    Lee 2023): $u$ is held fixed, not re-derived at each $\theta$ (for a simple eigenvalue
+    the two agree, since $\partial u$ is orthogonal to $u$).
+
+    `direction` is a pytree like `params` (not normalised here: the result scales as
+    $\|u\|^2$); the result is a pytree like `params`. Jitted; safe inside `jax.jit`/`vmap`.
+    """
+    _check_problem(problem)
+    _check_params(params)
+    check_params_tree("direction", direction, params)
+    check_finite("direction", direction)
+    return _curvature_gradient_jit(problem, params, direction)
 
 
 def _hessian(problem, params):
