@@ -27,6 +27,29 @@ def test_marchenko_pastur_mass_and_moments(gamma, sigma2):
     assert f(np.array([lo - 0.1, hi + 0.1])).tolist() == [0.0, 0.0]
 
 
+@pytest.mark.parametrize("gamma,sigma2", [(0.25, 1.0), (1.0, 2.0), (3.0, 0.7)])
+def test_marchenko_pastur_quantile_inverts_the_quadrature_cdf(gamma, sigma2):
+    """Quantiles of the nonzero part against scipy: quad of the density, brentq for the
+    root (the atom at 0 left out for γ > 1), and the ends at the bulk edges."""
+    from scipy.optimize import brentq  # noqa: PLC0415
+
+    lo, hi = rmt.marchenko_pastur_edges(gamma, sigma2=sigma2)
+    mass = min(1.0, 1.0 / gamma)
+
+    def cdf(x):
+        f = lambda t: rmt.marchenko_pastur_density(t, gamma, sigma2=sigma2)  # noqa: E731
+        return integrate.quad(f, lo, x, limit=200, epsabs=1e-13)[0] / mass
+
+    qs = np.array([0.01, 0.25, 0.5, 0.75, 0.99])
+    ref = [brentq(lambda x, q=q: cdf(x) - q, lo, hi, xtol=1e-13) for q in qs]
+    np.testing.assert_allclose(rmt.marchenko_pastur_quantile(qs, gamma, sigma2=sigma2), ref,
+                               rtol=1e-8)
+    np.testing.assert_allclose(rmt.marchenko_pastur_quantile(0.0, gamma, sigma2=sigma2), lo)
+    np.testing.assert_allclose(rmt.marchenko_pastur_quantile(1.0, gamma, sigma2=sigma2), hi)
+    with pytest.raises(ValueError, match="q"):
+        rmt.marchenko_pastur_quantile(1.5, gamma)
+
+
 def test_marchenko_pastur_matches_sampled_spectrum():
     rng = np.random.default_rng(0)
     n, p = 1600, 400

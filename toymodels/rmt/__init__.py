@@ -10,6 +10,7 @@ from ._laws import (
     goldilocks_positive_fraction as goldilocks_positive_fraction,
     marchenko_pastur_density as marchenko_pastur_density,
     marchenko_pastur_edges as marchenko_pastur_edges,
+    marchenko_pastur_quantile as marchenko_pastur_quantile,
     semicircle_cdf as semicircle_cdf,
     semicircle_density as semicircle_density,
     wigner_spike_outlier as wigner_spike_outlier,
