@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from matplotlib.ticker import NullFormatter
-from scipy.optimize import brentq
 
 from figures._common import caption, cite, cli, panels, save
 from toymodels.claims import Claim, Comparison
@@ -105,23 +104,8 @@ DT, X = 0.1, 10.0
 @functools.lru_cache
 def _euler_critical_lr(delay: float) -> float:
     """η_c of the a → ∞ loss |T − t_E(r)|/T with the Euler crossing time t_E (two orders in
-    Δt): (r*_E − r_NL,E)/|L′(r*_E)|, t_E(r*_E) = T, t_E(r_NL,E) = 2T (brentq on log r)."""
-
-    def t_euler(r):  # ghost.escape_time(r, threshold=X, dt=DT, dt_order=2), in NumPy
-        s = np.sqrt(r)
-        a = np.arctan(X / s)
-        return a / s + DT / 2 * np.log1p(X**2 / r) - DT**2 * (X / 2 - s * a / 3)
-
-    def solve(t):
-        f = lambda u: t_euler(np.exp(u)) - t  # noqa: E731
-        return float(np.exp(brentq(f, np.log(1e-9), np.log(10.0), xtol=1e-14)))
-
-    r_opt, r_nl = solve(delay), solve(2 * delay)
-    library = float(ghost.escape_time(r_opt, threshold=X, dt=DT, dt_order=2))
-    assert abs(t_euler(r_opt) - library) <= 1e-12 * library, "t_euler: not the library's"
-    h = 1e-6 * r_opt  # the slope |dt_E/dr|/T at r*_E (central difference, error ~1e-12)
-    slope = abs(t_euler(r_opt + h) - t_euler(r_opt - h)) / (2 * h) / delay
-    return (r_opt - r_nl) / slope
+    Δt): (r*_E − r_NL,E)/|L′(r*_E)|, t_E(r*_E) = T, t_E(r_NL,E) = 2T."""
+    return float(ghost.euler_critical_lr(delay, threshold=X, dt=DT))
 
 
 def claims(data: dict) -> list[Claim]:

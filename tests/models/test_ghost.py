@@ -66,6 +66,35 @@ def test_closed_forms_match_sympy(delay):
     )
 
 
+@pytest.mark.parametrize("delay", [5.0, 20.0, 40.0])
+def test_euler_critical_lr_against_brentq_and_its_continuous_limit(delay):
+    """η_c of the Euler loss against NumPy: t_E in closed form (two orders in Δt), brentq on
+    log r for t_E = T and 2T, a central difference for the slope; → critical_lr as Δt → 0."""
+    from scipy.optimize import brentq  # noqa: PLC0415
+
+    dt, x = 0.1, 10.0
+
+    def t_euler(r):
+        s = np.sqrt(r)
+        a = np.arctan(x / s)
+        return a / s + dt / 2 * np.log1p(x**2 / r) - dt**2 * (x / 2 - s * a / 3)
+
+    def solve(t):
+        return np.exp(brentq(lambda u: t_euler(np.exp(u)) - t, np.log(1e-9), np.log(10.0),
+                             xtol=1e-14))
+
+    r_opt, r_nl = solve(delay), solve(2 * delay)
+    h = 1e-6 * r_opt
+    slope = abs(t_euler(r_opt + h) - t_euler(r_opt - h)) / (2 * h) / delay
+    got = float(ghost.euler_critical_lr(delay, threshold=x, dt=dt))
+    assert got == pytest.approx((r_opt - r_nl) / slope, rel=1e-8)
+    assert got != pytest.approx(float(ghost.critical_lr(delay)), rel=0.05)  # Euler matters
+    fine = float(ghost.euler_critical_lr(delay, threshold=1e5, dt=1e-6))
+    assert fine == pytest.approx(float(ghost.critical_lr(delay)), rel=1e-3)
+    with pytest.raises(ValueError, match="dt"):
+        ghost.euler_critical_lr(delay, dt=0.0)
+
+
 def test_euler_escape_time_prediction():
     """The modified-equation shift predicts the Euler escape step (the spec's 50.5, 100.6,
     200.6 at T = 50, 100, 200), and for other Δt and X."""

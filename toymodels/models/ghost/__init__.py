@@ -62,6 +62,7 @@ from ._theory import (
     critical_lr as critical_lr,
     cusp_gradient as cusp_gradient,
     escape_time as escape_time,
+    euler_critical_lr as euler_critical_lr,
     euler_optimal_r as euler_optimal_r,
     limit_loss as limit_loss,
     limit_loss_grad as limit_loss_grad,

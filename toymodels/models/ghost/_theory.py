@@ -13,6 +13,7 @@ $1/T$: `normalized=False`). Derivations and their checks: `derivations/ghost.py`
   $= 3\pi^4/(32T^4)$ at $T_R = T$ (divided by $T$ when unnormalized).
 """
 
+import functools
 import math
 
 import jax
@@ -71,16 +72,20 @@ def escape_time(
     r = jnp.asarray(r)
     pos = r > 0
     rs = jnp.where(pos, r, jnp.ones_like(r))
-    sq = jnp.sqrt(rs)
     if math.isfinite(threshold):
-        t = jnp.arctan(threshold / sq) / sq
+        t = _finite_escape_time(rs, threshold, dt, float(dt_order == 2))
     else:
-        t = (jnp.pi / 2) / sq
-    if dt > 0:
-        t = t + 0.5 * dt * jnp.log1p(threshold**2 / rs)
-        if dt_order == 2:
-            t = t - dt**2 * (threshold / 2 - sq * jnp.arctan(threshold / sq) / 3)
+        t = (jnp.pi / 2) / jnp.sqrt(rs)
     return jnp.where(pos, t, jnp.inf)
+
+
+def _finite_escape_time(r, threshold, dt, second_order):
+    """`escape_time` for r > 0 and a finite X, with traceable X, Δt and the second-order
+    term switched by `second_order` (0 or 1)."""
+    sq = jnp.sqrt(r)
+    a = jnp.arctan(threshold / sq)
+    t = a / sq + 0.5 * dt * jnp.log1p(threshold**2 / r)
+    return t - second_order * dt**2 * (threshold / 2 - sq * a / 3)
 
 
 def optimal_r(delay: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
@@ -182,6 +187,44 @@ def euler_optimal_r(
 
     a, b = jax.lax.fori_loop(0, num_iters, body, (lo, hi))
     return jnp.exp(0.5 * (a + b))
+
+
+def euler_critical_lr(
+    delay: Float[ArrayLike, ""], *, threshold: float = 10.0, dt: float = 0.1, num_iters: int = 200
+) -> Float[Array, ""]:
+    r"""`critical_lr` of the Euler-discretised model at large confidence: the loss
+    $|T - t_E(r)|/T$ with $t_E$ Euler's escape time to $X$ (`escape_time(dt_order=2)`) has its
+    minimum at $t_E(r^*_E) = T$ and its no-learning edge at $t_E(r_{NL,E}) = 2T$, so
+    $\eta_c = (r^*_E - r_{NL,E})/|L'(r^*_E)|$ with $|L'| = |dt_E/dr|/T$ (autodiff). Both
+    roots by bisection on $\log r$ ($t_E$ falls monotonically in $r$); tends to
+    `critical_lr(delay)` as $\Delta t 	o 0$, $X 	o \infty$."""
+    delay = _positive("delay", delay)
+    threshold = _threshold(threshold, allow_inf=False)
+    if not dt > 0 or not math.isfinite(dt):
+        raise ValueError(f"dt: must be finite and > 0, got {dt}")
+    return _euler_critical_lr(delay, threshold, dt, num_iters)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _euler_critical_lr(delay, threshold, dt, num_iters):
+    def t_euler(r):
+        return _finite_escape_time(r, threshold, dt, 1.0)
+
+    def root(t):
+        lo, hi = jnp.log(jnp.pi**2 / (4 * t**2) / 64), jnp.log(jnp.pi**2 / (4 * t**2) * 64)
+
+        def body(_, bracket):
+            a, b = bracket
+            mid = 0.5 * (a + b)
+            late = t_euler(jnp.exp(mid)) > t
+            return jnp.where(late, mid, a), jnp.where(late, b, mid)
+
+        a, b = jax.lax.fori_loop(0, num_iters, body, (lo, hi))
+        return jnp.exp(0.5 * (a + b))
+
+    r_opt, r_nl = root(delay), root(2 * delay)
+    slope = jnp.abs(jax.grad(t_euler)(r_opt)) / delay
+    return (r_opt - r_nl) / slope
 
 
 def _closed_form_state(r, t, clip):
