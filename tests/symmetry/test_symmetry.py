@@ -250,3 +250,27 @@ def test_multi_output_plateau_at_permutation_point():
     rank = np.linalg.matrix_rank(np.asarray(D), tol=1e-8)
     ev = _hessian_eigs(prob, q)
     assert np.sum(np.abs(ev) < 1e-8) == 2 - rank
+
+
+def test_match_neurons_reads_a_split_and_padded_student_as_its_teacher():
+    """A 2-3-2 teacher split at neuron 1 (γ = 0.3), one zero-type neuron appended, neurons
+    permuted: each teacher neuron's outgoing weight is the sum over its matched student
+    neurons, the zero-type neuron is unmatched with outgoing 0; a perturbed neuron unmatches."""
+    teacher = mlp_init(key=jr.key(7), sizes=(2, 3, 2), bias=True)
+    student = S.add_zero_neurons(
+        S.split_neuron(teacher, 1, 0.3), jnp.array([[5.0, -5.0]]), jnp.array([2.0])
+    )
+    perm = np.array([4, 2, 0, 3, 1])  # student neuron j = old neuron perm[j]
+    student = S.permute_neurons(student, perm)
+    m = S.match_neurons(student, teacher)
+    old_to_teacher = np.array([0, 1, 2, 1, -1])  # the split copy is old neuron 3
+    np.testing.assert_array_equal(m.teacher_index, old_to_teacher[perm])
+    np.testing.assert_allclose(m.outgoing_sum, np.asarray(teacher[1]["w"]).T, atol=1e-12)
+    assert m.unmatched_outgoing == 0.0
+    assert set(m.nearest.tolist()) <= set(np.flatnonzero(m.teacher_index >= 0).tolist())
+    bumped = (student[0] | {"b": student[0]["b"].at[m.nearest[2]].add(1e-3)}, student[1])
+    m2 = S.match_neurons(bumped, teacher)
+    assert m2.teacher_index[m.nearest[2]] == -1
+    np.testing.assert_allclose(m2.unmatched_outgoing, np.abs(teacher[1]["w"][:, 2]).sum())
+    with pytest.raises(ValueError, match="teacher"):
+        S.match_neurons(student, mlp_init(key=jr.key(1), sizes=(3, 3, 2), bias=True))

@@ -30,12 +30,14 @@ from ._counting import (
 )
 from ._neurons import (
     MinimaSegment as MinimaSegment,
+    NeuronMatch as NeuronMatch,
     add_zero_neurons as add_zero_neurons,
     check_mlp as check_mlp,
     flat_vector as flat_vector,
     fukumizu_amari_matrix as fukumizu_amari_matrix,
     incoming as incoming,
     line_curvature as line_curvature,
+    match_neurons as match_neurons,
     merge_neurons as merge_neurons,
     minima_segment as minima_segment,
     outgoing as outgoing,

@@ -360,3 +360,60 @@ def line_curvature(B: ArrayLike, gamma: ArrayLike, xi: ArrayLike) -> Array:
 def flat_vector(params: Params) -> Float[Array, " p"]:
     """`ravel_pytree(params)[0]` (the landscape coordinates)."""
     return jax.flatten_util.ravel_pytree(params)[0]
+
+
+class NeuronMatch(eqx.Module):
+    """A student network read neuron by neuron as its teacher (`match_neurons`).
+
+    - `gap`: (student, teacher) largest absolute difference of augmented incoming weights.
+    - `teacher_index`: for each student neuron, the teacher neuron within `atol` of it, or
+      −1 when it is near none (a zero-type or otherwise unmatched neuron).
+    - `nearest`: for each teacher neuron, the closest student neuron (by `gap`).
+    - `outgoing_sum`: (teacher, out) summed outgoing weights of the student neurons matched
+      to each teacher neuron (a duplicated neuron splits its teacher's weight, Fukumizu &
+      Amari; the sum is the teacher's at a global minimum).
+    - `unmatched_outgoing`: summed |outgoing weight| of the unmatched student neurons (0 for
+      zero-type neurons at a global minimum, Şimşek et al. 2021).
+    """
+
+    gap: np.ndarray
+    teacher_index: np.ndarray
+    nearest: np.ndarray
+    outgoing_sum: np.ndarray
+    unmatched_outgoing: float
+
+
+def _augmented(params, layer):
+    lay = params[layer]
+    w = np.asarray(lay["w"], dtype=np.float64)
+    return np.concatenate([w, np.asarray(lay["b"])[:, None]], 1) if "b" in lay else w
+
+
+def match_neurons(student: Params, teacher: Params, *, layer: int = 0, atol: float = 1e-6):
+    """Match the hidden neurons of `student` (layer `layer`) to the teacher's by their
+    augmented incoming weights (NumPy, on the host): a student neuron belongs to a teacher
+    neuron when every incoming weight and the bias agree within `atol`. Both nets must have
+    the same fan-in, bias layout and output size. Returns a `NeuronMatch`."""
+    check_mlp("student", student, layer=layer)
+    check_mlp("teacher", teacher, layer=layer)
+    if not (isinstance(atol, int | float) and math.isfinite(atol) and atol > 0):
+        raise ValueError(f"atol: must be finite and > 0, got {atol!r}")
+    ws, wt = _augmented(student, layer), _augmented(teacher, layer)
+    out_s = np.asarray(student[layer + 1]["w"], dtype=np.float64)
+    out_t = np.asarray(teacher[layer + 1]["w"])
+    if ws.shape[1] != wt.shape[1] or out_s.shape[0] != out_t.shape[0]:
+        raise ValueError(
+            f"teacher: fan-in/bias {wt.shape[1]} and outputs {out_t.shape[0]} must match the "
+            f"student's {ws.shape[1]} and {out_s.shape[0]}"
+        )
+    gap = np.max(np.abs(ws[:, None, :] - wt[None, :, :]), axis=2)
+    near = gap < atol
+    index = np.where(near.any(axis=1), np.argmin(gap, axis=1), -1)
+    sums = np.stack([out_s[:, index == k].sum(axis=1) for k in range(wt.shape[0])])
+    return NeuronMatch(
+        gap=gap,
+        teacher_index=index,
+        nearest=np.argmin(gap, axis=0),
+        outgoing_sum=sums,
+        unmatched_outgoing=float(np.sum(np.abs(out_s[:, index < 0]))),
+    )
