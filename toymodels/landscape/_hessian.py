@@ -17,8 +17,8 @@ from jaxtyping import Array, Float
 from .._custom_types import Params
 from .._validation import check_finite, check_params_tree
 from ..linalg._operator import AbstractOperator
-from ._directions import tree_vdot
 from ..problems._base import AbstractProblem
+from ._directions import tree_vdot
 
 
 def _check_problem(problem: Any) -> None:

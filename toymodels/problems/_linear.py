@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from .._custom_types import Params, Real, Scalar
@@ -92,11 +93,21 @@ def whitened_inputs(*, key: PRNGKeyArray, num_samples: int, dim: int, dtype=None
     return q * jnp.sqrt(jnp.asarray(num_samples, dtype))
 
 
-def balanced_rank_one_init(direction: Array, *, hidden: int, out: int, u0: float) -> Params:
-    """Params of a two-layer linear net in which one mode along `direction` (unit input
-    vector) has strength `u0`, balanced between layers (used to check Saxe's curve)."""
+def balanced_rank_one_init(
+    direction: Array, *, hidden: int | Sequence[int], out: int, u0: float
+) -> Params:
+    """Params of a linear net in which one mode along `direction` (unit input vector) has
+    strength `u0`, balanced between the layers: each of the L = len(hidden) + 1 layers
+    carries u0^(1/L) on the mode (used to check Saxe's curves; `hidden` an int is one hidden
+    layer, a sequence the widths of `deep_linear_regression`)."""
+    widths = (hidden,) if isinstance(hidden, int | np.integer) else tuple(hidden)
+    if not widths or any(int(h) < 1 for h in widths):
+        raise ValueError(f"hidden: widths must be >= 1, got {hidden!r}")
     d = direction / jnp.linalg.norm(direction)
-    r = jnp.sqrt(jnp.asarray(u0, d.dtype))
-    w1 = jnp.zeros((hidden, d.shape[0]), d.dtype).at[0].set(r * d)
-    w2 = jnp.zeros((out, hidden), d.dtype).at[0, 0].set(r)
-    return ({"w": w1}, {"w": w2})
+    u0 = jnp.asarray(u0, d.dtype)
+    r = jnp.sqrt(u0) if len(widths) == 1 else u0 ** (1.0 / (len(widths) + 1))
+    layers = [{"w": jnp.zeros((widths[0], d.shape[0]), d.dtype).at[0].set(r * d)}]
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers.append({"w": jnp.zeros((b, a), d.dtype).at[0, 0].set(r)})
+    layers.append({"w": jnp.zeros((out, widths[-1]), d.dtype).at[0, 0].set(r)})
+    return tuple(layers)
