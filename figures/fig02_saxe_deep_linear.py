@@ -1,7 +1,8 @@
 """Saxe et al. (2014): gradient flow of a two-layer linear network on whitened data against
 the closed-form learning curve u(t) = s e^{2st}/(e^{2st} − 1 + s/u₀); and a three-layer
 network trained by GD, whose balanced mode obeys u' = 3u^{4/3}(s − u)
-(derivations/deep_linear.py): its half-rise time in closed form; and unbalanced two-layer
+(derivations/deep_linear.py): its half-rise time in closed form, and GD's delay behind that
+flow, first order in η (backward error analysis on each layer weight); and unbalanced two-layer
 starts, whose conserved balance D = a² − b² gives u' = √(D² + 4u²)(s − u)."""
 
 import diffrax
@@ -173,6 +174,39 @@ def _half_rise(t: np.ndarray, u: np.ndarray, s: float, fraction: float = 0.5):
     return float(crossing), float(curvature / 8 / slope)
 
 
+def _gd_crossing_cubic(loss: np.ndarray, s: float, rate: float, fraction: float):
+    """The time ηk at which GD's mode u_k = s − √(2L_k) crosses `fraction`·s, from the cubic
+    through the four iterates around the crossing (GD's iterates lie on a smooth curve, the
+    modified flow, so a cubic resolves the crossing to O(η⁴)); its error is bounded by the
+    cubic's distance to the quadratic through the three nearest iterates."""
+    u = s - np.sqrt(2 * np.maximum(loss, 0.0))
+    level = fraction * s
+    j = int(np.argmax(u >= level))
+
+    def root(ks):  # in steps from k = j − 1; the crossing lies in [0, 1]
+        r = np.roots(np.polyfit(ks - (j - 1), u[ks] - level, ks.size - 1))
+        r = r[np.isreal(r)].real
+        return float(r[(r >= -1e-9) & (r <= 1 + 1e-9)][0])
+
+    cubic, quadratic = root(np.arange(j - 2, j + 2)), root(np.arange(j - 1, j + 2))
+    return rate * (j - 1 + cubic), rate * abs(cubic - quadratic)
+
+
+def depth3_gd_delay(s: float, u0: float, u: float, learning_rate: float):
+    """GD's delay behind the gradient flow of a balanced three-layer mode, to rise from u₀ to
+    u, by backward error analysis: GD a ← a + ηF(a) on each layer weight a = u^{1/3}, with
+    F(a) = (s − a³)a², follows the modified flow a' = F − (η/2)F′F + η²(F″F²/12 + F′²F/3), so
+    t_GD(u) = ∫da/F + (η/2)ln(F(a)/F(a₀)) − (η²/12)(∫F′²/F da + F′(a) − F′(a₀)) + O(η³).
+    Returns the first-order delay and the second-order term."""
+    F = lambda a: (s - a**3) * a**2  # noqa: E731
+    dF = lambda a: 2 * s * a - 5 * a**4  # noqa: E731
+    a0, a1 = u0 ** (1 / 3), u ** (1 / 3)
+    first = learning_rate / 2 * np.log(F(a1) / F(a0))
+    integral, _ = quad(lambda a: (2 * s - 5 * a**3) ** 2 / (s - a**3), a0, a1, epsrel=1e-12)
+    second = -(learning_rate**2) / 12 * (integral + dF(a1) - dF(a0))
+    return float(first), float(second)
+
+
 def claims(data: dict) -> list[Claim]:
     # the library's closed form is tested against the SymPy solution in
     # tests/problems/test_problems.py (an identity, not a claim)
@@ -207,6 +241,49 @@ def claims(data: dict) -> list[Claim]:
         f"{int(data['hidden'])}-1 on {int(data['num_samples'])} whitened inputs, full-batch "
         f"GD (η = {DEPTH3_RATE:g}, 2000 steps) from a balanced rank-one start"
     )
+    # GD's delay behind the flow: the rise at 2η minus the rise at η, per level (cubic
+    # crossings), against the first-order modified flow; error = the second-order term's
+    # difference between 2η and η plus both crossings' interpolation error
+    cross = np.array(
+        [
+            [
+                [_gd_crossing_cubic(d3[j, i], s, (i + 1) * DEPTH3_RATE, q) for q in levels]
+                for i in range(2)
+            ]
+            for j, (s, _) in enumerate(DEPTH3)
+        ]
+    )  # (case, [η, 2η], level, [t, error])
+    delay = cross[:, 1, :, 0] - cross[:, 0, :, 0]
+    second = np.array(
+        [
+            [
+                depth3_gd_delay(s, u0, q * s, 2 * DEPTH3_RATE)[1]
+                - depth3_gd_delay(s, u0, q * s, DEPTH3_RATE)[1]
+                for q in levels
+            ]
+            for s, u0 in DEPTH3
+        ]
+    )
+    delay_err = np.abs(second) + cross[:, 0, :, 1] + cross[:, 1, :, 1] + 1e-12
+    first = np.array(
+        [[depth3_gd_delay(s, u0, q * s, DEPTH3_RATE)[0] for q in levels] for s, u0 in DEPTH3]
+    )
+    delay_alts = {  # wrong physics, against the same tolerance (3 × the error estimate)
+        "no delay (GD = the flow at t = ηk)": np.zeros_like(first),
+        "one step late (η)": np.full_like(first, DEPTH3_RATE),
+        "half the coefficient (η/4)": first / 2,
+        "1.5 × the coefficient": 1.5 * first,
+        "the modified flow of u' = 3u^{4/3}(s − u) (GD on u, not on the layers)": np.array(
+            [
+                [
+                    DEPTH3_RATE / 2 * np.log(q ** (4 / 3) * s ** (4 / 3) * (1 - q) * s
+                                             / (u0 ** (4 / 3) * (s - u0)))
+                    for q in levels
+                ]
+                for s, u0 in DEPTH3
+            ]
+        ),
+    }  # fmt: skip
     unbal = np.array(
         [
             _half_rise(data[f"t_b{j}"], data[f"flow_b{j}"], s)
@@ -256,6 +333,42 @@ def claims(data: dict) -> list[Claim]:
             + ", ".join(f"{v:.4g}" for v in curve[:, 1, levels.index(0.5), 0])
             + "); the two-layer law ln(s/u₀ − 1)/(2s) would give "
             + ", ".join(f"{np.log(s / u0 - 1) / (2 * s):.3g}" for s, u0 in DEPTH3),
+        ),
+        Claim.quantitative(
+            "three layers, GD's delay behind the flow (backward error analysis): GD on each "
+            "layer weight a = u^{1/3}, a ← a + ηF(a) with F(a) = (s − a³)a², follows the "
+            "modified flow a' = F − (η/2)F′F, so raising η by Δη delays the rise to u by "
+            "(Δη/2)ln(F(u^{1/3})/F(u₀^{1/3})) (it shrinks near s, where F → 0); the rise at 2η "
+            f"minus the rise at η = {DEPTH3_RATE:g}, at u = "
+            f"{', '.join(f'{q:g}' for q in levels)} × s",
+            "Barrett & Dherin 2021 (ICLR 2021, arXiv:2009.11162), §2 (backward error "
+            "analysis: GD follows the modified flow of L + (η/4)|∇L|²), applied to Saxe et "
+            "al.'s balanced mode [D]",
+            predict=lambda s, u0, learning_rate: np.array(
+                [depth3_gd_delay(s, u0, q * s, learning_rate)[0] for q in levels]
+            ),
+            params=[{"s": s, "u0": u0, "learning_rate": DEPTH3_RATE} for s, u0 in DEPTH3],
+            measured=delay,
+            atol=3 * delay_err,
+            error_estimate=delay_err,
+            error_source="the next order of the modified flow, η²(F″F²/12 + F′²F/3): its "
+            "delay −(η²/12)(∫F′²/F da + F′(a) − F′(a₀)) (scipy quadrature) at 2η minus at η, "
+            "plus the crossings' interpolation (a cubic through four iterates against the "
+            "quadratic through three)",
+            network=net3.replace(
+                f"η = {DEPTH3_RATE:g}", f"η = {DEPTH3_RATE:g} and {2 * DEPTH3_RATE:g}"
+            ),
+            note="delay at u = s/2 measured "
+            + ", ".join(f"{v:.5f}" for v in delay[:, levels.index(0.5)])
+            + ", predicted "
+            + ", ".join(f"{v:.5f}" for v in first[:, levels.index(0.5)])
+            + f"; largest |measured − predicted|/error estimate "
+            f"{np.max(np.abs(delay - first) / delay_err):.2f} (the rest is the second-order "
+            "term); wrong physics, largest |alternative − measured| in tolerances: "
+            + "; ".join(
+                f"{k} {np.max(np.abs(delay - v) / (3 * delay_err)):.0f}"
+                for k, v in delay_alts.items()
+            ),
         ),
         Claim.quantitative(
             "Saxe's learning time: the network's mode strength reaches half its final value "
