@@ -141,7 +141,7 @@ def compute(*, fast: bool) -> dict:
     data = {k: np.asarray(v) for k, v in sizes.items()}
     for i, s in enumerate(S_VALUES):
         t_end = 3.0 * np.log(s / U0) / (2 * s)
-        ts = np.linspace(0.0, t_end, 60 if fast else 400)
+        ts = np.linspace(0.0, t_end, 200 if fast else 400)
         key, sub = jr.split(key)
         u = flow_mode_strength(
             s,
@@ -154,19 +154,19 @@ def compute(*, fast: bool) -> dict:
         data[f"closed_{i}"] = np.asarray(saxe_mode_strength(ts, s=s, u0=U0))
         data[f"sympy_{i}"] = np.asarray(theory.saxe_u(ts, s, U0), dtype=float)
     for j, (s, u0) in enumerate(INIT_SCALES):  # same shapes: the same compiled flow
-        ts = np.linspace(0.0, 3.0 * np.log(s / u0) / (2 * s), 60 if fast else 400)
+        ts = np.linspace(0.0, 3.0 * np.log(s / u0) / (2 * s), 200 if fast else 400)
         key, sub = jr.split(key)
         data[f"t_u{j}"] = ts
         data[f"flow_u{j}"] = np.asarray(flow_mode_strength(s, **sizes, ts=ts, key=sub, u0=u0))
     for j, (s, u0, a0) in enumerate(UNBALANCED):  # the same compiled flow
-        ts = np.linspace(0.0, 3.0 * np.log(s / u0) / (2 * s), 60 if fast else 400)
+        ts = np.linspace(0.0, 3.0 * np.log(s / u0) / (2 * s), 200 if fast else 400)
         key, sub = jr.split(key)
         data[f"t_b{j}"] = ts
         data[f"flow_b{j}"] = np.asarray(
             flow_mode_strength(s, **sizes, ts=ts, key=sub, u0=u0, a0=a0)
         )
     for j, (s, n_p, n_q, angle) in enumerate(MISALIGNED):  # the same compiled flow
-        ts = np.linspace(0.0, 3.0 * np.log(s / (n_p * n_q)) / (2 * s), 60 if fast else 400)
+        ts = np.linspace(0.0, 3.0 * np.log(s / (n_p * n_q)) / (2 * s), 200 if fast else 400)
         e = np.eye(sizes["hidden"])
         phi = np.deg2rad(angle)
         vectors = (n_p * e[0], n_q * (np.cos(phi) * e[0] + np.sin(phi) * e[1]))
