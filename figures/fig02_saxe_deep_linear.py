@@ -80,12 +80,7 @@ def depth3_gd_losses(cases, rates, *, dim: int, hidden: int, num_samples: int, k
 
     def one(s, u0, rate):
         problem = deep_linear_regression(x, s * x[:, 0], hidden=(hidden, hidden))
-        a = u0 ** (1 / 3)
-        params0 = (
-            {"w": jnp.zeros((hidden, dim)).at[0].set(a * e1)},
-            {"w": jnp.zeros((hidden, hidden)).at[0, 0].set(a)},
-            {"w": jnp.zeros((1, hidden)).at[0, 0].set(a)},
-        )
+        params0 = balanced_rank_one_init(e1, hidden=(hidden, hidden), out=1, u0=u0)
         gd = GD(learning_rate=rate)
         return run(problem, params0, gd, num_steps=num_steps, key=key).loss
 
