@@ -53,19 +53,21 @@ def _flat_teacher(teacher) -> np.ndarray:
 
 
 def _match_teacher(student, teacher, tol: float = 1e-6) -> np.ndarray:
-    """The student read as its teacher (`_flat_teacher`'s layout): for each teacher neuron
-    the nearest student neuron's incoming weights and bias, the summed outgoing weight of
-    the student neurons within `tol` of it (a duplicated pair splits it), the output bias,
-    and the summed |outgoing weight| of student neurons near no teacher neuron."""
+    """The student read as its teacher (`_flat_teacher`'s layout, `symmetry.match_neurons`):
+    for each teacher neuron the nearest student neuron's incoming weights and bias, the
+    summed outgoing weight of the student neurons within `tol` of it (a duplicated pair
+    splits it), the output bias, and the summed |outgoing weight| of student neurons near no
+    teacher neuron."""
+    m = S.match_neurons(student, teacher, atol=tol)
     ws = np.concatenate([np.asarray(student[0]["w"]), np.asarray(student[0]["b"])[:, None]], 1)
-    a = np.asarray(student[1]["w"][0])
-    wt = np.concatenate([np.asarray(teacher[0]["w"]), np.asarray(teacher[0]["b"])[:, None]], 1)
-    gap = np.max(np.abs(ws[:, None, :] - wt[None, :, :]), axis=2)  # (student, teacher)
-    near = gap < tol
-    rows = [ws[np.argmin(gap[:, k])] for k in range(wt.shape[0])]
-    sums = [float(np.sum(a[near[:, k]])) for k in range(wt.shape[0])]
-    left = float(np.sum(np.abs(a[~near.any(axis=1)])))
-    return np.concatenate([np.ravel(rows), sums, np.asarray(student[1]["b"]).ravel(), [left]])
+    return np.concatenate(
+        [
+            ws[m.nearest].ravel(),
+            m.outgoing_sum[:, 0],
+            np.asarray(student[1]["b"]).ravel(),
+            [m.unmatched_outgoing],
+        ]
+    )
 
 
 def _trained_student(t):
