@@ -14,7 +14,6 @@ from figures._common import caption, cite, cli, panels, save
 from toymodels import dynamics
 from toymodels.claims import Claim, Comparison
 from toymodels.data import gaussian_mixture
-from toymodels.landscape import random_subspace
 from toymodels.problems import AbstractProblem, mlp_classification
 from toymodels.rmt import goldilocks_positive_fraction
 
@@ -35,17 +34,6 @@ LR = 0.2  # GD's learning rate (every run of the figure)
 FROZEN_LR = 0.01
 FROZEN_FRACTION = 0.1
 FROZEN = {True: ((4.0, 5.0, 8.0), (0.02, 0.04)), False: ((4.0, 5.0, 6.0, 8.0), (0.02, 0.04))}
-# Fort & Scherlis's hyperplane protocol at large radius: GD on the cross-entropy restricted
-# to a random d-dimensional affine hyperplane θ = s·φ0 + P z (z0 = 0, orthonormal P, nested:
-# the first d of HYPER_COLUMNS columns), one radius s per dimension d, lr HYPER_LR; the steps
-# until the loss is HYPER_FRACTION of its initial value against the margin loss's flow
-# restricted to the same hyperplane through φ0 (Euler steps dτ HYPER_STEPS, and at the
-# second of them in a second, independent hyperplane: the columns from HYPER_COLUMNS // 2)
-HYPER = ((35, 8.0), (50, 5.0), (100, 4.0))
-HYPER_LR = 0.005
-HYPER_FRACTION = 0.5
-HYPER_STEPS = (0.02, 0.04)
-HYPER_COLUMNS = 200
 # GD steps of the one ReLU program: ≥ GOLDILOCKS_STEPS and past every crossing (the margin
 # flow at dτ = 0.02 crosses FROZEN_FRACTION near step 94)
 RELU_STEPS = 150
@@ -87,56 +75,31 @@ def compute(*, fast: bool) -> dict:
 
     # one program for every run of the ReLU net: Fort & Scherlis's training from each scaled
     # init (cross-entropy, lr 0.2, params kept at step GOLDILOCKS_STEPS) and the
-    # frozen-softmax runs (members: scale, learning rate, loss weights, column mask):
-    # cross-entropy at lr FROZEN_LR from each large radius s and from s·2^(−1/L) (whose
-    # finite-s correction is twice as large when it goes as s^(−L)), the latter at the lr
-    # that keeps the reduced step η s^(L−2); the margin loss's reduced flow from the unscaled
-    # init; and the same in random hyperplanes (HYPER)
+    # frozen-softmax runs (members: scale, learning rate, loss weights): cross-entropy at lr FROZEN_LR from each large radius s and
+    # from s·2^(−1/L) (whose finite-s correction is twice as large when it goes as s^(−L)),
+    # the latter at the lr that keeps the reduced step η s^(L−2); the margin loss's reduced
+    # flow from the unscaled init
     frozen_scales, margin_steps = FROZEN[fast]
     nf = len(frozen_scales)
     ctrl = [v * 2 ** (-1 / DEPTH) for v in frozen_scales]
     ctrl_lr = [FROZEN_LR * (v / c) ** (DEPTH - 2) for v, c in zip(frozen_scales, ctrl)]
-    ce, mg = (1.0, 0.0), (0.0, 1.0)
-    # the hyperplane runs (members with a column mask; the full-space members have none):
-    # cross-entropy from s·φ0 and from the control radius s·2^(−1/L) at the same reduced
-    # step, the margin loss's flow from φ0 at both Euler steps, and in the second hyperplane
-    # at the larger one
-    relu_dim = sum(v.size for v in jax.tree.leaves(q0))
-    basis = random_subspace(key=jr.key(6), num_params=relu_dim, dim=HYPER_COLUMNS)
-    cols = np.arange(HYPER_COLUMNS)
-    first = [(cols < d).astype(float) for d, _ in HYPER]
-    second = [
-        ((cols >= HYPER_COLUMNS // 2) & (cols < HYPER_COLUMNS // 2 + d)).astype(float)
-        for d, _ in HYPER
-    ]
-    hyper = (
-        [(v, HYPER_LR, ce, f) for (_, v), f in zip(HYPER, first)]
-        + [
-            (v * 2 ** (-1 / DEPTH), HYPER_LR * 2 ** ((DEPTH - 2) / DEPTH), ce, f)
-            for (_, v), f in zip(HYPER, first)
-        ]
-        + [(1.0, h, mg, f) for h in HYPER_STEPS for f in first]
-        + [(1.0, HYPER_STEPS[1], mg, f) for f in second]
-    )
-    none = np.zeros(HYPER_COLUMNS)
+    ce = (1.0, 0.0)
     members = (
-        [(v, LR, ce, none) for v in scales]
-        + [(v, FROZEN_LR, ce, none) for v in frozen_scales]
-        + [(c, h, ce, none) for c, h in zip(ctrl, ctrl_lr)]
-        + [(1.0, h, mg, none) for h in margin_steps]
-        + hyper
+        [(v, LR, ce) for v in scales]
+        + [(v, FROZEN_LR, ce) for v in frozen_scales]
+        + [(c, h, ce) for c, h in zip(ctrl, ctrl_lr)]
+        + [(1.0, h, (0.0, 1.0)) for h in margin_steps]
     )
-    ms, mlr, mw, mmask = (
-        jnp.asarray(np.array([v[i] for v in members]), dtype=x.dtype) for i in range(4)
-    )
+    ms = jnp.asarray([v[0] for v in members], dtype=x.dtype)
+    mlr = jnp.asarray([v[1] for v in members], dtype=x.dtype)
+    mw = jnp.asarray([v[2] for v in members], dtype=x.dtype)
 
-    def from_scale(s, lr, w, mask):
+    def from_scale(s, lr, w):
         p = jax.tree_util.tree_map(lambda a: s * a, q0)
         stop = dynamics.Stop(loss_ratio=None)
-        prob = _CrossEntropyOrMargin(net=relu, weights=w, basis=basis, mask=mask)
         return dynamics.run(
-            prob,
-            (p, jnp.zeros(HYPER_COLUMNS, dtype=x.dtype)),
+            _CrossEntropyOrMargin(net=relu, weights=w),
+            p,
             dynamics.GD(learning_rate=lr),
             num_steps=RELU_STEPS,
             key=jr.key(5),
@@ -144,12 +107,10 @@ def compute(*, fast: bool) -> dict:
             save=dynamics.Save(steps=[GOLDILOCKS_STEPS]),
         )
 
-    allruns = jax.vmap(from_scale)(ms, mlr, mw, mmask)
+    allruns = jax.vmap(from_scale)(ms, mlr, mw)
     m = len(scales)
-    runs_params = jax.tree_util.tree_map(lambda a: a[:m, 0], allruns.saved[0])
-    nh = len(HYPER)
-    frozen_loss = np.asarray(allruns.loss[m : len(members) - len(hyper)])
-    hyper_loss = np.asarray(allruns.loss[len(members) - len(hyper) :])
+    runs_params = jax.tree_util.tree_map(lambda a: a[:m, 0], allruns.saved)
+    frozen_loss = np.asarray(allruns.loss[m:])
     # the Goldilocks scan (Tr H/||H||_F and the positive fraction of random restrictions at
     # each scaled init) and the same at the networks trained from them: every point through
     # one compiled Hessian + Gauss-Newton program
@@ -200,18 +161,6 @@ def compute(*, fast: bool) -> dict:
         "frozen_ctrl": frozen_loss[nf : 2 * nf],
         "margin_loss": frozen_loss[2 * nf :],
         "margin_steps": np.asarray(margin_steps, dtype=np.float64),
-        # loss per step in the hyperplanes: cross-entropy from s·φ0 and from the control
-        # radius, the margin flow from φ0 at each Euler step, and in the second hyperplane
-        "hyper_dims": np.asarray([d for d, _ in HYPER]),
-        "hyper_scales": np.asarray([v for _, v in HYPER], dtype=np.float64),
-        "hyper_ce": hyper_loss[:nh],
-        "hyper_ctrl": hyper_loss[nh : 2 * nh],
-        "hyper_margin": hyper_loss[2 * nh : 2 * nh + nh * len(HYPER_STEPS)].reshape(
-            len(HYPER_STEPS), nh, -1
-        ),
-        "hyper_margin_other": hyper_loss[2 * nh + nh * len(HYPER_STEPS) :],
-        "hyper_steps": np.asarray(HYPER_STEPS, dtype=np.float64),
-        "relu_dim": np.asarray(relu_dim),
         "num_params": np.asarray(sum(v.size for v in jax.tree.leaves(p0))),
     }
 
@@ -224,17 +173,9 @@ class _CrossEntropyOrMargin(AbstractProblem):
 
     net: AbstractProblem
     weights: jax.Array
-    # params (θ, c): the loss is taken at θ + P(mask ⊙ c); a member with a mask trains c
-    # alone (θ stays s·φ0: the affine hyperplane s·φ0 + P z), one without trains θ alone
-    basis: jax.Array
-    mask: jax.Array
 
     def loss(self, params):
-        theta, c = params
-        free = 1.0 - jnp.max(self.mask)
-        flat, unravel = ravel_pytree(theta)
-        flat = free * flat + (1.0 - free) * jax.lax.stop_gradient(flat)
-        z = self.net.apply(unravel(flat + self.basis @ (self.mask * c)), self.net.x)
+        z = self.net.apply(params, self.net.x)
         y = jax.nn.one_hot(self.net.targets, z.shape[-1], dtype=z.dtype)
         correct = jnp.sum(y * z, axis=-1)
         ce = jnp.mean(jax.nn.logsumexp(z, axis=-1) - correct)
@@ -242,7 +183,7 @@ class _CrossEntropyOrMargin(AbstractProblem):
         return self.weights[0] * ce + self.weights[1] * margin
 
     def init(self, key):
-        return self.net.init(key), jnp.zeros(self.basis.shape[1:], self.basis.dtype)
+        return self.net.init(key)
 
 
 def _fraction_crossing(loss, fraction):
@@ -268,28 +209,6 @@ def _frozen_theory(data):
         return flow / (learning_rate * s ** (DEPTH - 2))
 
     return steps, flow, delay
-
-
-def _hyper_theory(data):
-    """Fort & Scherlis's hyperplane at large radius, from the margin loss's flow restricted
-    to the hyperplane φ0 + P w (the dilation by 1/s of s·φ0 + P z; two Euler steps dτ): per
-    dimension d the flow time τ_d at which m = HYPER_FRACTION·m(φ0) (Richardson) and Euler's
-    delay k_d (steps); GD at lr η from s·φ0 in the hyperplane then needs τ_d/(η s^(L−2))
-    steps. Also τ_d in the second hyperplane (first order, the larger dτ) and the
-    full-space flow's τ_D at the same fraction (the wrong d-dependences)."""
-    h = data["hyper_steps"]
-    t1, t2 = (
-        h[j] * np.array([_fraction_crossing(v, HYPER_FRACTION) for v in data["hyper_margin"][j]])
-        for j in (0, 1)
-    )
-    tau, delay = (h[1] * t1 - h[0] * t2) / (h[1] - h[0]), (t2 - t1) / (h[1] - h[0])
-    other = h[1] * np.array(
-        [_fraction_crossing(v, HYPER_FRACTION) for v in data["hyper_margin_other"]]
-    )
-    g = data["margin_steps"]
-    f1, f2 = (g[j] * _fraction_crossing(data["margin_loss"][j], HYPER_FRACTION) for j in (0, 1))
-    full = (g[1] * f1 - g[0] * f2) / (g[1] - g[0])
-    return tau, delay, other, full
 
 
 def _positive_fraction(eigenvalues, dim, rng):
@@ -448,63 +367,8 @@ def claims(data: dict) -> list[Claim]:
         f"excess over the prediction, {np.round(fr_ctrl - fr_pred, 2).tolist()} steps, "
         "growing as s falls",
     )
-    # the hyperplane protocol at large radius: GD steps to HYPER_FRACTION of the initial loss
-    # in each hyperplane against the margin loss's restricted flow
-    htau, hdelay, hother, hfull = _hyper_theory(data)
-    hd = [int(v) for v in data["hyper_dims"]]
-    hsc = [float(v) for v in data["hyper_scales"]]
-    hred = {(d, v): HYPER_LR * v ** (DEPTH - 2) for d, v in zip(hd, hsc)}
-    hpred = dict(zip(zip(hd, hsc), htau.tolist()))
-    h_ce = np.array([_fraction_crossing(c, HYPER_FRACTION) for c in data["hyper_ce"]])
-    h_ctrl = np.array([_fraction_crossing(c, HYPER_FRACTION) for c in data["hyper_ctrl"]])
-    h_err = np.abs(hdelay) + np.abs(h_ctrl - h_ce)
-    red = np.array(list(hred.values()))
-    D_relu = int(data["relu_dim"])
-    h_alt = {
-        "the full-space flow's time τ_D (the hyperplane ignored)": hfull / red,
-        "the Beta-mean gradient share, (D/d)·τ_D": hfull * D_relu / np.asarray(hd) / red,
-        "the restricted flow in a second, independent hyperplane of the same d": hother / red,
-        "a factor 1.5": 1.5 * htau / red,
-    }
-    h_fail = "; ".join(
-        f"{k} {np.round(v, 1).tolist()} (off by {np.round(np.abs(v - h_ce) / (3 * h_err), 1).tolist()}"
-        "× the tolerance)"
-        for k, v in h_alt.items()
-    )
-    hyperplane = Claim.quantitative(
-        f"Fort & Scherlis's hyperplane protocol outside the zone at large radius: GD (lr "
-        f"{HYPER_LR}) on the cross-entropy restricted to a random d-dimensional hyperplane "
-        f"s·φ0 + Pz (z0 = 0, orthonormal P) needs τ_d/(η s^(L−2)) steps to fall to "
-        f"{HYPER_FRACTION:g} of its initial loss, with τ_d the time of the margin loss's flow "
-        "restricted to the same hyperplane through φ0 (frozen softmax; the hyperplane "
-        "through s·φ0 is the s-dilation of that through φ0): the d- and "
-        "hyperplane-dependence of hyperplane training",
-        PAPER_FS + " (training on random hyperplanes; large radii train poorly); the "
-        "hyperplane scaling is our derivation [D]",
-        predict=lambda dim, scale, learning_rate: (
-            hpred[(dim, scale)] / (learning_rate * scale ** (DEPTH - 2))
-        ),
-        params=[{"dim": d, "scale": v, "learning_rate": HYPER_LR} for d, v in zip(hd, hsc)],
-        measured=h_ce,
-        atol=3 * h_err,
-        error_estimate=h_err,
-        error_source="GD's first-order Euler delay of the crossing (k_d steps, from the "
-        f"restricted margin flow at dτ = {data['hyper_steps'][0]:g} and "
-        f"{data['hyper_steps'][1]:g}) plus the finite-s softmax correction, estimated by the "
-        "same hyperplane run from s·2^(−1/L) at the same reduced step",
-        network=f"bias-free ReLU MLP 10-16-16-{C} on the mixture, GD (lr {HYPER_LR}, "
-        "dynamics.run) restricted to random hyperplanes (nested columns of one "
-        "random_subspace) through the He init scaled by s = "
-        + ", ".join(f"{v:g} (d = {d})" for d, v in zip(hd, hsc)),
-        note=f"τ_d = {np.round(htau, 4).tolist()} (full space τ_D = {hfull:.4f}, D = "
-        f"{D_relu}); predicted {np.round(htau / red, 2).tolist()}, measured "
-        f"{np.round(h_ce, 2).tolist()} steps, from s·2^(−1/L) "
-        f"{np.round(h_ctrl, 2).tolist()}; Euler delay k_d = {np.round(hdelay, 2).tolist()}; "
-        f"excluded: {h_fail}",
-    )
     return [
         frozen,
-        hyperplane,
         Claim.quantitative(
             "the trained network's Goldilocks measure Tr H/‖H‖_F is the Gauss–Newton term's "
             "Tr G/‖G‖_F (networks trained from each init scale)",
@@ -801,32 +665,6 @@ def plot(data: dict, out) -> list:
         color="C1",
         label=f"frozen: GD (lr {FROZEN_LR}), steps to {FROZEN_FRACTION:g} of L0",
     )
-    htau = _hyper_theory(data)[0]
-    hsc = data["hyper_scales"]
-    a3.loglog(
-        hsc,
-        htau / (HYPER_LR * hsc ** (DEPTH - 2)),
-        "x",
-        ms=8,
-        color="C4",
-        label="hyperplane d: restricted margin flow (theory)",
-    )
-    a3.loglog(
-        hsc,
-        [_fraction_crossing(c, HYPER_FRACTION) for c in data["hyper_ce"]],
-        "D",
-        mfc="none",
-        color="C4",
-        label=f"hyperplane d: GD (lr {HYPER_LR}), steps to {HYPER_FRACTION:g} of L0",
-    )
-    for v, d, c in zip(hsc, data["hyper_dims"], data["hyper_ce"]):
-        a3.annotate(
-            f"d = {int(d)}",
-            (v, _fraction_crossing(c, HYPER_FRACTION)),
-            textcoords="offset points",
-            xytext=(6, 4),
-            color="C4",
-        )
     a3.set(
         xlabel="weight scale s (×He init)",
         ylabel="GD steps",
@@ -845,9 +683,7 @@ def plot(data: dict, out) -> list:
         "GD steps (lr 0.2) from each scaled init; frozen softmax: the same ReLU MLP, GD (lr "
         f"{FROZEN_LR}) from s = {', '.join(f'{v:g}' for v in data['frozen_scales'])} to "
         f"{FROZEN_FRACTION:g} of the initial loss, theory from the margin-loss flow, Euler "
-        f"dτ = {data['margin_steps'][0]:g}, {data['margin_steps'][1]:g}; hyperplanes: GD (lr "
-        f"{HYPER_LR}) restricted to random d-dimensional hyperplanes through s·φ0, theory from "
-        "the margin-loss flow restricted to the same hyperplane through φ0; keys 0-6",
+        f"dτ = {data['margin_steps'][0]:g}, {data['margin_steps'][1]:g}; keys 0-5",
     )
     return [save(fig, out / "fig62_rf_mlp.png")]
 
