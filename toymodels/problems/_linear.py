@@ -94,7 +94,7 @@ def whitened_inputs(*, key: PRNGKeyArray, num_samples: int, dim: int, dtype=None
 
 
 def balanced_rank_one_init(
-    direction: Array, *, hidden: int | Sequence[int], out: int, u0: float
+    direction: Array, *, hidden: int | Sequence[int], out: int, u0: Real
 ) -> Params:
     """Params of a linear net in which one mode along `direction` (unit input vector) has
     strength `u0`, balanced between the layers: each of the L = len(hidden) + 1 layers
