@@ -13,18 +13,7 @@ batch sizes; the O(η³) error is the third-order Taylor term −(η³/6)E[∇³
 read off the same steps taken with −η (the odd part, exact to O(η⁵)).
 (c) Scale: for a ReLU net, (αW₁, αb₁, W₂/α) leaves the loss unchanged but not λ_max(H), while
 Σ log(|θ_i|√H_ii) is invariant: identities of the Hessian's transformation, tested in
-tests/landscape/test_scale_invariance.py, not claimed.
-(d) Many SGD steps at a minimum: the L2-regularised loss L + (λ/2)‖θ‖² (λ = 0.03) has a
-finite minimum θ* (Hessian positive definite), reached by heavy-ball descent from the trained
-net and Newton's method (gradient ~1e-15). Linearised, SGD is δ_{t+1} = (I − ηH)δ_t − ηξ_t
-with the mini-batch noise covariance Σ_B = Σ_1(N − B)/(B(N − 1)) (without replacement), so
-the stationary covariance solves S = (I − ηH)S(I − ηH)ᵀ + η²Σ_B, i.e.
-S_ij = η²(Σ_B)_ij/(1 − (1 − ηλ_i)(1 − ηλ_j)) in H's eigenbasis, and the stationary excess
-loss is ½tr(HS) = (η/2)Σ_i(Σ_B)_ii/(2 − ηλ_i) [our derivation]; against the time-averaged
-loss of SGD runs at three (η, B) with ηλ_max up to 1.5, where the small-η shortcut
-(η/4)tr Σ_B fails. The runs are a private lax.scan (`dynamics.run` on a stochastic problem
-costs about three times the CPU); the nonlinearity is read off a control run at a batch size
-B' with about twice the noise, on the same permutations."""
+tests/landscape/test_scale_invariance.py, not claimed."""
 
 import jax
 import jax.numpy as jnp
@@ -49,12 +38,6 @@ LEARNING_RATE = 0.5  # full-batch GD that trains the network
 SGD_ETAS = (0.01, 0.02, 0.04)  # one-step SGD, batch size 1 (exact average over samples)
 BATCH_SIZES = (1, 4, 16)
 BATCH_ETA = 0.05
-DECAY = 0.03  # L2 coefficient of the regularised loss whose minimum the SGD runs sit at
-# (η, B, B'): the claimed runs at batch B and a control at B' with about twice the noise
-STATIONARY = ((0.5, 100, 67), (1.0, 150, 120), (1.4, 150, 120))
-DESCENT_STEPS, DESCENT_LR, DESCENT_MOMENTUM = 400, 1.5, 0.9  # heavy ball to θ*
-NEWTON_STEPS = 4
-BLOCKS = 8  # batch means per run for the standard error
 
 
 def _network(key):
@@ -112,70 +95,14 @@ def _one_step(prob, params, weights, etas):
 
 @jax.jit
 def _second_order(prob, params):
-    """The library's one-step prediction at η = 1 for each batch size, λ_max, and the loss,
-    its gradient and Hessian and the single-sample gradient covariance Σ_1 (for (d), at θ*)."""
+    """The library's one-step prediction at η = 1 for each batch size, and λ_max."""
     pred = jnp.stack(
         [
             dynamics.sgd_expected_loss_change(prob, params, learning_rate=1.0, batch_size=b)
             for b in BATCH_SIZES
         ]
     )
-    h = landscape.hessian(prob, params)
-    sigma = dynamics.gradient_noise_covariance(prob, params, batch_size=1)
-    loss, grad = jax.value_and_grad(prob.loss)(params)
-    return pred, jnp.linalg.eigvalsh(h)[-1], loss, ravel_pytree(grad)[0], h, sigma
-
-
-@jax.jit
-def _stationary(prob, params0, etas, sizes, ranks):
-    """(d): heavy-ball descent of L + (DECAY/2)‖θ‖² from `params0` to near θ*, then from there
-    one SGD run per row (learning rate `etas[r]`, batch size `sizes[r]`; step t's batch is the samples
-    whose rank in `ranks[r, t]`, a random permutation, is below the batch size: a uniform
-    subset without replacement). Returns the descent's end point and the gradient there (flat)
-    and the full-data loss of every run at every step."""
-    flat0, unravel = ravel_pytree(params0)
-    n = prob.x.shape[0]
-
-    def losses(f, w):
-        ell = prob.objective.per_sample(prob.apply(unravel(f), prob.x), prob.targets)
-        reg = 0.5 * DECAY * (f @ f)
-        return ell @ w + reg, jnp.mean(ell) + reg
-
-    grad = jax.grad(lambda f: losses(f, jnp.full(n, 1.0 / n))[0])
-
-    def heavy_ball(state, _):
-        f, v = state
-        v = DESCENT_MOMENTUM * v - DESCENT_LR * grad(f)
-        return (f + v, v), None
-
-    (star, _), _ = jax.lax.scan(
-        heavy_ball, (flat0, jnp.zeros_like(flat0)), None, length=DESCENT_STEPS
-    )
-
-    def sgd(eta, b, rk):
-        def step(f, r):
-            w = jnp.where(r.astype(b.dtype) < b, 1.0, 0.0) / b
-            (_, full), g = jax.value_and_grad(losses, has_aux=True)(f, w)
-            return f - eta * g, full
-
-        return jax.lax.scan(step, star, rk)[1]
-
-    return star, grad(star), jax.vmap(sgd)(etas, sizes, ranks)
-
-
-def _unravel(like, flat):
-    """`flat` (numpy, `ravel_pytree` order) as a pytree like `like`, without eager jax ops."""
-    leaves, treedef = jax.tree.flatten(like)
-    cuts = np.cumsum([np.size(v) for v in leaves])[:-1]
-    parts = np.split(flat, cuts)
-    return jax.tree.unflatten(
-        treedef, [p.reshape(np.shape(v)) for p, v in zip(parts, leaves, strict=True)]
-    )
-
-
-def _fpc(b):
-    """Σ_B/Σ_1 for a batch of b of the N samples drawn without replacement."""
-    return (NUM_SAMPLES - b) / (b * (NUM_SAMPLES - 1))
+    return pred, jnp.linalg.eigvalsh(landscape.hessian(prob, params))[-1]
 
 
 def compute(*, fast: bool) -> dict:
@@ -202,7 +129,7 @@ def compute(*, fast: bool) -> dict:
     grad = ravel_pytree(jax.grad(prob.loss)(p))[0]
     first = float(grad @ grad)
     # the library's second-order prediction at η = 1, split into its two terms
-    pred1, lam, _, _, _, _ = _second_order(prob, p)
+    pred1, lam = _second_order(prob, p)
     second = [2 * float(v) + 2 * first for v in pred1]
     mc = 400 if fast else 8000  # a multiple of N: B = 1 uses every sample mc/N times
     # B = 1 exactly: every single-sample step, each the same number of times; then the
@@ -226,42 +153,6 @@ def compute(*, fast: bool) -> dict:
     b_mean, b_cubic = c[k:].mean(1), c3[k:].mean(1)
     b_se = c[k:].std(1, ddof=1) / np.sqrt(mc)
     lam = float(lam)
-    # (d) SGD at the minimum of the regularised loss, started from the trained net
-    burn, steps, seeds = (60, 380, 1) if fast else (500, 5500, 8)
-    rng = np.random.default_rng(SEED + 1)
-    base = np.broadcast_to(np.arange(NUM_SAMPLES, dtype=np.uint8), (steps, NUM_SAMPLES))
-    ranks = np.stack([rng.permuted(base, axis=1) for _ in range(len(STATIONARY) * seeds)])
-    # rows: for each (η, B, B') and seed, the run at B and the control at B' on the same
-    # permutations (the control's batches are subsets of the run's)
-    rows = [
-        (eta, b, i * seeds + s)
-        for i, (eta, b0, b1) in enumerate(STATIONARY)
-        for b in (b0, b1)
-        for s in range(seeds)
-    ]
-    star, star_grad, traj = _stationary(
-        prob,
-        nets[-1],
-        jnp.asarray([r[0] for r in rows]),
-        jnp.asarray([float(r[1]) for r in rows]),
-        jnp.asarray(ranks[[r[2] for r in rows]]),
-    )
-    # Newton's method on the regularised loss polishes the descent's end point to θ*
-    flat_star = np.asarray(star)
-    descent_grad = float(np.max(np.abs(np.asarray(star_grad))))
-    for it in range(NEWTON_STEPS + 1):
-        _, _, loss_star, g, h, sigma1 = _second_order(prob, _unravel(nets[-1], flat_star))
-        h_star = np.asarray(h) + DECAY * np.eye(num_params)
-        star_grad = np.asarray(g) + DECAY * flat_star
-        if it < NEWTON_STEPS:
-            flat_star = flat_star - np.linalg.solve(h_star, star_grad)
-    lam_star, vecs = np.linalg.eigh(h_star)
-    if not (lam_star[0] > 0 and np.max(np.abs(star_grad)) < 1e-10):
-        raise RuntimeError(f"θ* is not a minimum: λ_min {lam_star[0]:.2e}, |∇| {star_grad}")
-    sig_eig = vecs.T @ np.asarray(sigma1) @ vecs
-    loss_star = float(loss_star) + 0.5 * DECAY * float(flat_star @ flat_star)
-    excess = np.asarray(traj)[:, burn:].reshape(len(STATIONARY), 2, seeds, -1) - loss_star
-    blocks = excess.reshape(len(STATIONARY), 2, seeds * BLOCKS, -1).mean(-1)
     return {
         "checkpoints": np.asarray(CHECKPOINTS),
         "train_loss": np.asarray(tr.loss),
@@ -280,42 +171,7 @@ def compute(*, fast: bool) -> dict:
         "batch_cubic": np.array(b_cubic),
         "batch_draws": np.asarray(mc),
         "lambda_max": np.asarray(lam),
-        "stationary": np.asarray(STATIONARY, dtype=float),
-        "star_grad": np.asarray([descent_grad, np.max(np.abs(star_grad))]),
-        "star_params": np.asarray(flat_star),
-        "star_lambda": lam_star,
-        "star_sigma": sig_eig,
-        "star_loss": np.asarray(loss_star),
-        "stat_mean": excess.mean((2, 3)),
-        "stat_se": blocks.std(-1, ddof=1) / np.sqrt(blocks.shape[-1]),
-        "stat_blocks": blocks,
-        "stat_steps": np.asarray([burn, steps - burn, seeds]),
     }
-
-
-def _excess(data, learning_rate, batch_size, *, shortcut=False):
-    """½tr(HS) with S the stationary covariance of linearised SGD (`shortcut`: the
-    small-η, isotropic (η/4)tr Σ_B), from H's eigenvalues and Σ_1 in H's eigenbasis at θ*."""
-    lam, sig = data["star_lambda"], data["star_sigma"] * _fpc(batch_size)
-    if shortcut:
-        return 0.25 * learning_rate * np.trace(sig)
-    q = 1.0 - learning_rate * lam
-    s = learning_rate**2 * sig / (1.0 - np.outer(q, q))
-    return 0.5 * float(np.sum(lam * np.diag(s)))
-
-
-def _stationary_error(data):
-    """Per (η, B): the standard error of the time average (batch means) plus the
-    nonlinearity, read off the control at B' (noise r = Σ_B'/Σ_B times larger): with
-    E(r) = a·r + b·r² the second-order term at B is b = (E_B'/r − E_B)/(r − 1), plus its
-    own standard error (batch means of the same combination: the control shares the run's
-    permutations)."""
-    se, blocks = data["stat_se"], data["stat_blocks"]
-    r = np.array([_fpc(b1) / _fpc(b0) for _, b0, b1 in data["stationary"]])[:, None]
-    second = (blocks[:, 1] / r - blocks[:, 0]) / (r - 1)
-    nonlinear = np.abs(second.mean(1))
-    nonlinear_se = second.std(1, ddof=1) / np.sqrt(second.shape[1])
-    return se[:, 0] + nonlinear + nonlinear_se, nonlinear
 
 
 def _net(data) -> str:
@@ -338,50 +194,6 @@ def claims(data: dict) -> list[Claim]:
     cubic = np.abs(data["exact_cubic"])
     b_err = data["batch_se"] + np.abs(data["batch_cubic"])
     mid = steps[1]
-    stat = [(float(e), int(b)) for e, b, _ in data["stationary"]]
-    s_err, s_nonlin = _stationary_error(data)
-    s_meas = data["stat_mean"][:, 0]
-    s_tol = 2.5 * s_err
-    lam_star = data["star_lambda"]
-    wrong = {
-        "(η/4)tr Σ_B (no curvature)": [_excess(data, e, b, shortcut=True) for e, b in stat],
-        "Σ_B → Σ_1 (no batch size)": [_excess(data, e, b) / _fpc(b) for e, b in stat],
-        "Σ_1/B (with replacement)": [_excess(data, e, b) / _fpc(b) / b for e, b in stat],
-        "tr(HS) (factor 2)": [2 * _excess(data, e, b) for e, b in stat],
-        "1.5 × ½tr(HS)": [1.5 * _excess(data, e, b) for e, b in stat],
-        "½tr(HS)/1.5": [_excess(data, e, b) / 1.5 for e, b in stat],
-    }
-    miss = "; ".join(
-        f"{k}: max |Δ|/tol = {np.max(np.abs(np.array(v) - s_meas) / s_tol):.1f}"
-        for k, v in wrong.items()
-    )
-    burn, kept, seeds = (int(v) for v in data["stat_steps"])
-    stat_claim = Claim.quantitative(
-        "SGD's stationary excess loss at a minimum: E[L] − L(θ*) = ½tr(HS), S the stationary "
-        "covariance of linearised SGD, S = (I − ηH)S(I − ηH)ᵀ + η²Σ_B, i.e. "
-        "(η/2)Σ_i(Σ_B)_ii/(2 − ηλ_i) in H's eigenbasis (Σ_B without replacement)",
-        PAPER + "; the stationary covariance of linearised SGD: our derivation [D]",
-        predict=lambda learning_rate, batch_size: _excess(data, learning_rate, batch_size),
-        params=[{"learning_rate": e, "batch_size": b} for e, b in stat],
-        measured=s_meas,
-        atol=s_tol,
-        error_estimate=s_err,
-        error_source=f"standard error of the time average ({BLOCKS} batch means per run, "
-        f"{seeds} seed(s) × {kept} steps after {burn} of burn-in) plus the nonlinearity "
-        "(the second-order term in the noise strength, from the control run at B' on the "
-        "same permutations, with its standard error)",
-        network=f"tanh MLP {DIM}-{HIDDEN}-{CLASSES}, softmax cross-entropy + "
-        f"({DECAY:g}/2)‖θ‖² on the {CLASSES}-class Gaussian mixture (N = {NUM_SAMPLES}), at its "
-        f"minimum θ* ({DESCENT_STEPS} heavy-ball steps from the step-{steps[-1]} net to "
-        f"|∇|∞ = {data['star_grad'][0]:.0e}, then {NEWTON_STEPS} Newton steps to "
-        f"{data['star_grad'][1]:.0e}; λ_min = {lam_star[0]:.2e}, λ_max = {lam_star[-1]:.3f})",
-        note=f"ηλ_max = {', '.join(f'{e * lam_star[-1]:.2f}' for e, _ in stat)}; controls B' = "
-        f"{[int(b) for b in data['stationary'][:, 2]]}; nonlinearity / prediction = "
-        + ", ".join(
-            f"{v / _excess(data, e, b):.3f}" for v, (e, b) in zip(s_nonlin, stat, strict=True)
-        )
-        + f"; wrong physics at the same tolerance: {miss}",
-    )
     return [
         Claim.quantitative(
             "Fisher identity: the second moment of the per-sample gradients with labels drawn "
@@ -441,13 +253,11 @@ def claims(data: dict) -> list[Claim]:
             params=[{"learning_rate": etas[0], "batch_size": 1}],
             note=f"threshold 2‖∇L‖²/(…) = {2 * first / second[0]:.3g}",
         ),
-        stat_claim,
     ]
 
 
 def plot(data: dict, out) -> list:
-    fig, axes = panels(2, 2, height=5.0)
-    a0, a1, a2, a3 = axes.ravel()
+    fig, (a0, a1, a2) = panels(3, height=2.9)
     steps = data["checkpoints"]
     for k, s in enumerate(steps):
         pred, mc, se = (
@@ -491,55 +301,13 @@ def plot(data: dict, out) -> list:
         title=f"one SGD step, η = {BATCH_ETA:g}",
     )
     a2.legend()
-    # (d) the stationary excess loss per unit noise, E/(Σ_B/Σ_1), a function of η alone
-    stat = data["stationary"]
-    lam_max = float(data["star_lambda"][-1])
-    e = np.linspace(0.02, 1.6 / lam_max, 100)
-    diag = np.diag(data["star_sigma"])  # ½tr(HS)/(Σ_B/Σ_1) = (η/2)Σ_i Σ_ii/(2 − ηλ_i)
-    lyap = 0.5 * e * np.sum(diag / (2 - e[:, None] * data["star_lambda"]), axis=1)
-    a3.plot(e, lyap, "-", color="C0", label="½tr(HS) (Lyapunov)")
-    a3.plot(
-        e,
-        0.25 * e * np.sum(diag),
-        "--",
-        color="C2",
-        label="(η/4)tr Σ (no curvature)",
-    )
-    err, _ = _stationary_error(data)
-    f0 = np.array([_fpc(b) for b in stat[:, 1]])
-    f1 = np.array([_fpc(b) for b in stat[:, 2]])
-    a3.errorbar(
-        stat[:, 0],
-        data["stat_mean"][:, 0] / f0,
-        yerr=2 * err / f0,
-        fmt="o",
-        color="C1",
-        label="SGD, B = " + ", ".join(str(int(b)) for b in stat[:, 1]) + " (±2 err)",
-    )
-    a3.errorbar(
-        stat[:, 0] + 0.03,
-        data["stat_mean"][:, 1] / f1,
-        yerr=2 * data["stat_se"][:, 1] / f1,
-        fmt="s",
-        mfc="none",
-        color="C3",
-        label="control B' = " + ", ".join(str(int(b)) for b in stat[:, 2]) + " (±2 SE, η + 0.03)",
-    )
-    a3.set(
-        xlabel=f"learning rate η (2/λ_max = {2 / lam_max:.2f})",
-        ylabel="(E[L] − L(θ*)) / ((N − B)/(B(N − 1)))",
-        title="stationary SGD at θ* (L2 0.03)",
-    )
-    a3.legend()
     caption(
         fig,
         f"tanh MLP {DIM}-{HIDDEN}-{CLASSES}, softmax cross-entropy, {NUM_SAMPLES} points of a "
         f"{CLASSES}-class Gaussian mixture, full-batch GD (lr {LEARNING_RATE}) checkpoints at "
         f"steps {', '.join(str(int(s)) for s in steps)} (seed {SEED}); Fisher by "
         f"{int(data['fisher_draws'])} label draws; one-step SGD from step {int(steps[1])}, "
-        f"{int(data['batch_draws'])} mini-batches per B; (d) SGD at the minimum of the loss + "
-        f"({DECAY:g}/2)‖θ‖², {int(data['stat_steps'][2])} seed(s) × "
-        f"{int(data['stat_steps'][1])} steps after {int(data['stat_steps'][0])} of burn-in",
+        f"{int(data['batch_draws'])} mini-batches per B",
     )
     return [save(fig, out / "fig24_hessian_sgd.png")]
 
