@@ -6,9 +6,7 @@ sharpness from the flow alone, first order in η. With 2/η below the flow's sha
 converges, to a flatter minimum (the edge of stability's implicit regularization). With
 η > 1 no minimum is stable (every one has sharpness ≥ 2): D still shrinks by (1 − η²r²) each
 step, so GD ends balanced (u = v) on the period-2 orbit of p ← p(1 − η(p − 1))², whose
-products solve η²p² − (η² + η)p + 1 = 0 (derivations/deep_linear.py); on the orbit the
-balance falls by (1 − η²r₁²)(1 − η²r₂²) every two steps, r = p − 1 at its two products (the
-large step's balancing effect, a rate measured on the first 200 iterates)."""
+products solve η²p² − (η² + η)p + 1 = 0 (derivations/deep_linear.py)."""
 
 import diffrax
 import jax
@@ -36,8 +34,6 @@ SMALL = 3
 #: vmapped program: GD ends on the balanced period-2 orbit
 PERIOD2 = (1.05, 1.1, 1.15)
 P2_START = (1.2, 0.7)
-#: |u² − v²| range of the balancing-rate fit on the period-2 orbit
-BALANCE_WINDOW = (1e-11, 1e-3)
 
 
 def compute(*, fast: bool) -> dict:
@@ -67,8 +63,6 @@ def compute(*, fast: bool) -> dict:
     fin = np.asarray(runs.params)[n_conv:]
     data["period2_balance"] = fin[:, 0] ** 2 - fin[:, 1] ** 2
     data["period2_completed"] = completed[n_conv:]
-    # their first 200 iterates: the balance u² − v² on the way onto the orbit
-    data["period2_path"] = np.asarray(runs.saved)[n_conv:]
     completed, lrs = completed[:n_conv], lrs[:n_conv]
     keys = jr.split(jr.key(SEED), lrs.shape[0] + 1)
     final_sharp = np.full(lrs.shape[0], np.nan)
@@ -129,44 +123,6 @@ def claims(data: dict) -> list[Claim]:
         lo, hi = deep_linear.period2_products(learning_rate)
         return np.sort([0.5 * (hi - 1) ** 2, 0.5 * (lo - 1) ** 2])
 
-    # the balancing rate on the orbit: log|u² − v²| per step between two even steps (the
-    # same phase of the cycle) inside BALANCE_WINDOW, after the product has settled on the
-    # orbit and before rounding (|D| ~ 1e-15) takes over
-    path = data["period2_path"]
-    bal = np.log(np.abs(path[..., 0] ** 2 - path[..., 1] ** 2))
-    rates, rate_err, windows = [], [], []
-    for row in bal:
-        inside = np.flatnonzero(
-            (row < np.log(BALANCE_WINDOW[1])) & (row > np.log(BALANCE_WINDOW[0]))
-        )
-        a, b = inside[0] + inside[0] % 2, inside[-1] - inside[-1] % 2
-        m = a + (b - a) // 4 * 2  # an even midpoint
-        rates.append((row[b] - row[a]) / (b - a))
-        halves = abs((row[m] - row[a]) / (m - a) - (row[b] - row[m]) / (b - m))
-        # rounding of u² − v² (one ulp of u² + v² ≈ 2p) at the window's end
-        rate_err.append(halves + 4e-16 * np.exp(-row[b]) / (b - a))
-        windows.append((int(a), int(b)))
-    rates, rate_err = np.asarray(rates), np.asarray(rate_err)
-
-    def balancing_rate(learning_rate):
-        """½ln|(1 − η²r₁²)(1 − η²r₂²)|, r = p − 1 at the orbit's two products."""
-        r = np.asarray(deep_linear.period2_products(learning_rate)) - 1
-        return 0.5 * float(np.sum(np.log(np.abs(1 - learning_rate**2 * r**2))))
-
-    def wrong_misses(fn):
-        miss = [abs(fn(e) - m) / (3 * t) for e, m, t in zip(PERIOD2, rates, rate_err)]
-        return float(np.min(miss))
-
-    def r_pair(e):
-        return np.asarray(deep_linear.period2_products(e)) - 1
-
-    wrong = {
-        "D conserved (the flow, or a minimum)": lambda e: 0.0,
-        "the first-order drift e^(−η²r²) per step": lambda e: -0.5 * e**2 * np.sum(r_pair(e) ** 2),
-        "one factor at the orbit's mean r²": lambda e: np.log(1 - e**2 * np.mean(r_pair(e) ** 2)),
-        "1.5× the rate": lambda e: 1.5 * balancing_rate(e),
-    }
-
     # the orbit is reached geometrically: the balance u² − v² left at the end (it scales
     # every step by 1 − η²r²) bounds the distance to the balanced orbit
     p2_err = np.abs(data["period2_balance"])[:, None] + 1e-15
@@ -190,34 +146,6 @@ def claims(data: dict) -> list[Claim]:
             note=f"from (u₀, v₀) = {P2_START}; completed {data['period2_completed'].tolist()}; "
             f"final |u² − v²| {np.abs(data['period2_balance']).max():.1g}; a fixed point "
             "(loss 0) or the unbalanced map would fail",
-        ),
-        Claim.quantitative(
-            "η > 1: the large step balances the layers: on the period-2 orbit the balance "
-            "u² − v² shrinks by (1 − η²r₁²)(1 − η²r₂²) every two steps (D ← D(1 − η²r²) "
-            "at the orbit's residuals r = p − 1), i.e. log|u² − v²| falls at "
-            "½ln|(1 − η²r₁²)(1 − η²r₂²)| per step",
-            cite(
-                "chen_bruna",
-                "period-2 orbits of GD beyond the edge of stability (two-step updates; "
-                "factorization models)",
-            ),
-            predict=balancing_rate,
-            params=[{"learning_rate": e} for e in PERIOD2],
-            measured=rates,
-            atol=3 * rate_err,
-            error_estimate=rate_err,
-            error_source="the slope's change between the window's two halves (the O(D²) "
-            "coupling of the balance to the product, the approach to the orbit) plus the "
-            "rounding of u² − v² at the window's end",
-            note=f"from (u₀, v₀) = {P2_START}; log|u² − v²| between steps "
-            + ", ".join(f"{a}-{b}" for a, b in windows)
-            + " (|D| within "
-            + f"{BALANCE_WINDOW[0]:g}-{BALANCE_WINDOW[1]:g}); measured "
-            + ", ".join(f"{v:.8f}" for v in rates)
-            + " per step vs predicted "
-            + ", ".join(f"{balancing_rate(e):.8f}" for e in PERIOD2)
-            + "; wrong physics, smallest miss over η in tolerances: "
-            + "; ".join(f"{k} {wrong_misses(f):.3g}" for k, f in wrong.items()),
         ),
         Claim.quantitative(
             "gradient flow ends at sharpness √((u₀² − v₀²)² + 4)",
