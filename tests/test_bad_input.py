@@ -6,7 +6,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from toymodels import data, problems
+from toymodels import data, linalg, problems
 
 
 # The package's own messages, not the test run's annotation checks (conftest `own_checks`).
@@ -37,6 +37,11 @@ def test_labels_out_of_range():
         problems.mlp_classification(X, LABELS.at[0].set(-1), hidden=4)
     with pytest.raises(ValueError, match="labels: labels must be integers"):
         problems.mlp_classification(X, jnp.full(10, 0.5), hidden=4)
+
+
+def test_unknown_eigsh_stop():
+    with pytest.raises(ValueError, match="stop"):
+        linalg.eigsh(jnp.eye(40), 1, stop="ritz", key=jr.key(0))
 
 
 def test_unknown_activation():

@@ -82,6 +82,29 @@ def test_eigsh_stops_early_and_warm_starts_along_a_path(key):
     assert int(one["num_matvecs"]) <= 6
 
 
+def test_eigsh_eigenvalue_stop_reaches_tol_in_fewer_products(key):
+    """`stop="eigenvalue"` bounds the estimated eigenvalue error min(‖r‖, ‖r‖²/δ) instead of
+    the residual: against dense `eigh`, every wanted eigenvalue is within tol·max|λ| and the
+    run takes fewer products than the residual test at the same tol."""
+    k1, k2 = jr.split(key)
+    eigs = jnp.concatenate(
+        [jnp.array([10.0, 9.0, 8.0]), jr.uniform(k1, (397,), minval=-1, maxval=5)]
+    )
+    a = _rotated(k2, eigs)
+    w = np.sort(np.asarray(eigs))[::-1]
+    for k, tol in ((1, 1e-4), (1, 1e-6), (3, 1e-4), (3, 1e-6)):
+        runs = {
+            stop: eigsh(a, k, tol=tol, stop=stop, key=jr.key(107), return_info=True)
+            for stop in ("residual", "eigenvalue")
+        }
+        vals, _, res, info = runs["eigenvalue"]
+        assert bool(info["converged"])
+        assert np.max(np.abs(np.asarray(vals) - w[:k])) <= tol * w[0]
+        # the residuals are looser than tol (that is the saving), the eigenvalues are not
+        assert np.max(np.asarray(res)) > tol * w[0]
+        assert int(info["num_matvecs"]) < int(runs["residual"][3]["num_matvecs"])
+
+
 def test_eigsh_finds_both_copies_of_a_repeated_top_eigenvalue(key):
     """Lanczos from one vector sees one copy of a repeated eigenvalue, then breaks down on
     the invariant subspace; the cycle must go on with a fresh vector, not stop early.

@@ -10,6 +10,7 @@ from ._bounds import (
 )
 from ._lanczos import (
     LanczosResult as LanczosResult,
+    Stop as Stop,
     Which as Which,
     eigsh as eigsh,
     lanczos as lanczos,

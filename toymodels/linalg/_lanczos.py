@@ -67,6 +67,14 @@ class Which(enum.Enum):
     SMALLEST = "smallest"
 
 
+class Stop(enum.Enum):
+    """What `eigsh`'s `tol` bounds: the residual ‖Ay − θy‖ of every wanted pair, or the
+    estimated error of every wanted eigenvalue, min(‖r‖, ‖r‖²/δ) (see `eigsh`)."""
+
+    RESIDUAL = "residual"
+    EIGENVALUE = "eigenvalue"
+
+
 class LanczosResult(eqx.Module):
     """Output of `lanczos`: `basis` (m, n) with orthonormal rows, the tridiagonal's `alpha`
     (m,) and `beta` (m − 1,), the residual coupling `residual_beta` (β_{m−1}, scalar) and the
@@ -259,10 +267,11 @@ def lanczos(
 
 def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
     """Thick-restart Lanczos on a basis buffer of `m_max` (static) rows; `ints` = (k, m,
-    keep, largest, max_restarts) and `floats` = (tol, breakdown_tol) are traced. Returns
+    keep, largest, max_restarts, eigenvalue_stop) and `floats` = (tol, breakdown_tol) are
+    traced. Returns
     the first `k_max` (static) Ritz values, vectors (n, k_max) and residuals, and the
     stats (restarts, converged, products, products finite, start vector usable)."""
-    k, m, keep, largest, max_restarts = (ints[i] for i in range(5))
+    k, m, keep, largest, max_restarts, eig_stop = (ints[i] for i in range(6))
     tol, breakdown_tol = floats[0], floats[1]
     n = op.shape[0]
     dtype = dtype_of(op)
@@ -293,13 +302,24 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
         scale = jnp.maximum(jnp.max(jnp.where(filled, jnp.abs(theta), 0.0)), tiny)
         return theta, S, scale
 
+    def allowed_residual(theta, scale):
+        """The largest residual norm that passes, for the Ritz values `theta` (wanted end
+        first, j > k filled): tol·scale, or for the eigenvalue test (min(‖r‖, ‖r‖²/δ) <=
+        tol·scale, δ = |θ_{k-1} − θ_k| the Ritz gap between the wanted values and the rest)
+        max(tol·scale, √(tol·scale·δ)). In residual units both ways, so the check schedule
+        extrapolates the same smooth decay."""
+        t = tol * scale
+        gap = jnp.abs(theta[k - 1] - theta[k])
+        return jnp.where(eig_stop > 0, jnp.maximum(t, jnp.sqrt(t * gap)), t)
+
     def next_check(j, r, j_last, r_last, start):
         """The step of the next Ritz check after one at step j with ratio r = max
-        estimate / (tol·scale) > 1: a third of the steps that the decay since the previous
+        estimate / allowed residual > 1: a third of the steps that the decay since the previous
         check (at j_last, ratio r_last) predicts to reach r = 1 (Lanczos convergence
         accelerates, so the prediction runs long), at least 1; without a previous check or
-        decay, a quarter of the steps taken in this cycle. On the test operators this
-        stops after as many products as a check after every step."""
+        decay, a quarter of the steps taken in this cycle; never more than half of them.
+        On the test operators this stops after as many products as a check after every
+        step."""
         rate = (jnp.log(r_last) - jnp.log(r)) / jnp.maximum(j - j_last, 1).astype(r.dtype)
         decays = (j_last > 0) & (rate > 0) & jnp.isfinite(rate)
         predicted = jnp.log(r) / jnp.where(decays, rate, 1.0)
@@ -308,7 +328,9 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
             jnp.floor(jnp.minimum(predicted, m_max) / 3).astype(j.dtype),
             (j - start) // 4,
         )
-        return j + jnp.maximum(gap, 1)
+        # a stall between two checks (the ratio can pause while the Ritz values reorder)
+        # predicts a long way off: never look further ahead than half the cycle so far
+        return j + jnp.clip(gap, 1, jnp.maximum((j - start) // 2, 1))
 
     def expand(Q, AQ, H, start, allow_exit, counter0):
         """Steps start.. until the basis is full, or (if `allow_exit`) until the residual
@@ -336,9 +358,9 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
             check = allow_exit & ~broke & (j > k) & (j >= check_at)
 
             def do_check():
-                _, S, scale = ritz_of(H, j)
+                theta, S, scale = ritz_of(H, j)
                 est = jnp.abs(b) * jnp.abs(S[i])
-                r = jnp.max(jnp.where(wanted, est, 0.0)) / (tol * scale)
+                r = jnp.max(jnp.where(wanted, est, 0.0)) / allowed_residual(theta, scale)
                 return r <= 1, next_check(j, r, j_last, r_last, start), j, r
 
             def skip():
@@ -374,7 +396,8 @@ def _eigsh_impl(op, v0, key, ints, floats, m_max, k_max):
         nmv = nmv + (j - start)
         theta, Y, AY, res, scale = ritz(Q, AQ, j)
         finite = ~jnp.isnan(anorm) & jnp.all(jnp.isfinite(theta))
-        conv = finite & (j > k) & jnp.all(jnp.where(wanted, res <= tol * scale, True))
+        passes = res <= allowed_residual(theta, scale)
+        conv = finite & (j > k) & jnp.all(jnp.where(wanted, passes, True))
         full = j >= m
         # after a full cycle: thick restart keeping the best `keep` Ritz vectors and the
         # residual direction; after an early stop the true residuals did not confirm: go
@@ -480,6 +503,7 @@ def eigsh(
     which: Which | Literal["largest", "smallest"] = "largest",
     key: PRNGKeyArray,
     tol: float | None = None,
+    stop: Stop | Literal["residual", "eigenvalue"] = "residual",
     v0: Float[Array, "n ..."] | None = None,
     num_steps: int | None = None,
     max_restarts: int = 100,
@@ -502,6 +526,19 @@ def eigsh(
     good warm start stops after a few products. The estimate needs an $m\times m$ `eigh`,
     so it is taken at steps scheduled from its own decay (a third of the predicted distance
     to `tol`), not after every step.
+
+    `stop="eigenvalue"` asks for the eigenvalues only: a wanted pair passes when the
+    a-posteriori estimate of its eigenvalue error, $\min(\lVert r\rVert,
+    \lVert r\rVert^2/\delta)$, is $\le \text{tol}\cdot\max_j|\theta_j|$, with
+    $\delta = |\theta_{k-1} - \theta_k|$ the Ritz gap between the wanted values and the
+    rest (Kato–Temple: the error of a Ritz value is second order in its residual, Parlett,
+    *The Symmetric Eigenvalue Problem*, §11.7; $\lVert r\rVert$ alone is a bound for any
+    symmetric operator). The gap is estimated from the Ritz values, which by interlacing can
+    only overstate the true gap while the next eigenvalue is unconverged, so this is an
+    estimate, not a bound; it stops after fewer products than the residual test at the same
+    `tol` (a residual of about $\sqrt{\text{tol}\cdot\delta/|\theta|}$ suffices), and the
+    eigenvectors are then accurate only to $\lVert r\rVert/\delta$, which the returned
+    residuals show.
 
     With `which="smallest"` the most negative eigenvalues come first: their count below 0 is
     the saddle index. `v0` warm-starts: a vector, or a matrix `(n, j)` of earlier
@@ -558,7 +595,8 @@ def eigsh(
     m_max = min(bucket_fine(m), n)
     k_max = min(bucket(k), m_max)
     # numbers that may change between calls are traced (no recompilation), in two arrays
-    ints = int_array([k, m, keep, which is Which.LARGEST, restarts])
+    stop = as_enum("stop", stop, Stop)
+    ints = int_array([k, m, keep, which is Which.LARGEST, restarts, stop is Stop.EIGENVALUE])
     floats = float_array([tol, bt], dtype)
     if v0 is None or v0.ndim == 2 or v0.dtype != dtype:
         v0 = _start_vector(key, v0, n, dtype)
