@@ -10,7 +10,7 @@ from ._bounds import (
 )
 from ._lanczos import (
     LanczosResult as LanczosResult,
-    Stop as Stop,
+    StopOn as StopOn,
     Which as Which,
     eigsh as eigsh,
     lanczos as lanczos,

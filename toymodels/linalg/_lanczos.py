@@ -67,7 +67,7 @@ class Which(enum.Enum):
     SMALLEST = "smallest"
 
 
-class Stop(enum.Enum):
+class StopOn(enum.Enum):
     """What `eigsh`'s `tol` bounds: the residual ‖Ay − θy‖ of every wanted pair, or the
     estimated error of every wanted eigenvalue, min(‖r‖, ‖r‖²/δ) (see `eigsh`)."""
 
@@ -503,7 +503,7 @@ def eigsh(
     which: Which | Literal["largest", "smallest"] = "largest",
     key: PRNGKeyArray,
     tol: float | None = None,
-    stop: Stop | Literal["residual", "eigenvalue"] = "residual",
+    stop: StopOn | Literal["residual", "eigenvalue"] = "residual",
     v0: Float[Array, "n ..."] | None = None,
     num_steps: int | None = None,
     max_restarts: int = 100,
@@ -595,8 +595,8 @@ def eigsh(
     m_max = min(bucket_fine(m), n)
     k_max = min(bucket(k), m_max)
     # numbers that may change between calls are traced (no recompilation), in two arrays
-    stop = as_enum("stop", stop, Stop)
-    ints = int_array([k, m, keep, which is Which.LARGEST, restarts, stop is Stop.EIGENVALUE])
+    stop = as_enum("stop", stop, StopOn)
+    ints = int_array([k, m, keep, which is Which.LARGEST, restarts, stop is StopOn.EIGENVALUE])
     floats = float_array([tol, bt], dtype)
     if v0 is None or v0.ndim == 2 or v0.dtype != dtype:
         v0 = _start_vector(key, v0, n, dtype)
