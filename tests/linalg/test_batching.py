@@ -112,7 +112,10 @@ def test_new_k_num_probes_num_steps_in_a_bucket_compile_nothing(spiked):
         vals, vecs, res = eigsh(op, 6, key=jr.key(4), tol=1e-10)
         sd4 = spectral_density(op, num_steps=45, num_probes=4, key=jr.key(2))
         est2 = trace(op, num_probes=27, key=jr.key(3))
+        # the eigenvalue stop is traced like k: the same program
+        vals_e = eigsh(op, 6, key=jr.key(4), tol=1e-10, stop="eigenvalue")[0]
     assert counts == {"traced": 0, "compiled": 0}, counts
+    np.testing.assert_allclose(vals_e, w[:6], atol=1e-9)
     np.testing.assert_allclose(vals, w[:6], atol=1e-9)
     assert vecs.shape == (N, 6) and res.shape == (6,)
     np.testing.assert_allclose(np.abs(np.sum(vecs * (a @ vecs), 0)), w[:6], atol=1e-9)
