@@ -80,6 +80,11 @@ def compute(*, fast: bool) -> dict:
             return np.asarray(res.trapped_fraction)
 
         fc = trapped(COARSE)
+        if not 0 < int(np.argmax(fc > 0)) or not np.any(fc > 0):
+            raise ValueError(
+                f"delay T = {T:g}: the onset of trapping is outside the learning-rate grid "
+                f"[{COARSE[0]:g}, {COARSE[-1]:g}] (trapped fractions {fc.tolist()})"
+            )
         j = int(np.argmax(fc > 0))
         fine = np.geomspace(COARSE[j - 1], COARSE[j], NUM_FINE)
         ff = trapped(fine)
